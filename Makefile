@@ -1,0 +1,230 @@
+# fastprom - one Makefile for the library, CLI, FastCGI worker, tests and
+# benchmarks.
+#
+#   make            build/libfastprom.{so,a}, build/fastprom, build/fastprom-fcgi
+#   make check      deps + build + every test (unit, ASan/UBSan, fuzz smoke,
+#                   integration with real nginx / Prometheus / gunicorn / uvicorn)
+#   make run        the demo stack on 127.0.0.1 (nginx, worker, writers, Prometheus)
+#   make bench      benchmarks: figures and ratios against prometheus_client
+#   make fuzz       the reader fuzzer, long
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make deps       installs the Debian packages the project uses (root)
+#   make SANITIZE=1 <target>   the same with ASan+UBSan, in build-asan/
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+
+PYTHON := /usr/bin/python3
+CC ?= cc
+CLANG ?= clang
+
+SOVERSION := 0
+VERSION := $(shell sed -n 's/^\#define FASTPROM_VERSION "\(.*\)"/\1/p' include/fastprom.h)
+
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+BUILD ?= build-asan
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDSAN := -fsanitize=address,undefined
+else
+BUILD ?= build
+OPT := -O2 -g
+LDSAN :=
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
+CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc
+CFLAGS += -std=c11 $(OPT) $(WARN) -fPIC -fvisibility=hidden -pthread
+LDFLAGS += $(LDSAN) -pthread
+
+LIB_LIBS := -ljansson -lm
+FCGI_LIBS := -lfcgi -ljansson -lz -lm
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm)
+
+LIB_SRCS := $(wildcard src/*.c)
+LIB_OBJS := $(patsubst src/%.c,$(BUILD)/obj/lib/%.o,$(LIB_SRCS))
+CLI_SRCS := $(wildcard src/cli/*.c)
+CLI_OBJS := $(patsubst src/cli/%.c,$(BUILD)/obj/cli/%.o,$(CLI_SRCS))
+FCGI_SRCS := $(wildcard fcgi/*.c)
+FCGI_OBJS := $(patsubst fcgi/%.c,$(BUILD)/obj/fcgi/%.o,$(FCGI_SRCS))
+# Everything of the worker but main(), for its unit tests.
+FCGI_LIB_OBJS := $(filter-out $(BUILD)/obj/fcgi/main.o,$(FCGI_OBJS))
+DEMO_SRCS := $(wildcard src/demo/*.c)
+DEMO_OBJS := $(patsubst src/demo/%.c,$(BUILD)/obj/demo/%.o,$(DEMO_SRCS))
+TEST_SRCS := $(wildcard tests/test_*.c)
+TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+TEST_SUPPORT := $(wildcard tests/support/*.c)
+BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
+BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+
+SO := $(BUILD)/libfastprom.so
+SONAME := libfastprom.so.$(SOVERSION)
+A := $(BUILD)/libfastprom.a
+CLI := $(BUILD)/fastprom
+FCGI := $(BUILD)/fastprom-fcgi
+DEMO := $(BUILD)/fastprom-demo
+
+.PHONY: all check unit check-tools check-fcgi check-python check-deploy fuzz fuzz-smoke \
+        run bench install uninstall clean deps test-bins bench-bins
+
+all: $(SO) $(A) $(CLI) $(FCGI) $(DEMO)
+
+$(BUILD)/obj/lib/%.o: src/%.c $(wildcard src/*.h) include/fastprom.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/cli/%.o: src/cli/%.c $(wildcard src/cli/*.h) include/fastprom.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/demo/%.o: src/demo/%.c include/fastprom.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/fcgi/%.o: fcgi/%.c $(wildcard fcgi/*.h) include/fastprom.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(SO): $(LIB_OBJS)
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined $(LDFLAGS) -o $@.$(VERSION) $^ $(LIB_LIBS)
+	ln -sf libfastprom.so.$(VERSION) $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $@
+
+$(A): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+# The CLI and the worker link the static library: one file to install, and
+# internal helpers (formatting, validation) stay hidden.
+$(CLI): $(CLI_OBJS) $(A)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(A) $(LIB_LIBS)
+
+$(FCGI): $(FCGI_OBJS) $(A)
+	$(CC) $(LDFLAGS) -o $@ $(FCGI_OBJS) $(A) $(FCGI_LIBS)
+
+# The demo writer of `make run`: forks processes that behave like web workers.
+$(DEMO): $(DEMO_OBJS) $(A)
+	$(CC) $(LDFLAGS) -o $@ $(DEMO_OBJS) $(A) $(LIB_LIBS)
+
+# ---- unit tests (check) ---------------------------------------------------
+
+$(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT) $(wildcard tests/support/*.h) $(A)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests/support $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(TEST_SUPPORT) $(A) $(LDFLAGS) $(LIB_LIBS) $(CHECK_LIBS)
+
+# The worker's own modules (tests/test_fcgi_*.c) link its objects too.
+$(BUILD)/tests/test_fcgi_%: tests/test_fcgi_%.c $(TEST_SUPPORT) $(wildcard tests/support/*.h) $(FCGI_LIB_OBJS) $(A)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests/support -Ifcgi $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(TEST_SUPPORT) $(FCGI_LIB_OBJS) $(A) $(LDFLAGS) $(FCGI_LIBS) $(CHECK_LIBS)
+
+test-bins: $(TEST_BINS) $(CLI)
+
+# Each test binary runs alone so a crash names its module; CK_FORK=yes keeps
+# one test's crash from hiding the others.
+unit: test-bins
+	@set -e; for t in $(TEST_BINS); do \
+	  echo "== $$t"; CK_FORK=yes FASTPROM_TEST_BUILD=$(BUILD) $$t; \
+	done
+
+# ---- fuzzing ---------------------------------------------------------------
+
+FUZZ_BIN := build/fuzz/fuzz_reader
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Isrc -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -pthread
+
+$(FUZZ_BIN): tests/fuzz/fuzz_reader.c $(LIB_SRCS) $(wildcard src/*.h)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_reader.c $(LIB_SRCS) $(LIB_LIBS)
+
+fuzz-smoke: $(FUZZ_BIN)
+	@mkdir -p build/fuzz/corpus
+	$(FUZZ_BIN) -runs=20000 -max_len=65536 -seed=1 build/fuzz/corpus tests/fuzz/corpus
+
+fuzz: $(FUZZ_BIN)
+	@mkdir -p build/fuzz/corpus
+	$(FUZZ_BIN) -max_total_time=$${FUZZ_SECONDS:-600} -max_len=65536 build/fuzz/corpus tests/fuzz/corpus
+
+# ---- the whole suite -------------------------------------------------------
+
+check: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) SANITIZE=1 unit
+	$(MAKE) fuzz-smoke
+	$(MAKE) check-tools
+	$(MAKE) check-fcgi
+	$(MAKE) check-python
+	$(MAKE) check-deploy
+	@echo "make check: all passed"
+
+# The exposition checked by the tools that consume it: promtool and
+# prometheus_client's text and OpenMetrics parsers.
+check-tools: all
+	$(PYTHON) tests/integration/test_exposition_tools.py
+
+check-fcgi: all
+	$(PYTHON) tests/integration/run.py fcgi
+
+check-python: all
+	$(PYTHON) tests/integration/run.py python
+
+check-deploy: all
+	$(PYTHON) tests/integration/run.py deploy
+
+# ---- benchmarks --------------------------------------------------------------
+
+$(BUILD)/bench/%: tests/bench/%.c $(A)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests/support $(CFLAGS) -O2 -Wno-missing-prototypes -o $@ $< $(A) $(LDFLAGS) $(LIB_LIBS)
+
+bench-bins: $(BENCH_BINS)
+
+bench: all bench-bins
+	$(PYTHON) tests/bench/run.py
+
+# ---- the demo stack ----------------------------------------------------------
+
+run: deps all
+	$(PYTHON) tests/integration/stack.py run
+
+# ---- install -----------------------------------------------------------------
+
+install: all
+	$(PYTHON) deploy/install.py install --prefix=$(PREFIX) --destdir="$(DESTDIR)" --build=$(BUILD) \
+	  --libdir=$(LIBDIR) --bindir=$(BINDIR) --sbindir=$(SBINDIR) --includedir=$(INCLUDEDIR) \
+	  --mandir=$(MANDIR) --sysconfdir=$(SYSCONFDIR) --version=$(VERSION)
+
+uninstall:
+	$(PYTHON) deploy/install.py uninstall --prefix=$(PREFIX) --destdir="$(DESTDIR)" --build=$(BUILD) \
+	  --libdir=$(LIBDIR) --bindir=$(BINDIR) --sbindir=$(SBINDIR) --includedir=$(INCLUDEDIR) \
+	  --mandir=$(MANDIR) --sysconfdir=$(SYSCONFDIR) --version=$(VERSION)
+
+clean:
+	rm -rf build build-asan
+
+# ---- Debian packages ---------------------------------------------------------
+
+# Everything any target uses: build, tests with real servers, benchmarks.
+DEB_PACKAGES := gcc make pkg-config libc6-dev libjansson-dev libfcgi-dev libfcgi-bin zlib1g-dev check \
+  clang libclang-rt-14-dev nginx spawn-fcgi prometheus curl wrk systemd man-db strace \
+  python3 python3-prometheus-client python3-flask python3-fastapi python3-httpx python3-yaml \
+  gunicorn uvicorn
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "make deps: missing Debian packages:" $$missing; \
+	    echo "make deps: run as root, or: sudo apt-get install" $$missing; exit 1; \
+	  fi; \
+	  echo "make deps: installing" $$missing; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+	    || { echo "make deps: apt-get install failed for:" $$missing; exit 1; }; \
+	fi

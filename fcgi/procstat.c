@@ -1,0 +1,76 @@
+/*
+ * procstat.c - reads /proc/self/stat, /proc/stat (boot time) and
+ * /proc/self/fd for the process_* metrics (procstat.h).
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "procstat.h"
+
+static int read_file(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, size - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return n > 0 ? 0 : -1;
+}
+
+static double boot_time(void)
+{
+    char buf[8192];
+    if (read_file("/proc/stat", buf, sizeof buf) != 0)
+        return 0;
+    const char *line = strstr(buf, "\nbtime ");
+    return line ? strtod(line + 7, NULL) : 0;
+}
+
+static double count_open_fds(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    if (!dir)
+        return 0;
+    double n = 0;
+    for (struct dirent *d; (d = readdir(dir)) != NULL;)
+        if (d->d_name[0] != '.')
+            n++;
+    closedir(dir);
+    return n - 1; /* the directory stream's own descriptor */
+}
+
+int fcgi_procstat_read(fcgi_procstat_t *ps)
+{
+    char buf[2048];
+    memset(ps, 0, sizeof *ps);
+    if (read_file("/proc/self/stat", buf, sizeof buf) != 0)
+        return -1;
+    /* The command name may hold spaces and parentheses: fields are counted
+     * from the last ')' on, where field 3 (state) starts. */
+    const char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    unsigned long long field[25] = {0};
+    p++;
+    for (int i = 3; i <= 24 && *p; i++) {
+        while (*p == ' ')
+            p++;
+        field[i] = strtoull(p, NULL, 10);
+        p += strcspn(p, " ");
+    }
+    double ticks = (double)sysconf(_SC_CLK_TCK), page = (double)sysconf(_SC_PAGESIZE);
+    ps->cpu_seconds = (double)(field[14] + field[15]) / ticks;
+    ps->start_time_seconds = boot_time() + (double)field[22] / ticks;
+    ps->virtual_bytes = (double)field[23];
+    ps->resident_bytes = (double)field[24] * page;
+    ps->open_fds = count_open_fds();
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        ps->max_fds = rl.rlim_cur == RLIM_INFINITY ? 0 : (double)rl.rlim_cur;
+    return 0;
+}

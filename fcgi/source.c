@@ -1,0 +1,187 @@
+/*
+ * source.c - attaching to, watching and re-attaching the application's
+ * segment (source.h).
+ *
+ * Many worker threads render from one read-only handle under a shared
+ * (rw)lock; only the thread that finds the segment broken takes the lock
+ * exclusively to close it and try to open it again, so a render never uses
+ * a handle being closed. Open attempts are rate-limited to one a second so a
+ * missing segment costs scrapes nothing but a stat().
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "source.h"
+
+#define RETRY_SECONDS 1.0
+
+struct fcgi_source {
+    pthread_rwlock_t lock;
+    fastprom_t *fp;           /* guarded by lock */
+    char path[512];           /* what fp was opened from (or last tried) */
+    int error;                /* why fp is NULL */
+    char reason[FCGI_REASON_MAX];
+    double last_attempt;      /* monotonic seconds of the last open attempt */
+    uint64_t generation;
+
+    pthread_mutex_t activity_lock; /* the write-age tracking below */
+    uint64_t seen_generation;
+    uint64_t last_activity;
+    double last_change;            /* monotonic */
+};
+
+static double monotonic_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void resolve_path(const char *path, char *out, size_t outlen)
+{
+    if (!path || !*path)
+        path = getenv("FASTPROM_PATH");
+    snprintf(out, outlen, "%s", path && *path ? path : FASTPROM_DEFAULT_PATH);
+}
+
+fcgi_source_t *fcgi_source_new(void)
+{
+    fcgi_source_t *src = calloc(1, sizeof *src);
+    if (!src)
+        return NULL;
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    /* A steady stream of scrapes must not starve the thread that repairs. */
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&src->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    pthread_mutex_init(&src->activity_lock, NULL);
+    src->error = FASTPROM_ENOENT;
+    snprintf(src->reason, sizeof src->reason, "the segment has not been opened yet");
+    src->last_attempt = -RETRY_SECONDS;
+    return src;
+}
+
+void fcgi_source_free(fcgi_source_t *src)
+{
+    if (!src)
+        return;
+    fastprom_close(src->fp);
+    pthread_rwlock_destroy(&src->lock);
+    pthread_mutex_destroy(&src->activity_lock);
+    free(src);
+}
+
+/* Keeps the library's one-line reason, naming the path when it does not. */
+static void set_reason(fcgi_source_t *src, const fastprom_error_t *err, const char *path)
+{
+    src->error = err->code;
+    if (strstr(err->text, path))
+        snprintf(src->reason, sizeof src->reason, "%s", err->text);
+    else
+        snprintf(src->reason, sizeof src->reason, "segment %s: %s", path, err->text);
+}
+
+/* With the lock held exclusively: closes a broken or moved segment and
+ * tries to open the one at path when an attempt is due. A segment that just
+ * broke is re-opened at once: a writer that replaced it is back already. */
+static void repair(fcgi_source_t *src, const char *path)
+{
+    fastprom_error_t err;
+    if (src->fp && strcmp(src->path, path) == 0 && fastprom_check(src->fp, &err) == 0)
+        return; /* another thread repaired it meanwhile */
+    if (src->fp) {
+        fastprom_close(src->fp);
+        src->fp = NULL;
+        if (strcmp(src->path, path) == 0)
+            set_reason(src, &err, path);
+        src->last_attempt = -RETRY_SECONDS;
+    }
+    if (strcmp(src->path, path) != 0) {
+        snprintf(src->path, sizeof src->path, "%s", path);
+        src->last_attempt = -RETRY_SECONDS; /* a new path is tried at once */
+    }
+    double now = monotonic_now();
+    if (now - src->last_attempt < RETRY_SECONDS)
+        return;
+    src->last_attempt = now;
+    fastprom_options_t opt = {0};
+    opt.path = path;
+    opt.flags = FASTPROM_READONLY;
+    src->fp = fastprom_open(&opt, &err);
+    if (src->fp) {
+        src->generation++;
+        src->error = 0;
+        src->reason[0] = '\0';
+    } else {
+        set_reason(src, &err, path);
+    }
+}
+
+/* Remembers when the segment's activity counter last moved. */
+static double write_age(fcgi_source_t *src, uint64_t generation, uint64_t activity)
+{
+    double now = monotonic_now();
+    pthread_mutex_lock(&src->activity_lock);
+    if (generation != src->seen_generation || activity != src->last_activity) {
+        src->seen_generation = generation;
+        src->last_activity = activity;
+        src->last_change = now;
+    }
+    double age = now - src->last_change;
+    pthread_mutex_unlock(&src->activity_lock);
+    return age;
+}
+
+/* With the shared lock held and fp set: fills view, or returns -1 when the
+ * segment no longer validates. */
+static int observe(fcgi_source_t *src, fcgi_source_view_t *view)
+{
+    fastprom_error_t err;
+    if (fastprom_check(src->fp, &err) != 0)
+        return -1;
+    int rc = fastprom_stat(src->fp, &view->stat, &err);
+    if (rc != 0 && rc != FASTPROM_EBUSY)
+        return -1;
+    view->fp = src->fp;
+    view->have_stat = rc == 0;
+    view->generation = src->generation;
+    view->last_write_age = view->have_stat ? write_age(src, src->generation, view->stat.activity) : 0;
+    return 0;
+}
+
+void fcgi_source_acquire(fcgi_source_t *src, const char *path, fcgi_source_view_t *view)
+{
+    char want[sizeof src->path];
+    resolve_path(path, want, sizeof want);
+    memset(view, 0, sizeof *view);
+    snprintf(view->path, sizeof view->path, "%s", want);
+    for (int pass = 0;; pass++) {
+        pthread_rwlock_rdlock(&src->lock);
+        int same_path = strcmp(src->path, want) == 0;
+        if (src->fp && same_path && observe(src, view) == 0)
+            return; /* shared lock stays held until release */
+        int retry_due = monotonic_now() - src->last_attempt >= RETRY_SECONDS;
+        if (pass > 0 || (!src->fp && same_path && !retry_due)) {
+            view->error = src->error ? src->error : FASTPROM_ECORRUPT;
+            snprintf(view->reason, sizeof view->reason, "%s", src->reason);
+            pthread_rwlock_unlock(&src->lock);
+            return;
+        }
+        pthread_rwlock_unlock(&src->lock);
+        pthread_rwlock_wrlock(&src->lock);
+        repair(src, want);
+        pthread_rwlock_unlock(&src->lock);
+    }
+}
+
+void fcgi_source_release(fcgi_source_t *src, fcgi_source_view_t *view)
+{
+    if (view->fp) {
+        view->fp = NULL;
+        pthread_rwlock_unlock(&src->lock);
+    }
+}

@@ -1,0 +1,486 @@
+/*
+ * fold.c - reclaiming dead writers without losing what they counted, and
+ * repairing the segment after a writer died holding its lock.
+ *
+ * Folding is copy-on-write, so it is exact even if the folding process is
+ * killed at any instant:
+ *   1. merge the current retained totals with the dead slots' values into
+ *      NEW blocks nobody can see yet;
+ *   2. publish them with one release store of retired_head; the new chain
+ *      starts with the list of (slot, generation) it already includes, so
+ *      readers skip those slots from that instant on;
+ *   3. free the dead slots and the old chain, and bump reclaim_gen so a
+ *      reader that was walking freed blocks retries.
+ * Killed before 2: the new blocks are garbage that repair sweeps. Killed
+ * after 2: the next lock holder finishes step 3 (it sees slots that the
+ * published list names but that are still marked live).
+ *
+ * Counters, histograms and summaries add up; gauges follow their mode: live
+ * modes drop a dead process's value, sum adds it, max/min/mostrecent keep the
+ * winner, all keeps it per pid.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "chain.h"
+#include "error.h"
+#include "handle.h"
+#include "sketch.h"
+
+
+static struct fp_slot *slot_at(const fastprom_t *fp, uint32_t i)
+{
+    return (struct fp_slot *)(fp->base + fp->hdr->slots_off) + i;
+}
+
+/* ---- merged values, in process memory --------------------------------- */
+
+struct merged {
+    uint32_t series, pid, size; /* size: entry bytes, header included */
+    uint32_t type, mode, nbounds;
+    unsigned char *cells;
+};
+
+struct merge_map {
+    struct merged *items;
+    uint32_t cap, count;
+};
+
+static uint32_t key_hash(uint32_t series, uint32_t pid) { return (series * 2654435761u) ^ (pid * 40503u); }
+
+static struct merged *map_slot(struct merge_map *m, uint32_t series, uint32_t pid)
+{
+    if ((m->count + 1) * 2 > m->cap) {
+        uint32_t cap = m->cap ? m->cap * 2 : 256;
+        struct merged *items = calloc(cap, sizeof *items);
+        if (!items)
+            return NULL;
+        for (uint32_t i = 0; i < m->cap; i++) {
+            if (!m->items[i].size)
+                continue;
+            uint32_t j = key_hash(m->items[i].series, m->items[i].pid) & (cap - 1);
+            while (items[j].size)
+                j = (j + 1) & (cap - 1);
+            items[j] = m->items[i];
+        }
+        free(m->items);
+        m->items = items;
+        m->cap = cap;
+    }
+    uint32_t j = key_hash(series, pid) & (m->cap - 1);
+    while (m->items[j].size && (m->items[j].series != series || m->items[j].pid != pid))
+        j = (j + 1) & (m->cap - 1);
+    return &m->items[j];
+}
+
+static void map_free(struct merge_map *m)
+{
+    for (uint32_t i = 0; i < m->cap; i++)
+        free(m->items[i].cells);
+    free(m->items);
+}
+
+static void keep_newer_exemplar(struct fp_exemplar *into, const struct fp_exemplar *from)
+{
+    uint32_t seq = atomic_load_explicit(&from->seq, memory_order_acquire);
+    if (seq == 0 || (seq & 1) || from->len > sizeof from->data)
+        return;
+    if (atomic_load_explicit(&into->seq, memory_order_relaxed) && into->timestamp >= from->timestamp)
+        return;
+    memcpy(into, from, sizeof *into);
+    atomic_store_explicit(&into->seq, 2, memory_order_relaxed);
+}
+
+static void sketch_add_into(struct fp_sketch *into, const struct fp_sketch *from)
+{
+    if (from->min < into->min)
+        into->min = from->min;
+    if (from->max > into->max)
+        into->max = from->max;
+    into->below += from->below;
+    for (int i = 0; i < FP_SKETCH_BUCKETS; i++) {
+        uint64_t sum = (uint64_t)into->counts[i] + from->counts[i];
+        into->counts[i] = sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
+    }
+}
+
+static void add_values(struct merged *m, const unsigned char *src)
+{
+    uint64_t *u = (uint64_t *)m->cells;
+    double *d = (double *)m->cells;
+    const uint64_t *su = (const uint64_t *)src;
+    const double *sd = (const double *)src;
+    switch (m->type) {
+    case FASTPROM_COUNTER:
+        u[0] += su[0];
+        d[1] += sd[1];
+        if (m->size > sizeof(struct fp_entry) + 16)
+            keep_newer_exemplar((struct fp_exemplar *)(m->cells + 16), (const struct fp_exemplar *)(src + 16));
+        break;
+    case FASTPROM_HISTOGRAM: {
+        uint32_t n = m->nbounds + 1;
+        for (uint32_t i = 0; i < n; i++)
+            u[i] += su[i];
+        d[n] += sd[n];
+        size_t ex = 8 * ((size_t)n + 1);
+        for (uint32_t i = 0; ex < m->size - sizeof(struct fp_entry) && i < n; i++)
+            keep_newer_exemplar((struct fp_exemplar *)(m->cells + ex) + i, (const struct fp_exemplar *)(src + ex) + i);
+        break;
+    }
+    case FASTPROM_SUMMARY:
+        u[0] += su[0];
+        d[1] += sd[1];
+        if (m->nbounds)
+            sketch_add_into((struct fp_sketch *)(m->cells + 16), (const struct fp_sketch *)(src + 16));
+        break;
+    case FASTPROM_GAUGE:
+        switch (m->mode) {
+        case FASTPROM_GAUGE_SUM:
+            d[0] += sd[0];
+            break;
+        case FASTPROM_GAUGE_MAX:
+            if (sd[0] > d[0])
+                d[0] = sd[0];
+            break;
+        case FASTPROM_GAUGE_MIN:
+            if (sd[0] < d[0])
+                d[0] = sd[0];
+            break;
+        default: /* mostrecent, and all (a reused pid: the later write wins) */
+            if (sd[1] >= d[1])
+                memcpy(m->cells, src, 16);
+            break;
+        }
+        break;
+    }
+}
+
+static int is_live_mode(uint32_t mode)
+{
+    return mode == FASTPROM_GAUGE_LIVESUM || mode == FASTPROM_GAUGE_LIVEALL || mode == FASTPROM_GAUGE_LIVEMAX ||
+           mode == FASTPROM_GAUGE_LIVEMIN || mode == FASTPROM_GAUGE_LIVEMOSTRECENT;
+}
+
+/* Merges one entry; entries of removed series and live-mode gauges vanish.
+ * Returns -1 on out of memory. */
+static int merge_entry(const fastprom_t *fp, struct merge_map *map, const struct fp_entry *e)
+{
+    const struct fp_series *s = fp_series_rec(fp, e->series);
+    if (!s || atomic_load_explicit(&s->state, memory_order_acquire) != FP_SERIES_LIVE)
+        return 0;
+    const struct fp_family *f = fp_at(fp, s->family, sizeof *f);
+    if (!f || f->entry_size != e->size)
+        return 0;
+    if (f->type == FASTPROM_GAUGE && is_live_mode(f->gauge_mode))
+        return 0;
+    const unsigned char *src = (const unsigned char *)(e + 1);
+    uint32_t pid = 0;
+    if (f->type == FASTPROM_GAUGE && f->gauge_mode == FASTPROM_GAUGE_ALL)
+        memcpy(&pid, src + 16, sizeof pid);
+    struct merged *m = map_slot(map, e->series, pid);
+    if (!m)
+        return -1;
+    if (!m->size) {
+        if (!(m->cells = malloc(e->size - sizeof *e)))
+            return -1;
+        memcpy(m->cells, src, e->size - sizeof *e);
+        m->series = e->series;
+        m->pid = pid;
+        m->size = e->size;
+        m->type = f->type;
+        m->mode = f->gauge_mode;
+        m->nbounds = f->nbounds;
+        map->count++;
+        return 0;
+    }
+    add_values(m, src);
+    return 0;
+}
+
+static int merge_chain(const fastprom_t *fp, struct merge_map *map, uint32_t head)
+{
+    struct fp_chain c;
+    fp_chain_begin(&c, fp, head);
+    for (const struct fp_entry *e; (e = fp_chain_next(&c));)
+        if (e->series != FP_ENTRY_FOLDED && merge_entry(fp, map, e) < 0)
+            return -1;
+    return 0;
+}
+
+/* ---- writing the new retained chain ---------------------------------------- */
+
+struct writer {
+    fastprom_t *fp;
+    uint32_t head, tail;
+};
+
+static unsigned char *writer_reserve(struct writer *w, uint32_t size)
+{
+    struct fp_block *b = w->tail ? (struct fp_block *)(w->fp->base + w->tail) : NULL;
+    if (!b || FP_BLOCK_SIZE - atomic_load(&b->used) < size) {
+        uint32_t nb = fp_block_alloc(w->fp, FP_OWNER_RETIRED, 0);
+        if (!nb)
+            return NULL;
+        if (b)
+            atomic_store(&b->next, nb);
+        else
+            w->head = nb;
+        w->tail = nb;
+        b = (struct fp_block *)(w->fp->base + nb);
+    }
+    uint32_t used = atomic_load(&b->used);
+    atomic_store(&b->used, used + size);
+    return (unsigned char *)b + used;
+}
+
+static void free_chain(fastprom_t *fp, uint32_t head)
+{
+    uint32_t left = (fp->hdr->arena_end - fp->hdr->arena_off) / FP_BLOCK_SIZE + 1;
+    while (head && left-- && fp_block_valid(fp, head)) {
+        struct fp_block *b = (struct fp_block *)(fp->base + head);
+        uint32_t next = atomic_load(&b->next);
+        fp_block_free(fp, head);
+        head = next;
+    }
+}
+
+/* The (slot, gen) pairs the published retained chain already includes. */
+static uint32_t folded_list(const fastprom_t *fp, uint32_t *pairs, uint32_t max_pairs)
+{
+    struct fp_chain c;
+    uint32_t n = 0;
+    fp_chain_begin(&c, fp, atomic_load(&fp->hdr->retired_head));
+    for (const struct fp_entry *e; (e = fp_chain_next(&c));) {
+        if (e->series != FP_ENTRY_FOLDED)
+            continue;
+        const uint32_t *p = (const uint32_t *)(e + 1);
+        for (uint32_t i = 0; i + 1 < (e->size - sizeof *e) / 4 && n < max_pairs; i += 2, n++) {
+            pairs[2 * n] = p[i];
+            pairs[2 * n + 1] = p[i + 1];
+        }
+    }
+    return n;
+}
+
+static void release_slot(fastprom_t *fp, uint32_t i)
+{
+    struct fp_slot *s = slot_at(fp, i);
+    free_chain(fp, atomic_load(&s->head));
+    atomic_store(&s->head, 0);
+    atomic_store(&s->flags, 0);
+    atomic_store_explicit(&s->state, FP_SLOT_FREE, memory_order_release);
+}
+
+/* Step 3 of a fold that published but did not finish. Returns slots freed. */
+static uint32_t finish_published_fold(fastprom_t *fp)
+{
+    struct fp_header *h = fp->hdr;
+    uint32_t *pairs = malloc(2 * sizeof(uint32_t) * h->max_slots);
+    if (!pairs)
+        return 0;
+    uint32_t n = folded_list(fp, pairs, h->max_slots), freed = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t i = pairs[2 * k], gen = pairs[2 * k + 1];
+        if (i < h->max_slots && atomic_load(&slot_at(fp, i)->state) == FP_SLOT_LIVE &&
+            atomic_load(&slot_at(fp, i)->gen) == gen) {
+            release_slot(fp, i);
+            freed++;
+        }
+    }
+    free(pairs);
+    return freed;
+}
+
+static int write_retired(struct writer *w, const uint32_t *dead, uint32_t ndead, const struct merge_map *map)
+{
+    /* One FOLDED entry per block-full of pairs. */
+    uint32_t per = (FP_BLOCK_SIZE - sizeof(struct fp_block) - sizeof(struct fp_entry)) / 8;
+    for (uint32_t k = 0; k < ndead; k += per) {
+        uint32_t n = ndead - k < per ? ndead - k : per;
+        uint32_t size = (uint32_t)sizeof(struct fp_entry) + 8 * n;
+        unsigned char *p = writer_reserve(w, size);
+        if (!p)
+            return -1;
+        struct fp_entry *e = (struct fp_entry *)p;
+        e->series = FP_ENTRY_FOLDED;
+        e->size = size;
+        uint32_t *pairs = (uint32_t *)(e + 1);
+        for (uint32_t j = 0; j < n; j++) {
+            pairs[2 * j] = dead[k + j];
+            pairs[2 * j + 1] = atomic_load(&slot_at(w->fp, dead[k + j])->gen);
+        }
+    }
+    for (uint32_t i = 0; i < map->cap; i++) {
+        const struct merged *m = &map->items[i];
+        if (!m->size)
+            continue;
+        unsigned char *p = writer_reserve(w, m->size);
+        if (!p)
+            return -1;
+        struct fp_entry *e = (struct fp_entry *)p;
+        e->series = m->series;
+        e->size = m->size;
+        memcpy(e + 1, m->cells, m->size - sizeof *e);
+    }
+    return 0;
+}
+
+int fp_collect_dead_locked(fastprom_t *fp, fastprom_error_t *err)
+{
+    struct fp_header *h = fp->hdr;
+    uint32_t finished = finish_published_fold(fp);
+    uint32_t *dead = malloc(sizeof(uint32_t) * h->max_slots);
+    if (!dead)
+        return fp_fail(err, FASTPROM_ENOMEM, "out of memory folding dead writers");
+    uint32_t ndead = 0;
+    for (uint32_t i = 0; i < h->max_slots; i++)
+        if (atomic_load(&slot_at(fp, i)->state) == FP_SLOT_LIVE && !fp_slot_alive(fp, i))
+            dead[ndead++] = i;
+    if (ndead == 0) {
+        free(dead);
+        if (finished)
+            atomic_fetch_add_explicit(&h->reclaim_gen, 1, memory_order_release);
+        return 0;
+    }
+    struct merge_map map = {0};
+    uint32_t old = atomic_load(&h->retired_head);
+    int rc = merge_chain(fp, &map, old);
+    for (uint32_t k = 0; rc == 0 && k < ndead; k++)
+        rc = merge_chain(fp, &map, atomic_load(&slot_at(fp, dead[k])->head));
+    if (rc < 0) {
+        map_free(&map);
+        free(dead);
+        return fp_fail(err, FASTPROM_ENOMEM, "out of memory folding dead writers");
+    }
+    fp_test_point(FP_POINT_FOLD_MERGED);
+    struct writer w = {fp, 0, 0};
+    if (write_retired(&w, dead, ndead, &map) < 0) {
+        free_chain(fp, w.head);
+        map_free(&map);
+        free(dead);
+        return fp_fail(err, FASTPROM_EFULL,
+                       "segment %s is full: cannot fold %u dead writers' values (nothing lost; they stay until there "
+                       "is room)",
+                       fp->path, ndead);
+    }
+    map_free(&map);
+    fp_test_point(FP_POINT_FOLD_WRITTEN);
+    atomic_store_explicit(&h->retired_head, w.head, memory_order_release);
+    fp_test_point(FP_POINT_FOLD_PUBLISHED);
+    for (uint32_t k = 0; k < ndead; k++)
+        release_slot(fp, dead[k]);
+    free_chain(fp, old);
+    atomic_fetch_add(&h->folded_slots, ndead);
+    atomic_fetch_add_explicit(&h->reclaim_gen, 1, memory_order_release);
+    free(dead);
+    return (int)ndead;
+}
+
+int fastprom_collect_dead(fastprom_t *fp, fastprom_error_t *err)
+{
+    fp_ok(err);
+    if (fp->readonly)
+        return fp_fail(err, FASTPROM_ERDONLY, "segment %s is open read-only; folding needs a writable handle", fp->path);
+    int rc = fp_lock(fp, err);
+    if (rc)
+        return rc;
+    rc = fp_collect_dead_locked(fp, err);
+    fp_unlock(fp);
+    return rc;
+}
+
+/* ---- repair after EOWNERDEAD ---------------------------------------------------- */
+
+static void mark_chain(const fastprom_t *fp, uint32_t head, unsigned char *reach)
+{
+    uint32_t left = (fp->hdr->arena_end - fp->hdr->arena_off) / FP_BLOCK_SIZE + 1;
+    while (head && left-- && fp_block_valid(fp, head)) {
+        uint32_t k = (fp->hdr->arena_end - head) / FP_BLOCK_SIZE - 1;
+        if (reach[k])
+            return; /* shared or cyclic: already seen */
+        reach[k] = 1;
+        head = atomic_load(&((const struct fp_block *)(fp->base + head))->next);
+    }
+}
+
+/* Makes sure the series at `off` can be found through the hash. */
+static void rehash_series(fastprom_t *fp, uint32_t off, const struct fp_series *s)
+{
+    _Atomic uint32_t *tab = (_Atomic uint32_t *)(fp->base + fp->hdr->series_hash_off);
+    uint32_t cap = fp->hdr->series_hash_cap;
+    for (uint32_t i = 0; i < cap; i++) {
+        uint32_t pos = (s->hash + i) & (cap - 1);
+        uint32_t cur = atomic_load(&tab[pos]);
+        if (cur == off)
+            return;
+        if (!cur) {
+            atomic_store_explicit(&tab[pos], off, memory_order_release);
+            return;
+        }
+    }
+}
+
+static void repair_registry(fastprom_t *fp)
+{
+    struct fp_header *h = fp->hdr;
+    _Atomic uint32_t *fams = (_Atomic uint32_t *)(fp->base + h->family_hash_off);
+    uint32_t nfam = 0, maxid = 0;
+    for (uint32_t i = 0; i < FP_FAMILY_HASH; i++) {
+        uint32_t off = atomic_load(&fams[i]);
+        struct fp_family *f = fp_at(fp, off, sizeof *f);
+        if (!f)
+            continue;
+        nfam++;
+        uint32_t live = 0, soff = atomic_load(&f->series_head);
+        for (uint32_t n = 0; soff && n < h->series_cap; n++) {
+            const struct fp_series *s = fp_at(fp, soff, sizeof *s);
+            if (!s)
+                break;
+            rehash_series(fp, soff, s);
+            if (atomic_load(&s->state) == FP_SERIES_LIVE)
+                live++;
+            if (s->id > maxid)
+                maxid = s->id;
+            soff = atomic_load(&s->next);
+        }
+        atomic_store(&f->nseries, live);
+    }
+    atomic_store(&h->nfamilies, nfam);
+    if (atomic_load(&h->next_series_id) <= maxid)
+        atomic_store(&h->next_series_id, maxid + 1);
+}
+
+static void repair_blocks(fastprom_t *fp)
+{
+    struct fp_header *h = fp->hdr;
+    uint32_t floor = atomic_load(&h->block_floor);
+    if (floor < h->arena_off || floor > h->arena_end || (h->arena_end - floor) % FP_BLOCK_SIZE)
+        return; /* nothing trustworthy to sweep */
+    uint32_t nblocks = (h->arena_end - floor) / FP_BLOCK_SIZE;
+    unsigned char *reach = calloc(nblocks ? nblocks : 1, 1);
+    if (!reach)
+        return;
+    mark_chain(fp, atomic_load(&h->retired_head), reach);
+    for (uint32_t i = 0; i < h->max_slots; i++) {
+        struct fp_slot *s = slot_at(fp, i);
+        if (atomic_load(&s->state) == FP_SLOT_LIVE)
+            mark_chain(fp, atomic_load(&s->head), reach);
+        else
+            atomic_store(&s->head, 0);
+    }
+    atomic_store(&h->free_head, 0);
+    atomic_store(&h->free_count, 0);
+    for (uint32_t k = 0; k < nblocks; k++)
+        if (!reach[k])
+            fp_block_free(fp, h->arena_end - (k + 1) * FP_BLOCK_SIZE);
+    free(reach);
+}
+
+void fp_repair_locked(fastprom_t *fp)
+{
+    repair_registry(fp);
+    finish_published_fold(fp);
+    repair_blocks(fp);
+    atomic_fetch_add(&fp->hdr->repairs, 1);
+    atomic_fetch_add_explicit(&fp->hdr->reclaim_gen, 1, memory_order_release);
+}

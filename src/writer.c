@@ -1,0 +1,461 @@
+/*
+ * writer.c - who writes where: writer slots, per-thread lanes, fork
+ * handling, and the slow path that gives a thread its cells for a series.
+ *
+ * Every writing thread owns one slot of the segment (its "lane") and writes
+ * its own cells with plain stores, so the hot path needs no atomic
+ * read-modify-write. A process's first slot is its primary slot; it also
+ * holds the process's gauges, which every thread of the process updates with
+ * atomics (a gauge is one value per process, whatever thread sets it).
+ *
+ * Slot ownership is an OFD lock on one byte per slot, taken through the
+ * process's own open file description. The kernel releases it when the
+ * process dies, however it dies, so liveness never depends on PIDs (which
+ * are reused and differ across PID namespaces). A thread that exits hands
+ * its lane to the next thread of the same process, values and all: lanes
+ * are never folded while their process lives, so thread churn costs nothing.
+ *
+ * fork(): the child shares the parent's description and thus its locks, so
+ * the child opens its own description, claims its own slots lazily and
+ * forgets the parent's lanes. pthread_atfork bumps a fork epoch; every
+ * cached pointer is tagged with the epoch it belongs to.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "handle.h"
+#include "sketch.h"
+
+_Atomic uint64_t fp_fork_epoch = 1;
+__thread struct fp_thread *fp_tls __attribute__((tls_model("initial-exec")));
+
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER; /* g_handles; before any fp->mu */
+static fastprom_t *g_handles[FP_MAX_ATTACH];
+static pthread_key_t g_thread_key;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static int g_init_failed;
+
+/* ---- process identity ----------------------------------------------------- */
+
+/* starttime (field 22 of /proc/self/stat): with the pid, names this process
+ * among all processes that ever had its pid. */
+static uint64_t process_start_time(void)
+{
+    char buf[1024];
+    FILE *f = fopen("/proc/self/stat", "re");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    unsigned long long start = 0;
+    /* After ") " come fields 3..; starttime is the 20th of those. */
+    for (int field = 2; p && *p && field < 22; p++)
+        if (*p == ' ')
+            field++;
+    if (p && sscanf(p, "%llu", &start) != 1)
+        start = 0;
+    return start;
+}
+
+/* ---- fork and thread exit ---------------------------------------------------- */
+
+static void atfork_prepare(void)
+{
+    pthread_mutex_lock(&g_mu);
+    for (int i = 0; i < FP_MAX_ATTACH; i++)
+        if (g_handles[i])
+            pthread_mutex_lock(&g_handles[i]->mu);
+}
+
+static void atfork_parent(void)
+{
+    for (int i = FP_MAX_ATTACH - 1; i >= 0; i--)
+        if (g_handles[i])
+            pthread_mutex_unlock(&g_handles[i]->mu);
+    pthread_mutex_unlock(&g_mu);
+}
+
+static void atfork_child(void)
+{
+    atomic_fetch_add(&fp_fork_epoch, 1);
+    atfork_parent();
+    /* The only thread of the child must not write into the parent's lanes. */
+    if (fp_tls)
+        memset(fp_tls->ent, 0, sizeof fp_tls->ent);
+}
+
+/* A thread's lanes go back to their handles for the next thread. */
+static void thread_exit(void *arg)
+{
+    struct fp_thread *t = arg;
+    uint64_t epoch = atomic_load(&fp_fork_epoch);
+    pthread_mutex_lock(&g_mu);
+    for (int a = 0; a < FP_MAX_ATTACH; a++) {
+        struct fp_tls_ent *e = &t->ent[a];
+        fastprom_t *fp = g_handles[a];
+        if (!e->lane || !fp || fp->serial != e->serial)
+            continue;
+        pthread_mutex_lock(&fp->mu);
+        if (fp->fork_epoch == epoch) {
+            e->lane->next_free = fp->free_lanes;
+            fp->free_lanes = e->lane;
+        }
+        pthread_mutex_unlock(&fp->mu);
+    }
+    pthread_mutex_unlock(&g_mu);
+    if (fp_tls == t)
+        fp_tls = NULL;
+    free(t);
+}
+
+static void global_init(void)
+{
+    if (pthread_key_create(&g_thread_key, thread_exit) || pthread_atfork(atfork_prepare, atfork_parent, atfork_child))
+        g_init_failed = 1;
+}
+
+/* ---- attach / detach ------------------------------------------------------------ */
+
+int fp_writer_attach(fastprom_t *fp, fastprom_error_t *err)
+{
+    pthread_once(&g_once, global_init);
+    if (g_init_failed)
+        return fp_fail(err, FASTPROM_ESYS, "cannot set up thread and fork handlers (pthread_key_create/pthread_atfork)");
+    pthread_mutex_lock(&g_mu);
+    int a = 0;
+    while (a < FP_MAX_ATTACH && g_handles[a])
+        a++;
+    if (a < FP_MAX_ATTACH) {
+        g_handles[a] = fp;
+        fp->attach = (unsigned)a;
+    }
+    pthread_mutex_unlock(&g_mu);
+    if (a == FP_MAX_ATTACH)
+        return fp_fail(err, FASTPROM_EINVAL, "this process already has %d writable fastprom handles open; close some",
+                       FP_MAX_ATTACH);
+    fp->fork_epoch = atomic_load(&fp_fork_epoch);
+    /* Each new writer reclaims the slots of writers that died before it: this
+     * is what keeps the segment bounded under worker recycling. */
+    if (fp_lock(fp, NULL) == 0) {
+        fp_collect_dead_locked(fp, NULL);
+        fp_unlock(fp);
+    }
+    return 0;
+}
+
+static void free_lanes(fastprom_t *fp)
+{
+    for (struct lane *l = fp->lanes, *next; l; l = next) {
+        next = l->next_all;
+        free(l->cells);
+        free(l);
+    }
+    fp->lanes = fp->free_lanes = NULL;
+    fp->primary = -1;
+}
+
+static void unlock_slot(fastprom_t *fp, uint32_t slot)
+{
+    struct flock l = {.l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = FP_LOCK_BASE + slot, .l_len = 1};
+    fcntl(fp->fd, F_OFD_SETLK, &l);
+}
+
+void fp_writer_detach(fastprom_t *fp)
+{
+    pthread_mutex_lock(&g_mu);
+    if (g_handles[fp->attach] == fp)
+        g_handles[fp->attach] = NULL;
+    pthread_mutex_unlock(&g_mu);
+    /* Only a handle of this process's own epoch owns its lanes' locks: in a
+     * fork child that never wrote, they are the parent's and stay held. */
+    if (fp->fork_epoch == atomic_load(&fp_fork_epoch) && fp->lanes) {
+        for (struct lane *l = fp->lanes; l; l = l->next_all)
+            unlock_slot(fp, l->slot);
+        /* Fold now, so a short-lived writer (a CLI call, a cron job) leaves
+         * no slot behind. */
+        if (fp_lock(fp, NULL) == 0) {
+            fp_collect_dead_locked(fp, NULL);
+            fp_unlock(fp);
+        }
+    }
+    free_lanes(fp);
+    fp_families_free(fp);
+    fp_series_free_all(fp);
+}
+
+/* ---- slots -------------------------------------------------------------------------- */
+
+int fp_slot_alive(const fastprom_t *fp, uint32_t slot)
+{
+    struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = FP_LOCK_BASE + slot, .l_len = 1};
+    if (fcntl(fp->probe_fd, F_OFD_GETLK, &l) < 0)
+        return 1; /* unsure: never fold a slot we cannot prove dead */
+    return l.l_type != F_UNLCK;
+}
+
+static struct fp_slot *slot_at(const fastprom_t *fp, uint32_t i)
+{
+    return (struct fp_slot *)(fp->base + fp->hdr->slots_off) + i;
+}
+
+/* Under fp->mu. A forked child reopens the file: its own description, its
+ * own locks. */
+static int ensure_epoch(fastprom_t *fp, fastprom_error_t *err)
+{
+    uint64_t epoch = atomic_load(&fp_fork_epoch);
+    if (fp->fork_epoch == epoch)
+        return 0;
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fp->fd);
+    int fd = open(proc, O_RDWR | O_CLOEXEC);
+    if (fd < 0 && !(fp->flags & FASTPROM_PRIVATE))
+        fd = open(fp->path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return fp_fail_errno(err, "cannot reopen segment %s after fork", fp->path);
+    /* Closing our copy of the parent's description releases nothing while
+     * the parent keeps its own. */
+    close(fp->fd);
+    fp->fd = fd;
+    free_lanes(fp);
+    fp->fork_epoch = epoch;
+    return 0;
+}
+
+static struct lane *claim_lane(fastprom_t *fp, fastprom_error_t *err)
+{
+    static _Atomic uint64_t start_epoch;
+    static _Atomic uint64_t start_time;
+    uint64_t epoch = atomic_load(&fp_fork_epoch);
+    if (atomic_load(&start_epoch) != epoch) {
+        atomic_store(&start_time, process_start_time());
+        atomic_store(&start_epoch, epoch);
+    }
+    struct lane *lane = calloc(1, sizeof *lane);
+    if (!lane) {
+        fp_fail(err, FASTPROM_ENOMEM, "out of memory for a writer lane");
+        return NULL;
+    }
+    if (fp_lock(fp, err)) {
+        free(lane);
+        return NULL;
+    }
+    struct fp_header *h = fp->hdr;
+    int32_t found = -1;
+    for (int pass = 0; pass < 2 && found < 0; pass++) {
+        for (uint32_t i = 0; i < h->max_slots && found < 0; i++) {
+            struct fp_slot *s = slot_at(fp, i);
+            if (atomic_load(&s->state) != FP_SLOT_FREE)
+                continue;
+            struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = FP_LOCK_BASE + i, .l_len = 1};
+            if (fcntl(fp->fd, F_OFD_SETLK, &l) < 0)
+                continue;
+            struct timespec now;
+            clock_gettime(CLOCK_REALTIME, &now);
+            atomic_fetch_add(&s->gen, 1);
+            atomic_store(&s->pid, (uint32_t)getpid());
+            atomic_store(&s->proc_start, atomic_load(&start_time));
+            atomic_store(&s->flags, fp->primary < 0 ? FP_SLOT_PRIMARY : 0);
+            atomic_store(&s->primary, fp->primary < 0 ? i : (uint32_t)fp->primary);
+            atomic_store(&s->head, 0);
+            atomic_store(&s->claimed_ns, (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec);
+            atomic_store_explicit(&s->state, FP_SLOT_LIVE, memory_order_release);
+            found = (int32_t)i;
+        }
+        if (found < 0 && pass == 0)
+            fp_collect_dead_locked(fp, NULL);
+    }
+    fp_unlock(fp);
+    if (found < 0) {
+        free(lane);
+        fp_fail(err, FASTPROM_EFULL,
+                "segment %s: all %u writer slots are held by live threads; create it with more (FASTPROM_SLOTS)",
+                fp->path, h->max_slots);
+        return NULL;
+    }
+    lane->fp = fp;
+    lane->slot = (uint32_t)found;
+    lane->next_all = fp->lanes;
+    fp->lanes = lane;
+    if (fp->primary < 0)
+        fp->primary = found;
+    return lane;
+}
+
+static struct lane *primary_lane(fastprom_t *fp)
+{
+    for (struct lane *l = fp->lanes; l; l = l->next_all)
+        if ((int32_t)l->slot == fp->primary)
+            return l;
+    return NULL;
+}
+
+/* The calling thread's lane for fp, claiming one if needed. */
+static struct lane *thread_lane(fastprom_t *fp, fastprom_error_t *err)
+{
+    struct fp_thread *t = fp_tls;
+    if (!t) {
+        if (!(t = calloc(1, sizeof *t))) {
+            fp_fail(err, FASTPROM_ENOMEM, "out of memory for thread state");
+            return NULL;
+        }
+        pthread_setspecific(g_thread_key, t);
+        fp_tls = t;
+    }
+    struct fp_tls_ent *e = &t->ent[fp->attach];
+    if (e->serial == fp->serial && e->lane)
+        return e->lane;
+    pthread_mutex_lock(&fp->mu);
+    struct lane *lane = NULL;
+    if (ensure_epoch(fp, err) == 0) {
+        if ((lane = fp->free_lanes))
+            fp->free_lanes = lane->next_free;
+        else
+            lane = claim_lane(fp, err);
+    }
+    pthread_mutex_unlock(&fp->mu);
+    if (lane) {
+        e->serial = fp->serial;
+        e->lane = lane;
+        e->cells = lane->cells;
+        e->cap = lane->cap;
+    }
+    return lane;
+}
+
+/* ---- entries ---------------------------------------------------------------------------- */
+
+static void init_cells(unsigned char *cells, const fastprom_series_t *s)
+{
+    if (s->type == FASTPROM_GAUGE) {
+        uint64_t pid = (uint64_t)getpid();
+        memcpy(cells + 16, &pid, sizeof pid);
+    } else if (s->type == FASTPROM_SUMMARY && s->nbounds) {
+        fp_sketch_reset((struct fp_sketch *)(cells + 16));
+    }
+}
+
+/* Appends an entry for s to the chain of lane's slot. Under fp->mu (the
+ * primary slot's chain gets gauge entries from every thread). */
+static unsigned char *append_entry(fastprom_t *fp, struct lane *lane, const fastprom_series_t *s,
+                                   fastprom_error_t *err)
+{
+    struct fp_slot *slot = slot_at(fp, lane->slot);
+    uint32_t size = s->entry_size;
+    struct fp_block *b = lane->tail ? (struct fp_block *)(fp->base + lane->tail) : NULL;
+    uint32_t used = b ? atomic_load_explicit(&b->used, memory_order_relaxed) : 0;
+    if (!b || used > FP_BLOCK_SIZE || FP_BLOCK_SIZE - used < size) {
+        if (fp_lock(fp, err))
+            return NULL;
+        uint32_t nb = fp_block_alloc(fp, lane->slot, atomic_load(&slot->gen));
+        if (nb) {
+            if (b)
+                atomic_store_explicit(&b->next, nb, memory_order_release);
+            else
+                atomic_store_explicit(&slot->head, nb, memory_order_release);
+        }
+        fp_unlock(fp);
+        if (!nb) {
+            fp_fail(err, FASTPROM_EFULL, "segment %s is full: no block for new values (create it larger: FASTPROM_SIZE)",
+                    fp->path);
+            return NULL;
+        }
+        lane->tail = nb;
+        b = (struct fp_block *)(fp->base + nb);
+        used = atomic_load_explicit(&b->used, memory_order_relaxed);
+    }
+    unsigned char *p = (unsigned char *)b + used;
+    struct fp_entry *entry = (struct fp_entry *)p;
+    entry->series = s->id;
+    entry->size = size;
+    init_cells(p + sizeof *entry, s);
+    atomic_store_explicit(&b->used, used + size, memory_order_release);
+    return p + sizeof *entry;
+}
+
+static int grow_cells(struct lane *lane, uint32_t id)
+{
+    uint32_t cap = lane->cap ? lane->cap : 64;
+    while (cap <= id)
+        cap *= 2;
+    void **cells = realloc(lane->cells, cap * sizeof *cells);
+    if (!cells)
+        return -1;
+    memset(cells + lane->cap, 0, (cap - lane->cap) * sizeof *cells);
+    lane->cells = cells;
+    lane->cap = cap;
+    return 0;
+}
+
+static void dropped(fastprom_t *fp, int *rc, int code)
+{
+    if (!fp->readonly)
+        atomic_fetch_add(&fp->hdr->dropped_updates, 1);
+    *rc = code;
+}
+
+void *fp_cells_slow(fastprom_series_t *s, int *rc)
+{
+    fastprom_t *fp = s->family->fp;
+    fastprom_error_t err;
+    struct lane *lane = thread_lane(fp, &err);
+    if (!lane) {
+        dropped(fp, rc, err.code);
+        return NULL;
+    }
+    if (s->id >= lane->cap || !lane->cells[s->id]) {
+        pthread_mutex_lock(&fp->mu);
+        unsigned char *cells = NULL;
+        if (s->id < lane->cap || grow_cells(lane, s->id) == 0)
+            cells = append_entry(fp, lane, s, &err);
+        else
+            err.code = FASTPROM_ENOMEM;
+        if (cells)
+            lane->cells[s->id] = cells;
+        pthread_mutex_unlock(&fp->mu);
+        if (!cells) {
+            dropped(fp, rc, err.code);
+            return NULL;
+        }
+    }
+    struct fp_tls_ent *e = &fp_tls->ent[fp->attach];
+    e->cells = lane->cells;
+    e->cap = lane->cap;
+    return lane->cells[s->id];
+}
+
+double *fp_gauge_slow(fastprom_series_t *s, int *rc)
+{
+    fastprom_t *fp = s->family->fp;
+    fastprom_error_t err;
+    uint64_t epoch = atomic_load(&fp_fork_epoch);
+    unsigned char *cells = NULL;
+    pthread_mutex_lock(&fp->mu);
+    if (ensure_epoch(fp, &err) == 0) {
+        cells = (unsigned char *)atomic_load(&s->gauge);
+        if (!cells || atomic_load(&s->gauge_epoch) != epoch) {
+            struct lane *lane = primary_lane(fp);
+            if (!lane && (lane = claim_lane(fp, &err))) {
+                /* The new primary lane serves the next thread that needs one. */
+                lane->next_free = fp->free_lanes;
+                fp->free_lanes = lane;
+            }
+            cells = lane ? append_entry(fp, lane, s, &err) : NULL;
+            if (cells) {
+                atomic_store(&s->gauge_epoch, epoch);
+                atomic_store_explicit(&s->gauge, (double *)cells, memory_order_release);
+            }
+        }
+    }
+    pthread_mutex_unlock(&fp->mu);
+    if (!cells)
+        dropped(fp, rc, err.code);
+    return (double *)cells;
+}

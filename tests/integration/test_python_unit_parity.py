@@ -1,0 +1,477 @@
+#!/usr/bin/python3
+"""fastprom's Python API is a drop-in for prometheus_client's.
+
+ - test_same_exposition: one script of operations (every metric type,
+   namespaces and units, labels by position and keyword, odd label values,
+   remove, clear, time() as decorator and context manager, track_inprogress,
+   count_exceptions, info, enum states) runs unchanged against
+   prometheus_client (one process, a fresh CollectorRegistry, no _created)
+   and against fastprom (a fresh segment file). prometheus_client's parser
+   reads both expositions: the same families, types, help texts, samples,
+   labels and values.
+ - test_value_errors: every ValueError prometheus_client raises for a bad
+   name, label, bucket list, mode, state, label count or increment is a
+   ValueError in fastprom too.
+ - the fastprom-only behaviour: exemplars, summary quantiles, registries,
+   limits, get_sample_value, library lookup.
+"""
+import atexit
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+import warnings
+
+os.environ["PROMETHEUS_DISABLE_CREATED_SERIES"] = "True"  # before prometheus_client is imported
+
+import python_support  # noqa: E402
+
+TMP = tempfile.mkdtemp(prefix="fastprom-py-")
+atexit.register(shutil.rmtree, TMP, True)
+os.environ["FASTPROM_PATH"] = os.path.join(TMP, "segment")
+fastprom = python_support.import_fastprom()
+import fastprom.context_managers  # noqa: E402
+import prometheus_client  # noqa: E402
+import prometheus_client.context_managers  # noqa: E402
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+
+
+class FakeClock:
+    """Each call returns 0.25 s more than the last: time() durations are exact."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        self.now += 0.25
+        return self.now
+
+
+def script(m, reg):
+    """prometheus_client-style code; m is the module, reg the registry."""
+    c = m.Counter("requests_total", "Requests handled.", ["method", "code"], registry=reg)
+    c.labels("get", 200).inc()
+    c.labels(method="post", code="500").inc(3.5)
+    c.labels("get", "200").inc(2)  # str() of 200: the same child
+    c.labels('we"ird\\val\nue', "ünïcode ✓").inc()
+    c.labels("delete", 404).inc()
+    c.remove("delete", 404)
+
+    jobs = m.Counter("jobs", "Jobs done.", namespace="app", subsystem="worker", registry=reg)
+    jobs.inc()
+    jobs.inc(0)
+    sent = m.Counter("sent_total", "Bytes sent.", unit="bytes", registry=reg)
+    sent.inc(1024)
+
+    errors = m.Counter("errors", "Errors by kind.", ["kind"], registry=reg)
+    with errors.labels("value").count_exceptions(ValueError):
+        pass
+    for exc in (ValueError, KeyError):
+        try:
+            with errors.labels("value").count_exceptions(ValueError):
+                raise exc("x")
+        except exc:
+            pass
+
+    @errors.labels("any").count_exceptions()
+    def failing():
+        raise RuntimeError("boom")
+    for _ in range(3):
+        try:
+            failing()
+        except RuntimeError:
+            pass
+
+    temp = m.Gauge("temperature", "Temperature.\nSecond line with \\ backslash.", ["room"], unit="celsius",
+                   registry=reg)
+    temp.labels("a").set(21.5)
+    temp.labels("a").inc(2)
+    temp.labels("a").dec(0.5)
+    temp.labels(room="b").set("-3")
+    temp.labels("c").set(1e-9)
+    temp.labels("d").set(12345678901234.0)
+    temp.labels("e").set(float("inf"))
+    temp.labels("f").inc()
+    temp.labels("f").dec(4)
+
+    inprogress = m.Gauge("inprogress", "In progress.", registry=reg)
+    with inprogress.track_inprogress():
+        pass
+
+    @inprogress.track_inprogress()
+    def work():
+        return 7
+    work()
+    busy = m.Gauge("busy", "Held in progress.", registry=reg)
+    busy.track_inprogress().__enter__()
+
+    last = m.Gauge("last_run", "Last run.", registry=reg)
+    last.set_to_current_time()
+    took = m.Gauge("took_seconds", "Last duration.", registry=reg)
+    with took.time():
+        pass
+
+    latency = m.Histogram("latency_seconds", "Latency.", ["route"], registry=reg)
+    for v in (0, 0.005, 0.0051, 0.1, 0.3, 2.5, 10, 11, 1e6):
+        latency.labels("/a").observe(v)
+    with latency.labels("/b").time():
+        pass
+
+    @latency.labels("/c").time()
+    def timed():
+        return 1
+    timed()
+    timed()
+    size = m.Histogram("size", "Sizes.", buckets=[100, 1000, "10000", float("inf")], unit="bytes", registry=reg)
+    size.observe(50)
+    size.observe(5000)
+    empty_hist = m.Histogram("empty_hist", "Never observed.", ["x"], buckets=(1, 2), registry=reg)
+    empty_hist.labels("y")
+
+    payload = m.Summary("payload_bytes", "Payload.", registry=reg)
+    payload.observe(10)
+    payload.observe(20.5)
+    rt = m.Summary("rt_seconds", "Response time.", ["op"], registry=reg)
+    with rt.labels("read").time():
+        pass
+    rt.labels("write").observe(1)
+
+    build = m.Info("build", "Build.", registry=reg)
+    build.info({"version": "1.2.3", "commit": "abc"})
+    build.info({"version": "1.2.4"})
+    worker = m.Info("worker", "Worker.", ["pool"], registry=reg)
+    worker.labels("a").info({"host": "h1"})
+    m.Info("blank", "Never set.", registry=reg)
+
+    state = m.Enum("state", "State.", states=["starting", "running", "stopped"], registry=reg)
+    state.state("running")
+    task = m.Enum("task_state", "Task.", ["task"], states=["queued", "done"], registry=reg)
+    task.labels("t1").state("done")
+    task.labels("t2")
+    m.Enum("idle", "Default state.", states=["a", "b"], registry=reg)
+
+    cleared = m.Counter("cleared", "Cleared then reused.", ["x"], registry=reg)
+    cleared.labels("a").inc()
+    cleared.clear()
+    cleared.labels("b").inc(2)
+
+    m.Counter("unused", "Labelled, no child.", ["x"], registry=reg)
+    m.Gauge("zero", "Never set.", registry=reg)
+
+
+def families(text):
+    out = []
+    for f in text_string_to_metric_families(text):
+        samples = sorted((s.name, tuple(sorted(s.labels.items())), s.value) for s in f.samples)
+        out.append((f.name, f.type, f.documentation, samples))
+    return sorted(out)
+
+
+def run_script(module, registry, generate):
+    clock = FakeClock()
+    saved = (prometheus_client.context_managers.default_timer, fastprom.context_managers.default_timer)
+    prometheus_client.context_managers.default_timer = clock
+    fastprom.context_managers.default_timer = clock
+    real_time = __import__("time").time
+    __import__("time").time = lambda: 1700000000.5
+    try:
+        script(module, registry)
+    finally:
+        prometheus_client.context_managers.default_timer, fastprom.context_managers.default_timer = saved
+        __import__("time").time = real_time
+    return generate(registry).decode("utf-8")
+
+
+class Parity(unittest.TestCase):
+    def test_same_exposition(self):
+        theirs = run_script(prometheus_client, prometheus_client.CollectorRegistry(), prometheus_client.generate_latest)
+        # A fresh segment file, as the default REGISTRY at $FASTPROM_PATH is (other tests write there).
+        segment = fastprom.CollectorRegistry(path=os.path.join(TMP, "parity"))
+        ours = run_script(fastprom, segment, fastprom.generate_latest)
+        a, b = families(theirs), families(ours)
+        self.assertEqual([f[0] for f in a], [f[0] for f in b], "family names differ")
+        for fa, fb in zip(a, b):
+            self.assertEqual(fa, fb, f"family {fa[0]} differs:\nprometheus_client:\n{fa}\nfastprom:\n{fb}")
+        self.assertGreater(len(a), 20)
+
+    def test_value_errors(self):
+        cases = {
+            "bad metric name": lambda m, r: m.Counter("bad name", "d", registry=r),
+            "bad name via namespace": lambda m, r: m.Gauge("x", "d", namespace="1bad", registry=r),
+            "bad label name": lambda m, r: m.Counter("x", "d", ["bad-label"], registry=r),
+            "reserved label": lambda m, r: m.Counter("x", "d", ["__reserved"], registry=r),
+            "le on histogram": lambda m, r: m.Histogram("x", "d", ["le"], registry=r),
+            "quantile on summary": lambda m, r: m.Summary("x", "d", ["quantile"], registry=r),
+            "unsorted buckets": lambda m, r: m.Histogram("x", "d", buckets=[3, 1, 2], registry=r),
+            "no buckets": lambda m, r: m.Histogram("x", "d", buckets=[], registry=r),
+            "only +Inf bucket": lambda m, r: m.Histogram("x", "d", buckets=[float("inf")], registry=r),
+            "bad gauge mode": lambda m, r: m.Gauge("x", "d", multiprocess_mode="bogus", registry=r),
+            "unit on info": lambda m, r: m.Info("x", "d", unit="seconds", registry=r),
+            "unit on enum": lambda m, r: m.Enum("x", "d", unit="seconds", states=["a"], registry=r),
+            "enum without states": lambda m, r: m.Enum("x", "d", registry=r),
+            "enum with empty states": lambda m, r: m.Enum("x", "d", states=[], registry=r),
+            "enum label = name": lambda m, r: m.Enum("x", "d", ["x"], states=["a"], registry=r),
+            "negative inc": lambda m, r: m.Counter("x", "d", registry=r).inc(-1),
+            "labels on unlabelled": lambda m, r: m.Counter("x", "d", registry=r).labels("a"),
+            "too few labels": lambda m, r: m.Counter("x", "d", ["a", "b"], registry=r).labels("1"),
+            "too many labels": lambda m, r: m.Counter("x", "d", ["a"], registry=r).labels("1", "2"),
+            "wrong label names": lambda m, r: m.Counter("x", "d", ["a"], registry=r).labels(b="1"),
+            "args and kwargs": lambda m, r: m.Counter("x", "d", ["a", "b"], registry=r).labels("1", b="2"),
+            "chained labels": lambda m, r: m.Counter("x", "d", ["a"], registry=r).labels("1").labels("2"),
+            "counter without labels": lambda m, r: m.Counter("x", "d", ["a"], registry=r).inc(),
+            "gauge without labels": lambda m, r: m.Gauge("x", "d", ["a"], registry=r).set(1),
+            "gauge inc without labels": lambda m, r: m.Gauge("x", "d", ["a"], registry=r).inc(),
+            "gauge dec without labels": lambda m, r: m.Gauge("x", "d", ["a"], registry=r).dec(),
+            "histogram without labels": lambda m, r: m.Histogram("x", "d", ["a"], registry=r).observe(1),
+            "summary without labels": lambda m, r: m.Summary("x", "d", ["a"], registry=r).observe(1),
+            "enum without labels": lambda m, r: m.Enum("x", "d", ["a"], states=["s"], registry=r).state("s"),
+            "track_inprogress without labels": lambda m, r: m.Gauge("x", "d", ["a"], registry=r).track_inprogress(),
+            "count_exceptions without labels": lambda m, r: m.Counter("x", "d", ["a"], registry=r).count_exceptions(),
+            "remove on unlabelled": lambda m, r: m.Counter("x", "d", registry=r).remove("a"),
+            "remove with wrong count": lambda m, r: m.Counter("x", "d", ["a", "b"], registry=r).remove("a"),
+            "unknown enum state": lambda m, r: m.Enum("x", "d", states=["a"], registry=r).state("b"),
+            "info overlapping labels": lambda m, r: m.Info("x", "d", ["a"], registry=r).labels("1").info({"a": "2"}),
+            "duplicate registration": lambda m, r: [m.Counter("x", "d", registry=r), m.Gauge("x_total", "d", registry=r)],
+            "duplicate name": lambda m, r: [m.Gauge("x", "d", registry=r), m.Gauge("x", "d", registry=r)],
+            "bad exemplar label": lambda m, r: m.Counter("x", "d", registry=r).inc(1, exemplar={"bad-name": "1"}),
+            "exemplar too long": lambda m, r: m.Counter("x", "d", registry=r).inc(1, exemplar={"a": "b" * 200}),
+            "histogram exemplar": lambda m, r: m.Histogram("x", "d", registry=r).observe(1, exemplar={"1a": "b"}),
+        }
+        for what, case in cases.items():
+            with self.subTest(what):
+                with self.assertRaises(ValueError, msg="prometheus_client"):
+                    case(prometheus_client, prometheus_client.CollectorRegistry())
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", fastprom.FastpromWarning)
+                    with self.assertRaises(ValueError, msg="fastprom") as ctx:
+                        case(fastprom, fastprom.CollectorRegistry())
+                self.assertTrue(str(ctx.exception))
+
+    def test_same_messages(self):
+        """The messages users grep their logs for are prometheus_client's."""
+        def message(m, f):
+            try:
+                f(m, m.CollectorRegistry())
+            except ValueError as e:
+                return str(e)
+        for f in (lambda m, r: m.Counter("x", "d", registry=r).inc(-1),
+                  lambda m, r: m.Counter("x", "d", ["a"], registry=r).labels("1", "2"),
+                  lambda m, r: m.Counter("bad name", "d", registry=r),
+                  lambda m, r: m.Histogram("x", "d", buckets=[2, 1], registry=r),
+                  lambda m, r: m.Gauge("x", "d", ["a"], registry=r).inc()):
+            self.assertEqual(message(prometheus_client, f), message(fastprom, f))
+
+    def test_nan_increment_refused(self):
+        c = fastprom.Counter("nan_inc", "d", registry=fastprom.CollectorRegistry())
+        with self.assertRaises(ValueError):
+            c.inc(float("nan"))
+
+    def test_remove_missing_child_is_key_error(self):
+        for m in (prometheus_client, fastprom):
+            c = m.Counter("x", "d", ["a"], registry=m.CollectorRegistry())
+            with self.assertRaises(KeyError):
+                c.remove("never")
+
+
+class FastpromOnly(unittest.TestCase):
+    def test_private_registries_are_separate(self):
+        r1, r2 = fastprom.CollectorRegistry(), fastprom.CollectorRegistry()
+        fastprom.Counter("hits", "d", registry=r1).inc(3)
+        fastprom.Counter("hits", "d", registry=r2).inc(5)
+        self.assertEqual(r1.get_sample_value("hits_total"), 3)
+        self.assertEqual(r2.get_sample_value("hits_total"), 5)
+        self.assertIsNone(r1.get_sample_value("hits_total", {"x": "y"}))
+        self.assertEqual(r1.path, "<private>")
+
+    def test_registry_none_records_in_default_segment_without_name_check(self):
+        a = fastprom.Counter("unregistered_hits", "d", registry=None)
+        b = fastprom.Counter("unregistered_hits", "d", registry=None)  # no duplicate error
+        a.inc()
+        b.inc()
+        self.assertEqual(fastprom.REGISTRY.get_sample_value("unregistered_hits_total"), 2)
+
+    def test_same_name_other_definition_is_refused(self):
+        shared = os.path.join(TMP, "other-def")
+        fastprom.Counter("defined", "d", ["a"], registry=fastprom.CollectorRegistry(path=shared))
+        # Another registry (as another process would) on the same segment, another definition.
+        with self.assertRaises(fastprom.FastpromValueError) as ctx:
+            fastprom.Gauge("defined", "d", registry=fastprom.CollectorRegistry(path=shared))
+        self.assertIn("defined", str(ctx.exception))
+
+    def test_unregister_builtin_collectors(self):
+        fastprom.REGISTRY.unregister(fastprom.PROCESS_COLLECTOR)
+        fastprom.REGISTRY.unregister(fastprom.GC_COLLECTOR)
+        with self.assertRaises(TypeError):
+            fastprom.CollectorRegistry().register(object())
+
+    def test_set_function_explains(self):
+        g = fastprom.Gauge("fn_gauge", "d", registry=fastprom.CollectorRegistry())
+        with self.assertRaises(NotImplementedError) as ctx:
+            g.set_function(lambda: 1)
+        self.assertIn("set(", str(ctx.exception))
+
+    def test_exemplars(self):
+        r = fastprom.CollectorRegistry()
+        c = fastprom.Counter("with_ex", "d", registry=r, exemplars=True)
+        c.inc(2, exemplar={"trace_id": "abc123"})
+        h = fastprom.Histogram("lat_ex", "d", buckets=(1, 2), registry=r, exemplars=True)
+        h.observe(1.5, exemplar={"trace_id": "def"})
+        om = fastprom.render("openmetrics", registry=r).decode()
+        self.assertRegex(om, r'with_ex_total 2 # \{trace_id="abc123"\} 2')
+        self.assertRegex(om, r'lat_ex_bucket\{le="2.0"\} 1 # \{trace_id="def"\} 1.5')
+        plain = fastprom.Counter("no_ex", "d", registry=r)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            plain.inc(1, exemplar={"trace_id": "x"})
+            plain.inc(1, exemplar={"trace_id": "y"})
+        self.assertEqual(len([w for w in caught if issubclass(w.category, fastprom.FastpromWarning)]), 1)
+        self.assertEqual(r.get_sample_value("no_ex_total"), 2)
+
+    def test_summary_quantiles(self):
+        r = fastprom.CollectorRegistry()
+        s = fastprom.Summary("q_seconds", "d", registry=r, quantiles=(0.5, 0.9))
+        for v in range(1, 1001):
+            s.observe(v / 1000)
+        self.assertEqual(r.get_sample_value("q_seconds_count"), 1000)
+        self.assertAlmostEqual(r.get_sample_value("q_seconds", {"quantile": "0.5"}), 0.5, delta=0.02)
+        self.assertAlmostEqual(r.get_sample_value("q_seconds", {"quantile": "0.9"}), 0.9, delta=0.03)
+
+    def test_series_limit_raises_on_labels_only(self):
+        r = fastprom.CollectorRegistry(family_limit=3)
+        c = fastprom.Counter("limited", "d", ["id"], registry=r)
+        for i in range(3):
+            c.labels(str(i)).inc()
+        with self.assertRaises(fastprom.FastpromLimitError) as ctx:
+            c.labels("overflow")
+        self.assertIn("limited", str(ctx.exception))
+        c.labels("0").inc()  # existing children keep working
+        self.assertEqual(r.get_sample_value("limited_total", {"id": "0"}), 2)
+        self.assertEqual(r.stat()["dropped_series"], 1)
+
+    def test_full_segment_drops_updates_with_one_warning(self):
+        # The smallest segment, nearly filled by 200 histogram series; each
+        # concurrent thread needs its own cells for them, which soon do not fit.
+        import threading
+        r = fastprom.CollectorRegistry(size=256 << 10)
+        h = fastprom.Histogram("filler", "d", ["i"], buckets=[float(b) for b in range(1, 65)], registry=r)
+        children = [h.labels(str(i)) for i in range(200)]
+        barrier = threading.Barrier(4)
+        failures = []
+
+        def observe_all():
+            try:
+                for child in children:
+                    child.observe(1)  # must never raise
+            except Exception as e:  # noqa: BLE001
+                failures.append(e)
+            barrier.wait(30)  # keep every thread's cells claimed at once
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            threads = [threading.Thread(target=observe_all) for _ in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+        self.assertEqual(failures, [])
+        dropped = r.stat()["dropped_updates"]
+        self.assertGreater(dropped, 0)
+        self.assertEqual(len([w for w in caught if issubclass(w.category, fastprom.FastpromWarning)]), 1)
+        self.assertEqual(fastprom.dropped_updates_in_process(), dropped)
+        count = sum(r.get_sample_value("filler_count", {"i": str(i)}) for i in range(200))
+        self.assertEqual(count + dropped, 4 * 200)
+
+    def test_async_decorators_time_the_awaited_body(self):
+        import asyncio
+        import inspect
+        r = fastprom.CollectorRegistry()
+        h = fastprom.Histogram("async_seconds", "d", buckets=(0.01, 10), registry=r)
+        g = fastprom.Gauge("async_inprogress", "d", registry=r)
+        seen = []
+
+        @h.time()
+        @g.track_inprogress()
+        async def handler(x):
+            await asyncio.sleep(0.05)
+            seen.append(r.get_sample_value("async_inprogress"))
+            return x * 2
+
+        self.assertTrue(inspect.iscoroutinefunction(handler))
+        self.assertEqual(list(inspect.signature(handler).parameters), ["x"])
+        self.assertEqual(asyncio.run(handler(21)), 42)
+        self.assertEqual(seen, [1])
+        self.assertEqual(r.get_sample_value("async_seconds_bucket", {"le": "0.01"}), 0)
+        self.assertEqual(r.get_sample_value("async_seconds_count"), 1)
+        self.assertEqual(r.get_sample_value("async_inprogress"), 0)
+
+    def test_formats(self):
+        r = fastprom.CollectorRegistry()
+        fastprom.Counter("fmt_hits", "d", registry=r).inc()
+        import json
+        doc = json.loads(fastprom.render("json", registry=r))
+        self.assertEqual(doc["families"][0]["name"], "fmt_hits")
+        self.assertTrue(fastprom.render("openmetrics", registry=r).endswith(b"# EOF\n"))
+        self.assertIn(b"app_fmt_hits_total 1", fastprom.render("text", registry=r, prefix="app_"))
+        self.assertEqual(fastprom.CONTENT_TYPE_LATEST, prometheus_client.CONTENT_TYPE_LATEST)
+        with self.assertRaises(ValueError):
+            fastprom.render("xml", registry=r)
+
+    def test_make_wsgi_app(self):
+        r = fastprom.CollectorRegistry()
+        fastprom.Gauge("served", "d", registry=r).set(4)
+        app = fastprom.make_wsgi_app(r)
+        got = {}
+        body = b"".join(app({"HTTP_ACCEPT": "application/openmetrics-text"},
+                            lambda status, headers: got.update(status=status, headers=dict(headers))))
+        self.assertEqual(got["status"], "200 OK")
+        self.assertTrue(got["headers"]["Content-Type"].startswith("application/openmetrics-text"))
+        self.assertIn(b"served 4", body)
+
+
+class LibraryLookup(unittest.TestCase):
+    def run_python(self, code, env):
+        full = {"PATH": os.environ["PATH"], **env}
+        return subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, timeout=60)
+
+    def test_explicit_bad_path_is_a_clear_import_error(self):
+        p = self.run_python("import fastprom", {"PYTHONPATH": python_support.PYTHON_SRC,
+                                                "FASTPROM_LIB": "/nonexistent/libfastprom.so"})
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("ImportError", p.stderr)
+        self.assertIn("$FASTPROM_LIB: /nonexistent/libfastprom.so does not exist", p.stderr)
+        self.assertIn("FASTPROM_LIB=/path/to/libfastprom.so", p.stderr)
+
+    def test_found_in_build_dir_without_env(self):
+        p = self.run_python("import fastprom._native as n; print(n.LIB_PATH)", {"PYTHONPATH": python_support.PYTHON_SRC})
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(os.path.realpath(p.stdout.strip()),
+                         os.path.realpath(os.path.join(python_support.ROOT, "build", "libfastprom.so")))
+
+    def test_installed_copy_uses_paths_module_then_reports_every_place(self):
+        import shutil
+        site = tempfile.mkdtemp(prefix="fastprom-site-")
+        self.addCleanup(shutil.rmtree, site, True)
+        pkg = os.path.join(site, "fastprom")
+        shutil.copytree(os.path.join(python_support.PYTHON_SRC, "fastprom"), pkg,
+                        ignore=shutil.ignore_patterns("__pycache__", "_paths.py", "libfastprom.so*"))
+        libdir = os.path.join(site, "lib")
+        os.makedirs(libdir)
+        shutil.copy(os.path.join(python_support.ROOT, "build", "libfastprom.so"), os.path.join(libdir, "libfastprom.so.0"))
+        with open(os.path.join(pkg, "_paths.py"), "w") as f:
+            f.write(f"LIBDIR = {libdir!r}\n")
+        p = self.run_python("import fastprom._native as n; print(n.LIB_PATH)", {"PYTHONPATH": site})
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.strip(), os.path.join(libdir, "libfastprom.so.0"))
+        os.unlink(os.path.join(pkg, "_paths.py"))
+        p = self.run_python("import fastprom._native as n; print(n.LIB_PATH)", {"PYTHONPATH": site})
+        if p.returncode == 0:  # a libfastprom installed system-wide: only the loader may have found it
+            self.assertNotIn(site, p.stdout)
+        else:
+            for place in ("next to the package", "build/", "_paths.LIBDIR", "find_library"):
+                self.assertIn(place, p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=1)
