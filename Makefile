@@ -137,17 +137,17 @@ unit: test-bins
 FUZZ_BIN := build/fuzz/fuzz_reader
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Isrc -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -pthread
 
-$(FUZZ_BIN): tests/fuzz/fuzz_reader.c $(LIB_SRCS) $(wildcard src/*.h)
+$(FUZZ_BIN): tests/fuzz/fuzz_reader.c $(LIB_SRCS) $(wildcard src/*.h) tests/support/segment_image.h
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_reader.c $(LIB_SRCS) $(LIB_LIBS)
 
 fuzz-smoke: $(FUZZ_BIN)
 	@mkdir -p build/fuzz/corpus
-	$(FUZZ_BIN) -runs=20000 -max_len=65536 -seed=1 build/fuzz/corpus tests/fuzz/corpus
+	$(FUZZ_BIN) -runs=20000 -max_len=65536 -seed=1 -artifact_prefix=build/fuzz/ build/fuzz/corpus tests/fuzz/corpus
 
 fuzz: $(FUZZ_BIN)
 	@mkdir -p build/fuzz/corpus
-	$(FUZZ_BIN) -max_total_time=$${FUZZ_SECONDS:-600} -max_len=65536 build/fuzz/corpus tests/fuzz/corpus
+	$(FUZZ_BIN) -max_total_time=$${FUZZ_SECONDS:-600} -max_len=65536 -artifact_prefix=build/fuzz/ build/fuzz/corpus tests/fuzz/corpus
 
 # ---- the whole suite -------------------------------------------------------
 

@@ -33,21 +33,25 @@ typedef enum kind {
     K_OBJECT     /* nested table */
 } kind_t;
 
+/* The C type of a numeric field, so one parser fills them all. */
+typedef enum ctype { C_NONE, C_UNSIGNED, C_INT, C_SIZE, C_U64, C_DOUBLE } ctype_t;
+
 typedef struct key {
     const char *name;
     kind_t kind;
     size_t offset;
     double min, max;
     const struct key *members; /* K_OBJECT */
+    ctype_t ctype;             /* K_UINT, K_SECONDS, K_BOOL */
 } config_key_t;
 
 #define AT(field) offsetof(fcgi_config_t, field)
 
 static const config_key_t health_keys[] = {
-    {"stale_after_seconds", K_SECONDS, AT(health.stale_after_seconds), 0, 31536000, NULL},
-    {"min_writer_processes", K_UINT, AT(health.min_writer_processes), 0, 1000000, NULL},
-    {"max_dropped_series", K_UINT, AT(health.max_dropped_series), 0, 1e15, NULL},
-    {"max_dropped_updates", K_UINT, AT(health.max_dropped_updates), 0, 1e15, NULL},
+    {"stale_after_seconds", K_SECONDS, AT(health.stale_after_seconds), 0, 31536000, NULL, C_DOUBLE},
+    {"min_writer_processes", K_UINT, AT(health.min_writer_processes), 0, 1000000, NULL, C_UNSIGNED},
+    {"max_dropped_series", K_UINT, AT(health.max_dropped_series), 0, 1e15, NULL, C_U64},
+    {"max_dropped_updates", K_UINT, AT(health.max_dropped_updates), 0, 1e15, NULL, C_U64},
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -56,17 +60,17 @@ static const config_key_t top_keys[] = {
     {"socket_mode", K_MODE, AT(socket_mode), 0, 0777, NULL},
     {"user", K_NAME, AT(user), 0, 0, NULL},
     {"group", K_NAME, AT(group), 0, 0, NULL},
-    {"listen_backlog", K_UINT, AT(listen_backlog), 1, 65535, NULL},
+    {"listen_backlog", K_UINT, AT(listen_backlog), 1, 65535, NULL, C_INT},
     {"segment", K_PATH, AT(segment_path), 0, 0, NULL},
-    {"threads", K_UINT, AT(threads), 1, FCGI_MAX_THREADS, NULL},
+    {"threads", K_UINT, AT(threads), 1, FCGI_MAX_THREADS, NULL, C_UNSIGNED},
     {"namespace", K_NAMESPACE, AT(metric_namespace), 0, 0, NULL},
     {"uri_prefix", K_URI, AT(uri_prefix), 0, 0, NULL},
-    {"max_in_flight", K_UINT, AT(max_in_flight), 0, FCGI_MAX_THREADS, NULL},
-    {"render_deadline_seconds", K_SECONDS, AT(render_deadline_seconds), 0.001, 300, NULL},
-    {"io_timeout_seconds", K_SECONDS, AT(io_timeout_seconds), 0.001, 300, NULL},
-    {"gzip_level", K_UINT, AT(gzip_level), 1, 9, NULL},
-    {"gzip_min_bytes", K_UINT, AT(gzip_min_bytes), 0, 1e9, NULL},
-    {"openmetrics_created", K_BOOL, AT(openmetrics_created), 0, 1, NULL},
+    {"max_in_flight", K_UINT, AT(max_in_flight), 0, FCGI_MAX_THREADS, NULL, C_UNSIGNED},
+    {"render_deadline_seconds", K_SECONDS, AT(render_deadline_seconds), 0.001, 300, NULL, C_DOUBLE},
+    {"io_timeout_seconds", K_SECONDS, AT(io_timeout_seconds), 0.001, 300, NULL, C_DOUBLE},
+    {"gzip_level", K_UINT, AT(gzip_level), 1, 9, NULL, C_INT},
+    {"gzip_min_bytes", K_UINT, AT(gzip_min_bytes), 0, 1e9, NULL, C_SIZE},
+    {"openmetrics_created", K_BOOL, AT(openmetrics_created), 0, 1, NULL, C_INT},
     {"health", K_OBJECT, 0, 0, 0, health_keys},
     {NULL, 0, 0, 0, 0, NULL},
 };
@@ -158,18 +162,13 @@ static int parse_mode(const char *s, unsigned *mode)
 static void store_number(fcgi_config_t *cfg, const config_key_t *k, double v)
 {
     char *field = (char *)cfg + k->offset;
-    if (k->kind == K_SECONDS) {
-        *(double *)field = v;
-    } else if (k->kind == K_BOOL) {
-        *(int *)field = v != 0;
-    } else if (k->offset == AT(health.max_dropped_series) || k->offset == AT(health.max_dropped_updates)) {
-        *(uint64_t *)field = (uint64_t)v;
-    } else if (k->offset == AT(gzip_min_bytes)) {
-        *(size_t *)field = (size_t)v;
-    } else if (k->offset == AT(listen_backlog) || k->offset == AT(gzip_level)) {
-        *(int *)field = (int)v;
-    } else {
-        *(unsigned *)field = (unsigned)v;
+    switch (k->ctype) {
+    case C_UNSIGNED: *(unsigned *)field = (unsigned)v; break;
+    case C_INT: *(int *)field = (int)v; break;
+    case C_SIZE: *(size_t *)field = (size_t)v; break;
+    case C_U64: *(uint64_t *)field = (uint64_t)v; break;
+    case C_DOUBLE: *(double *)field = v; break;
+    case C_NONE: break;
     }
 }
 
@@ -272,7 +271,7 @@ static int apply_object(fcgi_config_t *cfg, const doc_t *doc, json_t *obj, const
                 failf(err, errlen, &at, "\"%s\" must be true or false, got %s", name, json_type_name(value));
                 return -1;
             }
-            store_number(cfg, k, json_is_true(value));
+            store_number(cfg, k, json_is_true(value) ? 1 : 0);
             break;
         case K_UINT:
         case K_SECONDS: {

@@ -98,6 +98,11 @@ static int parse_args(int argc, char **argv, options_t *opt)
     return -1;
 }
 
+static int same_name(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
 static void reload(fcgi_app_t *app, const options_t *opt)
 {
     char err[1024];
@@ -108,10 +113,11 @@ static void reload(fcgi_app_t *app, const options_t *opt)
     }
     const fcgi_config_t *old = fcgi_app_config_acquire(app);
     int restart_needed = strcmp(old->socket_path, fresh->socket_path) != 0 || old->threads != fresh->threads ||
-                         old->socket_mode != fresh->socket_mode || old->listen_backlog != fresh->listen_backlog;
+                         old->socket_mode != fresh->socket_mode || old->listen_backlog != fresh->listen_backlog ||
+                         !same_name(old->user, fresh->user) || !same_name(old->group, fresh->group);
     fcgi_app_config_release(app);
     if (restart_needed)
-        fcgi_log("SIGHUP: socket, socket_mode, listen_backlog and threads change only on restart");
+        fcgi_log("SIGHUP: socket, socket_mode, listen_backlog, threads, user and group change only on restart");
     fcgi_app_config_replace(app, fresh);
     fcgi_log("SIGHUP: configuration reloaded from %s", opt->config_path ? opt->config_path : "(flags only)");
 }
@@ -172,8 +178,8 @@ int main(int argc, char **argv)
         return EXIT_CONFIG;
     }
     const fcgi_config_t *running = fcgi_app_config_acquire(app);
-    fcgi_log("%s %s: listening on %s, %u threads, segment %s", "version", FASTPROM_VERSION, listener.description,
-             threads, running->segment_path ? running->segment_path : "(default: $FASTPROM_PATH or " FASTPROM_DEFAULT_PATH ")");
+    const char *segment = running->segment_path ? running->segment_path : "$FASTPROM_PATH or " FASTPROM_DEFAULT_PATH;
+    fcgi_log("%s listening on %s, %u threads, segment %s", FASTPROM_VERSION, listener.description, threads, segment);
     fcgi_app_config_release(app);
 
     signal_loop(app, &opt, &set);

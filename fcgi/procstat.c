@@ -3,6 +3,7 @@
  * /proc/self/fd for the process_* metrics (procstat.h).
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,13 +23,26 @@ static int read_file(const char *path, char *buf, size_t size)
     return n > 0 ? 0 : -1;
 }
 
+/* The boot time never changes: /proc/stat is read until it once works,
+ * not on every scrape. */
 static double boot_time(void)
 {
-    char buf[8192];
-    if (read_file("/proc/stat", buf, sizeof buf) != 0)
-        return 0;
-    const char *line = strstr(buf, "\nbtime ");
-    return line ? strtod(line + 7, NULL) : 0;
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static double seconds;
+    pthread_mutex_lock(&lock);
+    FILE *f = seconds == 0 ? fopen("/proc/stat", "re") : NULL;
+    if (f) { /* line by line: the "intr" line before "btime" can be huge */
+        char *line = NULL;
+        size_t cap = 0;
+        while (seconds == 0 && getline(&line, &cap, f) > 0)
+            if (strncmp(line, "btime ", 6) == 0)
+                seconds = strtod(line + 6, NULL);
+        free(line);
+        fclose(f);
+    }
+    double result = seconds;
+    pthread_mutex_unlock(&lock);
+    return result;
 }
 
 static double count_open_fds(void)
@@ -63,9 +77,11 @@ int fcgi_procstat_read(fcgi_procstat_t *ps)
         field[i] = strtoull(p, NULL, 10);
         p += strcspn(p, " ");
     }
-    double ticks = (double)sysconf(_SC_CLK_TCK), page = (double)sysconf(_SC_PAGESIZE);
+    double ticks = (double)sysconf(_SC_CLK_TCK), page = (double)sysconf(_SC_PAGESIZE), boot = boot_time();
+    if (boot == 0)
+        return -1;
     ps->cpu_seconds = (double)(field[14] + field[15]) / ticks;
-    ps->start_time_seconds = boot_time() + (double)field[22] / ticks;
+    ps->start_time_seconds = boot + (double)field[22] / ticks;
     ps->virtual_bytes = (double)field[23];
     ps->resident_bytes = (double)field[24] * page;
     ps->open_fds = count_open_fds();

@@ -152,17 +152,21 @@ static void render(fcgi_app_t *app, const fcgi_config_t *cfg, fcgi_scratch_t *sc
 {
     fcgi_source_view_t view;
     fastprom_error_t err;
-    fcgi_source_acquire(app->source, cfg->segment_path, &view);
+    fcgi_source_acquire(app->source, cfg->segment_path, &view, 0);
     if (!view.fp) {
         observe_segment(app, cfg, &view);
         render_failed(app, r, 0, error_label(view.error), "fastprom segment unavailable", view.reason);
         return;
     }
-    fastprom_render_options_t opt = {format, (const char *const *)q->names, q->nnames, cfg->metric_prefix, 0};
+    fastprom_render_options_t opt = {format, (const char *const *)q->names, q->nnames, cfg->metric_prefix, 0,
+                                     &view.stat};
     if (format == FASTPROM_FORMAT_OPENMETRICS)
         opt.flags = FASTPROM_RENDER_NO_EOF | (cfg->openmetrics_created ? FASTPROM_RENDER_CREATED : 0);
     sc->render.len = 0;
     int rc = fastprom_render(view.fp, &opt, &sc->render, &err);
+    opt.stat = NULL;
+    if (rc == 0)
+        fcgi_source_note_stat(app->source, &view);
     observe_segment(app, cfg, &view);
     fcgi_source_release(app->source, &view);
     if (rc != 0) {
@@ -235,7 +239,7 @@ static void handle_health(fcgi_app_t *app, const fcgi_config_t *cfg, fcgi_respon
     fcgi_source_view_t view;
     fcgi_health_input_t in;
     char last_error[sizeof app->last_error];
-    fcgi_source_acquire(app->source, cfg->segment_path, &view);
+    fcgi_source_acquire(app->source, cfg->segment_path, &view, 1);
     observe_segment(app, cfg, &view);
     health_input(app, cfg, &view, &in, last_error, sizeof last_error);
     fcgi_source_release(app->source, &view); /* in holds copies only */

@@ -136,8 +136,6 @@ fcgi_selfmetrics_t *fcgi_selfmetrics_new(unsigned threads, fastprom_error_t *err
         fcgi_selfmetrics_free(sm);
         return NULL;
     }
-    /* Present from the first scrape on, even before any segment is seen. */
-    fastprom_inc(fastprom_series(sm->in_flight, NULL, NULL, NULL), 0);
     return sm;
 }
 

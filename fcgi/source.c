@@ -136,24 +136,30 @@ static double write_age(fcgi_source_t *src, uint64_t generation, uint64_t activi
     return age;
 }
 
-/* With the shared lock held and fp set: fills view, or returns -1 when the
- * segment no longer validates. */
-static int observe(fcgi_source_t *src, fcgi_source_view_t *view)
+/* With the shared lock held and fp set: fills view (its stat only when
+ * want_stat), or returns -1 when the segment no longer validates. */
+static int observe(fcgi_source_t *src, fcgi_source_view_t *view, int want_stat)
 {
     fastprom_error_t err;
     if (fastprom_check(src->fp, &err) != 0)
         return -1;
-    int rc = fastprom_stat(src->fp, &view->stat, &err);
+    int rc = want_stat ? fastprom_stat(src->fp, &view->stat, &err) : FASTPROM_EBUSY;
     if (rc != 0 && rc != FASTPROM_EBUSY)
         return -1;
     view->fp = src->fp;
-    view->have_stat = rc == 0;
     view->generation = src->generation;
-    view->last_write_age = view->have_stat ? write_age(src, src->generation, view->stat.activity) : 0;
+    if (rc == 0)
+        fcgi_source_note_stat(src, view);
     return 0;
 }
 
-void fcgi_source_acquire(fcgi_source_t *src, const char *path, fcgi_source_view_t *view)
+void fcgi_source_note_stat(fcgi_source_t *src, fcgi_source_view_t *view)
+{
+    view->have_stat = 1;
+    view->last_write_age = write_age(src, view->generation, view->stat.activity);
+}
+
+void fcgi_source_acquire(fcgi_source_t *src, const char *path, fcgi_source_view_t *view, int want_stat)
 {
     char want[sizeof src->path];
     resolve_path(path, want, sizeof want);
@@ -162,7 +168,7 @@ void fcgi_source_acquire(fcgi_source_t *src, const char *path, fcgi_source_view_
     for (int pass = 0;; pass++) {
         pthread_rwlock_rdlock(&src->lock);
         int same_path = strcmp(src->path, want) == 0;
-        if (src->fp && same_path && observe(src, view) == 0)
+        if (src->fp && same_path && observe(src, view, want_stat) == 0)
             return; /* shared lock stays held until release */
         int retry_due = monotonic_now() - src->last_attempt >= RETRY_SECONDS;
         if (pass > 0 || (!src->fp && same_path && !retry_due)) {

@@ -32,11 +32,14 @@ void fcgi_source_free(fcgi_source_t *src);
 /*
  * Checks the segment at path (NULL: $FASTPROM_PATH, else the default path),
  * re-attaching when it was deleted, replaced, corrupted or the path changed.
- * Fills view. When view->fp is set the caller holds a shared lock and must
+ * Fills view; its stat only when want_stat. When view->fp is set the caller holds a shared lock and must
  * call fcgi_source_release; when it is NULL, no lock is held and reason says
  * why (release is then a no-op).
  */
-void fcgi_source_acquire(fcgi_source_t *src, const char *path, fcgi_source_view_t *view);
+void fcgi_source_acquire(fcgi_source_t *src, const char *path, fcgi_source_view_t *view, int want_stat);
+/* Completes a view acquired without its stat once the caller filled
+ * view->stat itself (from the render's own pass: one pass per scrape). */
+void fcgi_source_note_stat(fcgi_source_t *src, fcgi_source_view_t *view);
 void fcgi_source_release(fcgi_source_t *src, fcgi_source_view_t *view);
 
 #endif

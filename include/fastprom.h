@@ -231,7 +231,8 @@ typedef struct fastprom_family_def {
      * (no sketch is kept, as prometheus_client's Summary). */
     const double *buckets;
     size_t nbuckets;
-    /* STATESET: the state names (at least one). */
+    /* STATESET: the state names (at least one); the first is the one set
+     * until fastprom_state() sets another, as prometheus_client's Enum. */
     const char *const *states;
     size_t nstates;
     fastprom_gauge_mode_t gauge_mode; /* GAUGE only */
@@ -381,6 +382,9 @@ typedef struct fastprom_render_options {
      * Must itself be a valid metric-name prefix. */
     const char *prefix;
     unsigned flags;
+    /* If not NULL, filled as fastprom_stat() would, from the same pass over
+     * the segment (an exporter then reads it once per scrape, not twice). */
+    struct fastprom_stat *stat;
 } fastprom_render_options_t;
 
 /* A growable output buffer. Zero-initialise; free with fastprom_buf_free. */

@@ -32,6 +32,14 @@ void fp_arena_free(struct fp_arena *a)
 
 void *fp_arena_alloc(struct fp_arena *a, size_t n)
 {
+    void *p = fp_arena_alloc_raw(a, n);
+    if (p)
+        memset(p, 0, n);
+    return p;
+}
+
+void *fp_arena_alloc_raw(struct fp_arena *a, size_t n)
+{
     n = (n + 15) & ~(size_t)15;
     if (n == 0)
         n = 16;
@@ -52,13 +60,38 @@ void *fp_arena_alloc(struct fp_arena *a, size_t n)
     }
     void *p = c->data + c->used;
     c->used += n;
-    memset(p, 0, n);
     return p;
+}
+
+void fp_arena_reset(struct fp_arena *a)
+{
+    size_t total = 0;
+    int chunks = 0;
+    for (struct chunk *c = a->head; c; c = c->next, chunks++)
+        total += c->used > c->cap ? c->cap : c->used;
+    if (chunks == 1) {
+        a->head->used = 0;
+        return;
+    }
+    for (struct chunk *c = a->head, *n; c; c = n) {
+        n = c->next;
+        free(c);
+    }
+    a->head = NULL;
+    /* One chunk with a quarter to spare; on failure we simply start empty. */
+    total += total / 4;
+    struct chunk *one = total ? malloc(sizeof *one + total) : NULL;
+    if (one) {
+        one->next = NULL;
+        one->used = 0;
+        one->cap = total;
+        a->head = one;
+    }
 }
 
 char *fp_arena_strndup(struct fp_arena *a, const char *s, size_t n)
 {
-    char *p = fp_arena_alloc(a, n + 1);
+    char *p = fp_arena_alloc_raw(a, n + 1);
     if (p) {
         memcpy(p, s, n);
         p[n] = '\0';

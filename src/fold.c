@@ -168,7 +168,7 @@ static int merge_entry(const fastprom_t *fp, struct merge_map *map, const struct
     const struct fp_series *s = fp_series_rec(fp, e->series);
     if (!s || atomic_load_explicit(&s->state, memory_order_acquire) != FP_SERIES_LIVE)
         return 0;
-    const struct fp_family *f = fp_at(fp, s->family, sizeof *f);
+    const struct fp_family *f = fp_rec(fp, s->family, sizeof *f);
     if (!f || f->entry_size != e->size)
         return 0;
     if (f->type == FASTPROM_GAUGE && is_live_mode(f->gauge_mode))
@@ -427,13 +427,13 @@ static void repair_registry(fastprom_t *fp)
     uint32_t nfam = 0, maxid = 0;
     for (uint32_t i = 0; i < FP_FAMILY_HASH; i++) {
         uint32_t off = atomic_load(&fams[i]);
-        struct fp_family *f = fp_at(fp, off, sizeof *f);
+        struct fp_family *f = fp_rec(fp, off, sizeof *f);
         if (!f)
             continue;
         nfam++;
         uint32_t live = 0, soff = atomic_load(&f->series_head);
         for (uint32_t n = 0; soff && n < h->series_cap; n++) {
-            const struct fp_series *s = fp_at(fp, soff, sizeof *s);
+            const struct fp_series *s = fp_rec(fp, soff, sizeof *s);
             if (!s)
                 break;
             rehash_series(fp, soff, s);

@@ -19,7 +19,8 @@
 #include "fastprom.h"
 #include "layout.h"
 
-#define FP_MAX_ATTACH 64 /* fastprom_t handles open at once in one process */
+#define FP_MAX_ATTACH 64
+#define FP_SORT_CACHE 64 /* families whose series order a handle remembers */ /* fastprom_t handles open at once in one process */
 
 struct lane {
     fastprom_t *fp;
@@ -101,6 +102,9 @@ struct fastprom {
     struct lane *free_lanes;
     struct fastprom_family *families;
     fastprom_series_t **series_pool; /* every handle, for close */
+    _Atomic(struct fp_arena *) spare_arena; /* memory of the last snapshot */
+    pthread_mutex_t sort_mu;                /* sort_cache */
+    struct fp_sort_cache *sort_cache;       /* FP_SORT_CACHE entries, snapshot.c */
     size_t nseries_pool, series_pool_cap;
 };
 
@@ -130,6 +134,12 @@ static inline void *fp_at(const fastprom_t *fp, uint64_t off, uint64_t n)
     if (off == 0 || off > fp->size || n > fp->size - off)
         return NULL;
     return fp->base + off;
+}
+/* Like fp_at for a record or an array of numbers: also 8-byte aligned, as
+ * the metadata allocator places them (a misaligned one is corrupt). */
+static inline void *fp_rec(const fastprom_t *fp, uint64_t off, uint64_t n)
+{
+    return off % 8 ? NULL : fp_at(fp, off, n);
 }
 int fp_lock(fastprom_t *fp, fastprom_error_t *err);
 void fp_unlock(fastprom_t *fp);
@@ -165,6 +175,9 @@ const struct fp_series *fp_series_rec(const fastprom_t *fp, uint32_t id);
 uint32_t fp_entry_size(fastprom_type_t type, uint32_t nbounds, unsigned flags);
 
 void fp_families_free(fastprom_t *fp);
+
+/* ---- snapshot.c ---- */
+void fp_sort_cache_free(fastprom_t *fp);
 
 /* ---- series.c ---- */
 void fp_series_free_all(fastprom_t *fp);

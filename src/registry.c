@@ -67,7 +67,7 @@ uint32_t fp_entry_size(fastprom_type_t type, uint32_t nbounds, unsigned flags)
 
 struct normdef {
     fastprom_type_t type;
-    char name[FASTPROM_MAX_NAME + 64];
+    char name[FASTPROM_MAX_NAME + 1];
     size_t name_len;
     const char *help, *unit;
     size_t help_len, unit_len;
@@ -212,6 +212,9 @@ static int normalise(const fastprom_family_def_t *d, uint32_t default_limit, str
                            n->name, n->unit);
         if (!(len > n->unit_len && n->name[len - n->unit_len - 1] == '_' &&
               !memcmp(n->name + len - n->unit_len, n->unit, n->unit_len))) {
+            if (len + 1 + n->unit_len > FASTPROM_MAX_NAME)
+                return fp_fail(err, FASTPROM_EINVAL, "metric name %.60s... with its unit is %zu bytes; the limit is %d",
+                               n->name, len + 1 + n->unit_len, FASTPROM_MAX_NAME);
             n->name[len++] = '_';
             memcpy(n->name + len, n->unit, n->unit_len);
             len += n->unit_len;
@@ -219,9 +222,6 @@ static int normalise(const fastprom_family_def_t *d, uint32_t default_limit, str
         }
     }
     n->name_len = len;
-    if (len > FASTPROM_MAX_NAME)
-        return fp_fail(err, FASTPROM_EINVAL, "metric name %.60s... with its unit is %zu bytes; the limit is %d", n->name,
-                       len, FASTPROM_MAX_NAME);
     n->help = d->help ? d->help : "";
     n->help_len = strlen(n->help);
     long bad;
@@ -263,7 +263,7 @@ static int seg_str_eq(const fastprom_t *fp, struct fp_strref r, const char *s, s
 static void describe_seg(const fastprom_t *fp, const struct fp_family *f, char *out, size_t cap)
 {
     int k = snprintf(out, cap, "%s with labels (", fastprom_type_name((int)f->type) ? type_names[f->type] : "?");
-    const struct fp_strref *ls = fp_at(fp, f->labels_off, (uint64_t)f->nlabels * sizeof *ls);
+    const struct fp_strref *ls = fp_rec(fp, f->labels_off, (uint64_t)f->nlabels * sizeof *ls);
     for (uint32_t i = 0; ls && i < f->nlabels && k > 0 && (size_t)k < cap; i++) {
         const char *p = fp_at(fp, ls[i].off, ls[i].len);
         k += snprintf(out + k, cap - (size_t)k, "%s%.*s", i ? ", " : "", p ? (int)ls[i].len : 1, p ? p : "?");
@@ -281,14 +281,14 @@ static int same_definition(const fastprom_t *fp, const struct fp_family *f, cons
         return -1;
     if (!seg_str_eq(fp, f->unit, n->unit ? n->unit : "", n->unit_len))
         return -1;
-    const struct fp_strref *ls = fp_at(fp, f->labels_off, (uint64_t)f->nlabels * sizeof *ls);
+    const struct fp_strref *ls = fp_rec(fp, f->labels_off, (uint64_t)f->nlabels * sizeof *ls);
     for (uint32_t i = 0; i < f->nlabels; i++)
         if (!ls || !seg_str_eq(fp, ls[i], n->labels[i], strlen(n->labels[i])))
             return -1;
-    const double *b = fp_at(fp, f->bounds_off, (uint64_t)f->nbounds * sizeof(double));
+    const double *b = fp_rec(fp, f->bounds_off, (uint64_t)f->nbounds * sizeof(double));
     if (f->nbounds && (!b || memcmp(b, n->bounds, f->nbounds * sizeof(double))))
         return -1;
-    const struct fp_strref *ss = fp_at(fp, f->states_off, (uint64_t)f->nstates * sizeof *ss);
+    const struct fp_strref *ss = fp_rec(fp, f->states_off, (uint64_t)f->nstates * sizeof *ss);
     for (uint32_t i = 0; i < f->nstates; i++)
         if (!ss || !seg_str_eq(fp, ss[i], n->states[i], strlen(n->states[i])))
             return -1;
@@ -345,7 +345,7 @@ static const struct fp_family *sample_clash(const fastprom_t *fp, const struct n
 {
     const _Atomic uint32_t *tab = (const _Atomic uint32_t *)(fp->base + fp->hdr->family_hash_off);
     for (uint32_t i = 0; i < FP_FAMILY_HASH; i++) {
-        const struct fp_family *f = fp_at(fp, atomic_load(&tab[i]), sizeof *f);
+        const struct fp_family *f = fp_rec(fp, atomic_load(&tab[i]), sizeof *f);
         const char *fname = f ? fp_at(fp, f->name.off, f->name.len) : NULL;
         if (!fname || f->type < FASTPROM_COUNTER || f->type > FASTPROM_STATESET)
             continue;
@@ -374,7 +374,7 @@ static int64_t find_family(const fastprom_t *fp, const char *name, size_t len, u
             *empty = pos;
             return 0;
         }
-        const struct fp_family *f = fp_at(fp, off, sizeof *f);
+        const struct fp_family *f = fp_rec(fp, off, sizeof *f);
         if (!f)
             return -1;
         if (f->hash == hash && seg_str_eq(fp, f->name, name, len))

@@ -94,7 +94,7 @@ int fp_render_snapshot(const fp_snapshot_t *snap, const fastprom_render_options_
 
 int fastprom_render(fastprom_t *fp, const fastprom_render_options_t *opt, fastprom_buf_t *out, fastprom_error_t *err)
 {
-    static const fastprom_render_options_t defaults = {FASTPROM_FORMAT_TEXT, NULL, 0, NULL, 0};
+    static const fastprom_render_options_t defaults = {FASTPROM_FORMAT_TEXT, NULL, 0, NULL, 0, NULL};
     if (!fp || !out)
         return fp_fail(err, FASTPROM_EINVAL, "fastprom_render: %s is NULL: pass an open handle and a buffer",
                        fp ? "out" : "fp");
@@ -107,7 +107,9 @@ int fastprom_render(fastprom_t *fp, const fastprom_render_options_t *opt, fastpr
     rc = fp_snapshot_take(fp, opt->prefix, opt->names, opt->nnames, &snap, err);
     if (rc)
         return rc;
+    if (opt->stat)
+        *opt->stat = snap.stat;
     rc = fp_render_snapshot(&snap, opt, out, err);
-    fp_snapshot_free(&snap);
+    fp_snapshot_free(fp, &snap);
     return rc;
 }

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "error.h"
 #include "handle.h"
 
@@ -70,8 +71,8 @@ int fp_header_validate(const struct fp_header *h, uint64_t file_size, fastprom_e
     if (h->layout_version != FP_LAYOUT_VERSION)
         return fp_fail(err, FASTPROM_EVERSION,
                        "segment has layout version %u, this library reads version %u; "
-                       "stop its writers and delete it, or use a matching fastprom",
-                       h->layout_version, FP_LAYOUT_VERSION);
+                       "stop its writers and delete it, or run a fastprom built for version %u",
+                       h->layout_version, FP_LAYOUT_VERSION, h->layout_version);
     if (h->header_size != sizeof(struct fp_header) || h->block_size != FP_BLOCK_SIZE)
         return fp_fail(err, FASTPROM_ECORRUPT, "segment header size or block size differs from this build's");
     if (h->size != file_size)
@@ -352,6 +353,7 @@ fastprom_t *fastprom_open(const fastprom_options_t *opt, fastprom_error_t *err)
     fp->primary = -1;
     fp->serial = next_serial();
     pthread_mutex_init(&fp->mu, NULL);
+    pthread_mutex_init(&fp->sort_mu, NULL);
 
     int rc = (opt->flags & FASTPROM_PRIVATE) ? open_private(fp, &r, err) : open_file(fp, &r, err);
     if (!rc)
@@ -374,6 +376,7 @@ fastprom_t *fastprom_open(const fastprom_options_t *opt, fastprom_error_t *err)
             close(fp->probe_fd);
         if (fp->fd >= 0)
             close(fp->fd);
+        pthread_mutex_destroy(&fp->sort_mu);
         pthread_mutex_destroy(&fp->mu);
         free(fp->path);
         free(fp);
@@ -393,6 +396,9 @@ void fastprom_close(fastprom_t *fp)
         close(fp->probe_fd);
     if (fp->fd >= 0)
         close(fp->fd);
+    fp_arena_free(atomic_load(&fp->spare_arena));
+    fp_sort_cache_free(fp);
+    pthread_mutex_destroy(&fp->sort_mu);
     pthread_mutex_destroy(&fp->mu);
     free(fp->path);
     free(fp);

@@ -36,7 +36,7 @@ const struct fp_series *fp_series_rec(const fastprom_t *fp, uint32_t id)
     if (id == 0 || id >= fp->hdr->series_cap)
         return NULL;
     uint32_t off = atomic_load_explicit(&series_ids(fp)[id], memory_order_acquire);
-    const struct fp_series *s = fp_at(fp, off, sizeof *s);
+    const struct fp_series *s = fp_rec(fp, off, sizeof *s);
     if (!s || s->id != id || !fp_at(fp, off + sizeof *s, s->labels_len))
         return NULL;
     return s;
@@ -108,7 +108,7 @@ static int64_t find_series(const fastprom_t *fp, uint32_t family, const struct e
             *empty = pos;
             return 0;
         }
-        const struct fp_series *s = fp_at(fp, off, sizeof *s);
+        const struct fp_series *s = fp_rec(fp, off, sizeof *s);
         if (!s || !fp_at(fp, off + sizeof *s, s->labels_len))
             return -1;
         if (s->hash == e->hash && s->family == family && s->labels_len == e->len &&
@@ -378,7 +378,7 @@ int fastprom_clear(fastprom_family_t *fam, fastprom_error_t *err)
     uint32_t off = atomic_load(&f->series_head);
     /* Bounded by the number of ids, so a corrupt cycle cannot hang us. */
     for (uint32_t n = 0; off && n < fp->hdr->series_cap; n++) {
-        struct fp_series *s = fp_at(fp, off, sizeof *s);
+        struct fp_series *s = fp_rec(fp, off, sizeof *s);
         if (!s)
             break;
         atomic_store_explicit(&s->state, FP_SERIES_REMOVED, memory_order_release);
@@ -456,7 +456,7 @@ int fastprom_info(fastprom_series_t *s, const fastprom_label_t *pairs, size_t n,
     /* Re-setting the same pairs (every worker at start-up, typically) costs
      * nothing: only a change takes segment space. */
     uint32_t cur_off = atomic_load_explicit(&r->aux, memory_order_acquire);
-    const struct fp_info *cur = fp_at(fp, cur_off, sizeof *cur);
+    const struct fp_info *cur = fp_rec(fp, cur_off, sizeof *cur);
     if (cur && cur->npairs == n && cur->len == bytes && fp_at(fp, cur_off + sizeof *cur, bytes) &&
         !memcmp(cur->data, blob, bytes)) {
         free(blob);

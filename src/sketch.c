@@ -59,7 +59,8 @@ double fp_sketch_quantile(const struct fp_sketch_merged *s, double q)
     for (int i = 0; i < FP_SKETCH_BUCKETS; i++) {
         seen += s->counts[i];
         if (rank < seen) {
-            v = bucket_value(i);
+            /* The top bucket also holds everything above the range. */
+            v = i == FP_SKETCH_BUCKETS - 1 ? s->max : bucket_value(i);
             break;
         }
     }

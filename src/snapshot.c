@@ -79,7 +79,7 @@ static uint64_t mix(uint64_t h, uint64_t v)
 /* A family record as the reader checks it: every field in range. */
 static const struct fp_family *family_rec(const fastprom_t *fp, uint32_t off)
 {
-    const struct fp_family *f = fp_at(fp, off, sizeof *f);
+    const struct fp_family *f = fp_rec(fp, off, sizeof *f);
     if (!f || f->type < FASTPROM_COUNTER || f->type > FASTPROM_STATESET || f->nlabels > FASTPROM_MAX_LABELS ||
         f->nbounds > FASTPROM_MAX_BUCKETS || f->nstates > FASTPROM_MAX_STATES ||
         f->entry_size != fp_entry_size(f->type, f->nbounds, f->flags) || f->gauge_mode > FASTPROM_GAUGE_LIVEMOSTRECENT)
@@ -157,11 +157,11 @@ static int accumulate(struct pass *p, const struct fp_entry *e, int live, uint32
     if (e->size != f->entry_size)
         return corrupt(p, "a value entry's size does not match its family");
     const unsigned char *c = (const unsigned char *)(e + 1);
-    if (p->stat_only) {
-        for (uint32_t i = 0; i + 8 <= e->size - sizeof *e && i < 8 * (f->nbounds + 3); i += 8)
-            p->activity = mix(p->activity, load_u64(c + i) * (e->series + 1));
+    /* Any write changes one of the leading cells (value, count, buckets). */
+    for (uint32_t i = 0; i + 8 <= e->size - sizeof *e && i < 8 * (f->nbounds + 3); i += 8)
+        p->activity = mix(p->activity, load_u64(c + i) * (e->series + 1));
+    if (p->stat_only)
         return 0;
-    }
     if (atomic_load_explicit(&s->state, memory_order_acquire) != FP_SERIES_LIVE)
         return 0;
     struct acc *a = acc_for(p, e->series, f);
@@ -309,7 +309,7 @@ static int copy_strs(struct pass *p, uint32_t off, uint32_t n, fp_str_t **out, i
     *out = NULL;
     if (!n)
         return 0;
-    const struct fp_strref *refs = fp_at(p->fp, off, (uint64_t)n * sizeof *refs);
+    const struct fp_strref *refs = fp_rec(p->fp, off, (uint64_t)n * sizeof *refs);
     if (!refs)
         return corrupt(p, "a name list offset is out of bounds");
     if (!(*out = fp_arena_alloc(p->arena, n * sizeof **out)))
@@ -328,7 +328,7 @@ static int decode_values(struct pass *p, const unsigned char *blob, uint32_t len
                          int names_every_other)
 {
     *out = NULL;
-    unsigned char *copy = fp_arena_alloc(p->arena, len + 1);
+    unsigned char *copy = fp_arena_alloc_raw(p->arena, len + 1);
     if (!copy || (n && !(*out = fp_arena_alloc(p->arena, n * sizeof **out))))
         return nomem(p);
     memcpy(copy, blob, len);
@@ -361,17 +361,6 @@ static int str_cmp(fp_str_t a, fp_str_t b)
 static int family_cmp(const void *x, const void *y)
 {
     return str_cmp(((const fp_snap_family_t *)x)->name, ((const fp_snap_family_t *)y)->name);
-}
-
-static int series_cmp(const void *x, const void *y, void *nlabels)
-{
-    const fp_snap_series_t *a = x, *b = y;
-    for (size_t i = 0; i < *(const size_t *)nlabels; i++) {
-        int c = str_cmp(a->label_values[i], b->label_values[i]);
-        if (c)
-            return c;
-    }
-    return 0;
 }
 
 static int pid_cmp(const void *x, const void *y)
@@ -532,12 +521,13 @@ static int build_series(struct pass *p, const fp_snap_family_t *fam, const struc
         break;
     case FASTPROM_STATESET: {
         uint32_t v = atomic_load_explicit(&s->aux, memory_order_acquire);
-        out->state = v >= 1 && v <= fam->nstates ? (int)v - 1 : -1;
+        /* Never set: the first state, as prometheus_client's Enum starts. */
+        out->state = v >= 1 && v <= fam->nstates ? (int)v - 1 : 0;
         break;
     }
     case FASTPROM_INFO: {
         uint32_t off = atomic_load_explicit(&s->aux, memory_order_acquire);
-        const struct fp_info *info = fp_at(fp, off, sizeof *info);
+        const struct fp_info *info = fp_rec(fp, off, sizeof *info);
         if (!off)
             break;
         if (!info || info->npairs > FASTPROM_MAX_LABELS || !fp_at(fp, off + sizeof *info, info->len))
@@ -603,7 +593,7 @@ static int build_family(struct pass *p, const struct fp_family *f, fp_snap_famil
     out->nstates = f->nstates;
     out->nbounds = f->nbounds;
     if (f->nbounds) {
-        const double *b = fp_at(p->fp, f->bounds_off, (uint64_t)f->nbounds * sizeof *b);
+        const double *b = fp_rec(p->fp, f->bounds_off, (uint64_t)f->nbounds * sizeof *b);
         if (!b || !(out->bounds = fp_arena_alloc(p->arena, f->nbounds * sizeof *b)))
             return b ? nomem(p) : corrupt(p, "bucket bounds are out of bounds");
         memcpy(out->bounds, b, f->nbounds * sizeof *b);
@@ -614,34 +604,119 @@ static int build_family(struct pass *p, const struct fp_family *f, fp_snap_famil
     return 0;
 }
 
-static int build_series_list(struct pass *p, const struct fp_family *f, fp_snap_family_t *out)
+/* Orders series records by their label values, value by value. The blobs
+ * are not validated yet, so decoding stops safely at their end. */
+static int record_cmp(const void *x, const void *y, void *nlabels)
 {
-    const fastprom_t *fp = p->fp;
-    uint32_t n = 0, cap = 16, off = atomic_load_explicit(&f->series_head, memory_order_acquire);
-    fp_snap_series_t *list = fp_arena_alloc(p->arena, cap * sizeof *list);
-    if (!list)
+    const struct fp_series *a = *(const struct fp_series *const *)x, *b = *(const struct fp_series *const *)y;
+    size_t pa = 0, pb = 0;
+    for (size_t i = 0; i < *(const size_t *)nlabels; i++) {
+        const char *va = "", *vb = "";
+        size_t la = 0, lb = 0;
+        fp_labels_next(a->labels, a->labels_len, &pa, &va, &la);
+        fp_labels_next(b->labels, b->labels_len, &pb, &vb, &lb);
+        int c = memcmp(va, vb, la < lb ? la : lb);
+        if (c || la != lb)
+            return c ? c : (la > lb) - (la < lb);
+    }
+    return 0;
+}
+
+/* The sorted order of a family's series, remembered between snapshots: a
+ * scrape of an unchanged family (the common case) costs no sort. Keyed by
+ * the family and a fingerprint of its list as walked. */
+struct fp_sort_cache {
+    uint32_t family;
+    uint32_t n;
+    uint64_t fingerprint;
+    uint32_t *sorted; /* record offsets */
+};
+
+static const uint32_t *cached_order(fastprom_t *fp, uint32_t family, uint32_t n, uint64_t fingerprint)
+{
+    struct fp_sort_cache *c = fp->sort_cache;
+    if (!c)
+        return NULL;
+    uint32_t i = family % FP_SORT_CACHE;
+    return c[i].family == family && c[i].n == n && c[i].fingerprint == fingerprint ? c[i].sorted : NULL;
+}
+
+static void remember_order(fastprom_t *fp, uint32_t family, uint64_t fingerprint, const struct fp_series **recs,
+                           uint32_t n)
+{
+    if (!fp->sort_cache && !(fp->sort_cache = calloc(FP_SORT_CACHE, sizeof(struct fp_sort_cache))))
+        return;
+    struct fp_sort_cache *c = &fp->sort_cache[family % FP_SORT_CACHE];
+    uint32_t *sorted = c->n >= n && c->sorted ? c->sorted : realloc(c->sorted, (n ? n : 1) * sizeof *sorted);
+    if (!sorted)
+        return;
+    for (uint32_t i = 0; i < n; i++)
+        sorted[i] = (uint32_t)((const unsigned char *)recs[i] - fp->base);
+    c->sorted = sorted;
+    c->family = family;
+    c->n = n;
+    c->fingerprint = fingerprint;
+}
+
+void fp_sort_cache_free(fastprom_t *fp)
+{
+    for (int i = 0; fp->sort_cache && i < FP_SORT_CACHE; i++)
+        free(fp->sort_cache[i].sorted);
+    free(fp->sort_cache);
+    fp->sort_cache = NULL;
+}
+
+static int build_series_list(struct pass *p, uint32_t family_off, const struct fp_family *f, fp_snap_family_t *out)
+{
+    fastprom_t *fp = p->fp;
+    /* The live count is only a hint (series come and go during the pass),
+     * but it makes the common case one allocation. */
+    uint32_t hint = atomic_load_explicit(&f->nseries, memory_order_relaxed);
+    uint32_t n = 0, cap = hint < 16 ? 16 : hint > fp->hdr->series_cap ? fp->hdr->series_cap : hint + hint / 8;
+    uint32_t off = atomic_load_explicit(&f->series_head, memory_order_acquire);
+    const struct fp_series **recs = fp_arena_alloc_raw(p->arena, cap * sizeof *recs);
+    if (!recs)
         return nomem(p);
+    uint64_t fingerprint = 0;
     for (uint32_t steps = 0; off; steps++) {
         if (steps >= fp->hdr->series_cap)
             return corrupt(p, "a family's series list has a cycle");
-        const struct fp_series *s = fp_at(fp, off, sizeof *s);
-        if (!s || !fp_at(fp, off + sizeof *s, s->labels_len))
+        const struct fp_series *s = fp_rec(fp, off, sizeof *s);
+        if (!s || off % 8 || !fp_at(fp, off + sizeof *s, s->labels_len))
             return corrupt(p, "a series record is out of bounds");
+        if (s->family != family_off)
+            return corrupt(p, "a family's series list leads into another family");
+        uint32_t here = off;
         off = atomic_load_explicit(&s->next, memory_order_acquire);
         if (atomic_load_explicit(&s->state, memory_order_acquire) != FP_SERIES_LIVE || s->id >= p->nids)
             continue;
         if (n == cap) {
-            fp_snap_series_t *bigger = fp_arena_alloc(p->arena, 2 * cap * sizeof *list);
+            const struct fp_series **bigger = fp_arena_alloc_raw(p->arena, 2 * cap * sizeof *recs);
             if (!bigger)
                 return nomem(p);
-            memcpy(bigger, list, n * sizeof *list);
-            list = bigger;
+            memcpy(bigger, recs, n * sizeof *recs);
+            recs = bigger;
             cap *= 2;
         }
-        if (build_series(p, out, s, &list[n++]))
-            return p->rc;
+        recs[n++] = s;
+        fingerprint = mix(fingerprint, here);
     }
-    qsort_r(list, n, sizeof *list, series_cmp, &out->nlabels);
+    const uint32_t *order = NULL;
+    pthread_mutex_lock(&fp->sort_mu);
+    if ((order = cached_order(fp, family_off, n, fingerprint))) {
+        for (uint32_t i = 0; i < n; i++)
+            recs[i] = (const struct fp_series *)(fp->base + order[i]);
+    } else {
+        qsort_r(recs, n, sizeof *recs, record_cmp, &out->nlabels);
+        remember_order(fp, family_off, fingerprint, recs, n);
+    }
+    pthread_mutex_unlock(&fp->sort_mu);
+    fp_snap_series_t *list = fp_arena_alloc(p->arena, (n ? n : 1) * sizeof *list);
+    if (!list)
+        return nomem(p);
+    for (uint32_t i = 0; i < n; i++)
+        if (build_series(p, out, recs[i], &list[i]))
+            return p->rc;
     out->series = list;
     out->nseries = n;
     return 0;
@@ -653,8 +728,11 @@ static int walk_families(struct pass *p, const char *prefix, const char *const *
     const fastprom_t *fp = p->fp;
     const _Atomic uint32_t *tab = (const _Atomic uint32_t *)(fp->base + fp->hdr->family_hash_off);
     fp_snap_family_t *fams = NULL;
-    size_t n = 0;
-    if (!p->stat_only && !(fams = fp_arena_alloc(p->arena, FP_MAX_FAMILIES * sizeof *fams)))
+    size_t n = 0, room = 0;
+    for (uint32_t i = 0; !p->stat_only && i < FP_FAMILY_HASH; i++)
+        room += atomic_load_explicit(&tab[i], memory_order_relaxed) != 0;
+    /* Families published after the count are left for the next snapshot. */
+    if (!p->stat_only && !(fams = fp_arena_alloc(p->arena, (room ? room : 1) * sizeof *fams)))
         return nomem(p);
     for (uint32_t i = 0; i < FP_FAMILY_HASH; i++) {
         uint32_t off = atomic_load_explicit(&tab[i], memory_order_acquire);
@@ -668,17 +746,15 @@ static int walk_families(struct pass *p, const char *prefix, const char *const *
         uint32_t live = atomic_load_explicit(&f->nseries, memory_order_relaxed);
         snap->stat.series += live;
         snap->stat.series_by_type[f->type] += live;
-        if (p->stat_only)
+        if (p->stat_only || n == room)
             continue;
-        if (n == FP_MAX_FAMILIES)
-            return corrupt(p, "the family table holds more families than it can");
         fp_snap_family_t *out = &fams[n];
         memset(out, 0, sizeof *out);
         if (build_family(p, f, out))
             return p->rc;
         if (nnames && !family_wanted(out, prefix, names, nnames))
             continue;
-        if (build_series_list(p, f, out))
+        if (build_series_list(p, off, f, out))
             return p->rc;
         n++;
     }
@@ -722,7 +798,10 @@ static int take(fastprom_t *fp, const char *prefix, const char *const *names, si
     fp_ok(err);
     for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
         struct pass p = {.fp = fp, .stat_only = stat_only, .err = err};
-        if (!(p.arena = fp_arena_new()))
+        p.arena = atomic_exchange(&fp->spare_arena, NULL);
+        if (p.arena)
+            fp_arena_reset(p.arena);
+        else if (!(p.arena = fp_arena_new()))
             return fp_fail(err, FASTPROM_ENOMEM, "out of memory reading segment %s", fp->path);
         uint64_t g1 = atomic_load_explicit(&h->reclaim_gen, memory_order_acquire);
         uint32_t next = atomic_load_explicit(&h->next_series_id, memory_order_acquire);
@@ -738,14 +817,15 @@ static int take(fastprom_t *fp, const char *prefix, const char *const *names, si
         atomic_thread_fence(memory_order_acquire);
         uint64_t g2 = atomic_load_explicit(&h->reclaim_gen, memory_order_relaxed);
         if (g1 != g2) {
-            fp_arena_free(p.arena);
+            snap->arena = p.arena;
+            fp_snapshot_free(fp, snap);
             memset(snap, 0, sizeof *snap);
             fp_ok(err);
             continue;
         }
         if (p.rc) {
-            fp_arena_free(p.arena);
-            memset(snap, 0, sizeof *snap);
+            snap->arena = p.arena;
+            fp_snapshot_free(fp, snap);
             return p.rc;
         }
         snap->stat.activity = mix(p.activity, ((uint64_t)next << 32) ^ g1);
@@ -762,12 +842,16 @@ int fp_snapshot_take(fastprom_t *fp, const char *prefix, const char *const *name
     return take(fp, prefix, names, nnames, 0, snap, err);
 }
 
-void fp_snapshot_free(fp_snapshot_t *snap)
+void fp_snapshot_free(fastprom_t *fp, fp_snapshot_t *snap)
 {
-    if (snap && snap->arena)
+    if (!snap)
+        return;
+    /* Keep the memory for this handle's next snapshot, unless another
+     * snapshot already put its arena there. */
+    struct fp_arena *expected = NULL;
+    if (snap->arena && !(fp && atomic_compare_exchange_strong(&fp->spare_arena, &expected, snap->arena)))
         fp_arena_free(snap->arena);
-    if (snap)
-        memset(snap, 0, sizeof *snap);
+    memset(snap, 0, sizeof *snap);
 }
 
 int fastprom_stat(fastprom_t *fp, fastprom_stat_t *st, fastprom_error_t *err)
@@ -777,6 +861,6 @@ int fastprom_stat(fastprom_t *fp, fastprom_stat_t *st, fastprom_error_t *err)
     if (rc)
         return rc;
     *st = snap.stat;
-    fp_snapshot_free(&snap);
+    fp_snapshot_free(fp, &snap);
     return 0;
 }

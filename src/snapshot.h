@@ -61,7 +61,7 @@ typedef struct fp_snap_series {
     /* SUMMARY with quantiles: family->nbounds values, NaN without data. */
     double *quantiles;
 
-    /* STATESET: index of the state that is set, or -1 if never set. */
+    /* STATESET: index of the state that is set (the first until one is). */
     int state;
 
     /* INFO: key/value pairs (may be none). */
@@ -112,6 +112,7 @@ typedef struct fp_snapshot {
  */
 int fp_snapshot_take(fastprom_t *fp, const char *prefix, const char *const *names, size_t nnames,
                      fp_snapshot_t *snap, fastprom_error_t *err);
-void fp_snapshot_free(fp_snapshot_t *snap);
+/* Releases snap; its memory is kept for fp's next snapshot. */
+void fp_snapshot_free(fastprom_t *fp, fp_snapshot_t *snap);
 
 #endif

@@ -226,6 +226,13 @@ static int ensure_epoch(fastprom_t *fp, fastprom_error_t *err)
     fp->fd = fd;
     free_lanes(fp);
     fp->fork_epoch = epoch;
+    /* A fork child is a new writer, like a process that attaches: it
+     * reclaims dead writers' slots, or workers forked from a preloaded
+     * master (gunicorn --preload --max-requests) would leave one each. */
+    if (fp_lock(fp, NULL) == 0) {
+        fp_collect_dead_locked(fp, NULL);
+        fp_unlock(fp);
+    }
     return 0;
 }
 
@@ -410,9 +417,9 @@ void *fp_cells_slow(fastprom_series_t *s, int *rc)
         dropped(fp, rc, err.code);
         return NULL;
     }
-    if (s->id >= lane->cap || !lane->cells[s->id]) {
+    unsigned char *cells = s->id < lane->cap ? lane->cells[s->id] : NULL;
+    if (!cells) {
         pthread_mutex_lock(&fp->mu);
-        unsigned char *cells = NULL;
         if (s->id < lane->cap || grow_cells(lane, s->id) == 0)
             cells = append_entry(fp, lane, s, &err);
         else
@@ -420,15 +427,15 @@ void *fp_cells_slow(fastprom_series_t *s, int *rc)
         if (cells)
             lane->cells[s->id] = cells;
         pthread_mutex_unlock(&fp->mu);
-        if (!cells) {
-            dropped(fp, rc, err.code);
-            return NULL;
-        }
     }
+    /* grow_cells may have moved the table: the hot path must see the new
+     * one even when this update is refused. */
     struct fp_tls_ent *e = &fp_tls->ent[fp->attach];
     e->cells = lane->cells;
     e->cap = lane->cap;
-    return lane->cells[s->id];
+    if (!cells)
+        dropped(fp, rc, err.code);
+    return cells;
 }
 
 double *fp_gauge_slow(fastprom_series_t *s, int *rc)

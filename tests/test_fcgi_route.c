@@ -133,6 +133,19 @@ START_TEST(openmetrics_has_exactly_one_eof_at_the_end)
 }
 END_TEST
 
+START_TEST(created_samples_when_configured)
+{
+    start_app("{\"openmetrics_created\": true}");
+    fcgi_response_t r;
+    char *body = request("GET", "/metrics", "name[]=http_requests_total", "application/openmetrics-text", NULL, &r);
+    ck_assert_ptr_nonnull(strstr(body, "http_requests_created{method=\"GET\",status=\"200\"} "));
+    free(body);
+    body = request("GET", "/metrics", "name[]=http_requests_total", NULL, NULL, &r); /* text has no _created */
+    ck_assert_ptr_null(strstr(body, "_created"));
+    free(body);
+}
+END_TEST
+
 /* Inflates a gzip body. */
 static char *gunzip(const char *in, size_t len)
 {
@@ -349,6 +362,7 @@ static Suite *route_suite(void)
     tcase_add_test(tc, routes_live_under_the_configured_prefix);
     tcase_add_test(tc, text_exposition_has_the_app_then_the_worker);
     tcase_add_test(tc, openmetrics_has_exactly_one_eof_at_the_end);
+    tcase_add_test(tc, created_samples_when_configured);
     tcase_add_test(tc, gzip_decompresses_to_the_identity_body);
     tcase_add_test(tc, small_bodies_are_not_compressed);
     tcase_add_test(tc, head_has_the_get_headers_and_no_body);

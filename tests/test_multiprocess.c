@@ -113,7 +113,7 @@ static double read_total(fastprom_t *fp, const char *family, const char *label)
     ck_assert_msg(fp_snapshot_take(fp, NULL, NULL, 0, &snap, &err) == 0, "snapshot: %s", err.text);
     const fp_snap_series_t *s = find(&snap, family, label);
     double v = !s ? 0.0 : s->buckets || s->count ? (double)s->count : s->value;
-    fp_snapshot_free(&snap);
+    fp_snapshot_free(fp, &snap);
     return v;
 }
 
@@ -277,7 +277,7 @@ START_TEST(fork_child_writes_its_own_slot)
     fp_snapshot_t snap;
     ck_assert_int_eq(fp_snapshot_take(fp, NULL, NULL, 0, &snap, NULL), 0);
     ck_assert_double_eq(find(&snap, "inflight", "a")->value, 8.0); /* 5 + 3, both live */
-    fp_snapshot_free(&snap);
+    fp_snapshot_free(fp, &snap);
     /* The parent keeps writing its own slot while the child lives. */
     fastprom_inc(c, 1);
     ck_assert_int_eq(write(go[1], &x, 1), 1);
@@ -285,7 +285,7 @@ START_TEST(fork_child_writes_its_own_slot)
     ck_assert_double_eq(read_total(fp, "f", "a"), 13.0);
     ck_assert_int_eq(fp_snapshot_take(fp, NULL, NULL, 0, &snap, NULL), 0);
     ck_assert_double_eq(find(&snap, "inflight", "a")->value, 5.0); /* livesum forgot the dead child */
-    fp_snapshot_free(&snap);
+    fp_snapshot_free(fp, &snap);
     fastprom_close(fp);
     remove_path();
 }
@@ -335,7 +335,7 @@ START_TEST(ten_thousand_lifetimes_keep_the_segment_bounded)
     fp_snapshot_t snap;
     ck_assert_int_eq(fp_snapshot_take(fp, NULL, NULL, 0, &snap, NULL), 0);
     ck_assert_double_eq(find(&snap, "life_max", "a")->value, lifetimes - 1); /* max keeps dead values */
-    fp_snapshot_free(&snap);
+    fp_snapshot_free(fp, &snap);
     fastprom_close(fp);
     remove_path();
 }
@@ -373,7 +373,7 @@ START_TEST(a_reused_pid_does_not_keep_a_dead_slot_alive)
     ck_assert_double_eq(find(&snap, "pr_live", "a")->value, 0.0); /* dead, whatever its PID says */
     ck_assert_double_eq(find(&snap, "pr", "a")->value, 42.0);
     ck_assert_uint_eq(snap.stat.slots_dead, 1);
-    fp_snapshot_free(&snap);
+    fp_snapshot_free(fp, &snap);
     ck_assert_int_eq(fastprom_collect_dead(fp, NULL), 1);
     ck_assert_double_eq(read_total(fp, "pr", "a"), 42.0);
     fastprom_close(fp);
@@ -619,7 +619,7 @@ START_TEST(gauge_modes_combine_live_and_dead_processes)
                 ck_assert_msg(s->value == cases[i].value, "%s (pass %d): %g, want %g", name, pass, s->value,
                               cases[i].value);
         }
-        fp_snapshot_free(&snap);
+        fp_snapshot_free(fp, &snap);
     }
     char x[2] = {1, 1};
     ck_assert_int_eq(write(go[1], x, 2), 2);

@@ -67,7 +67,10 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static double exact_quantile(const double *sorted, size_t n, double q) { return sorted[(size_t)floor(q * (double)(n - 1))]; }
+static double exact_quantile(const double *sorted, size_t n, double q)
+{
+    return sorted[(size_t)floor(q * (double)(n - 1))];
+}
 
 /* ---- sketches built as a writer builds them ---------------------------------- */
 

@@ -114,8 +114,9 @@ END_TEST
 
 START_TEST(counter_adds_huge_integral_amounts)
 {
-    fastprom_series_t *a = make(fp, FASTPROM_COUNTER, "a", 0, NULL, 0), *b = make(fp, FASTPROM_COUNTER, "b", 0, NULL, 0),
-                      *c = make(fp, FASTPROM_COUNTER, "c", 0, NULL, 0);
+    fastprom_series_t *a = make(fp, FASTPROM_COUNTER, "a", 0, NULL, 0);
+    fastprom_series_t *b = make(fp, FASTPROM_COUNTER, "b", 0, NULL, 0);
+    fastprom_series_t *c = make(fp, FASTPROM_COUNTER, "c", 0, NULL, 0);
     fastprom_inc(a, 0x1p60), fastprom_inc(a, 0x1p60);
     ck_assert_double_eq(value_of("a"), 0x1p61);
     fastprom_inc(b, 1e19), fastprom_inc(b, 1e300);
@@ -453,6 +454,57 @@ START_TEST(summary_count_and_sum_are_exact)
 }
 END_TEST
 
+/* ---- a full segment ------------------------------------------------------------------- */
+
+/* A series' first update claims its cells; with no room left it is dropped
+ * (EFULL, counted). The thread's table of cells may have grown during that
+ * refused update: the thread's other series must keep updating their own
+ * cells. 1000 series with 512-byte cells overflow a minimal segment's
+ * blocks long before id 512, whose refused update grows the table. */
+START_TEST(refused_first_update_keeps_the_threads_other_cells)
+{
+    double b[60];
+    for (int i = 0; i < 60; i++)
+        b[i] = i;
+    fastprom_family_def_t d = {.type = FASTPROM_HISTOGRAM, .name = "h", .label_names = (const char *const[]){"k"},
+                               .nlabels = 1, .buckets = b, .nbuckets = 60};
+    fastprom_family_t *f = fastprom_family(fp, &d, &err);
+    ck_assert_ptr_nonnull(f);
+    enum { SERIES = 1000 };
+    static fastprom_series_t *s[SERIES];
+    for (int i = 0; i < SERIES; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "%03d", i);
+        s[i] = fastprom_series(f, (const char *const[]){v}, NULL, &err);
+        ck_assert_msg(s[i] != NULL, "%s", err.text);
+    }
+    int first_refused = -1;
+    for (int i = 0; i < SERIES; i++) {
+        int rc = fastprom_observe(s[i], 0.5);
+        if (rc == FASTPROM_EFULL && first_refused < 0)
+            first_refused = i;
+        ck_assert_int_eq(rc, first_refused < 0 ? 0 : FASTPROM_EFULL);
+    }
+    ck_assert_int_gt(first_refused, 0);
+    ck_assert_int_lt(first_refused, 500); /* so id 512 grows the table in a refused update */
+    for (int i = 0; i < first_refused; i++)
+        ck_assert_int_eq(fastprom_observe(s[i], 1.5), 0);
+    json_decref(root);
+    root = render_json(fp);
+    json_t *fam = json_family(root, "h");
+    for (int i = 0; i < SERIES; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "%03d", i);
+        json_t *ser = json_series(fam, 1, "k", v);
+        ck_assert_double_eq(json_member_number(ser, "count"), i < first_refused ? 2 : 0);
+        ck_assert_double_eq(json_member_number(ser, "sum"), i < first_refused ? 2 : 0);
+    }
+    fastprom_stat_t st;
+    ck_assert_int_eq(fastprom_stat(fp, &st, &err), 0);
+    ck_assert_uint_eq(st.dropped_updates, (uint64_t)(SERIES - first_refused));
+}
+END_TEST
+
 /* ---- exemplars ------------------------------------------------------------------------ */
 
 START_TEST(counter_exemplar_follows_the_total_in_openmetrics_only)
@@ -599,6 +651,11 @@ static Suite *update_suite(void)
     tcase_add_test(tc, histogram_text_buckets_are_cumulative_and_inf_equals_count);
     tcase_add_test(tc, linear_and_binary_bucket_search_agree_with_the_definition);
     tcase_add_test(tc, summary_count_and_sum_are_exact);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("full");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, refused_first_update_keeps_the_threads_other_cells);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("exemplars");

@@ -68,6 +68,7 @@ static void usage(FILE *out)
             FASTPROM_DEFAULT_PATH);
 }
 
+/* Parses a flag's number in [min, max]; prints the one-line error itself. */
 static int parse_number(const char *flag, const char *text, double min, double max, double *out)
 {
     char *end;
@@ -81,6 +82,46 @@ static int parse_number(const char *flag, const char *text, double min, double m
     return 0;
 }
 
+/* Applies one option; returns 0, or -1 after printing what is wrong. */
+static int apply_option(int opt, const char *arg, options_t *o)
+{
+    double v;
+    switch (opt) {
+    case 'p': o->path = arg; return 0;
+    case 'u': o->traffic.uniform = 1; return 0;
+    case 'r': return parse_number("rate", arg, 0, 1e7, &o->traffic.rate);
+    case 'c': return parse_number("recycle", arg, 0, 1e6, &o->recycle_seconds);
+    case 'n':
+        if (parse_number("processes", arg, 1, MAX_PROCESSES, &v) != 0)
+            return -1;
+        o->processes = (unsigned)v;
+        return 0;
+    case 'q':
+        if (parse_number("requests", arg, 1, 1e12, &v) != 0)
+            return -1;
+        o->traffic.requests = (unsigned long)v;
+        return 0;
+    case 'k':
+        if (parse_number("routes", arg, 1, 1e7, &v) != 0)
+            return -1;
+        o->traffic.routes = (unsigned)v;
+        return 0;
+    case 'm':
+        if (parse_number("max-series", arg, 1, 1e9, &v) != 0)
+            return -1;
+        o->traffic.max_series = (unsigned)v;
+        return 0;
+    case 's':
+        if (parse_number("seed", arg, 0, 1e15, &v) != 0)
+            return -1;
+        o->traffic.seed = (unsigned long)v;
+        return 0;
+    default:
+        fprintf(stderr, "fastprom-demo: see --help for the options\n");
+        return -1;
+    }
+}
+
 /* Returns -1 to continue, else an exit code. */
 static int parse_args(int argc, char **argv, options_t *o)
 {
@@ -92,28 +133,17 @@ static int parse_args(int argc, char **argv, options_t *o)
         {"seed", required_argument, NULL, 's'},     {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    double v = 0;
     memset(o, 0, sizeof *o);
     o->processes = 4;
     o->recycle_seconds = 15;
     o->traffic.rate = 20;
     o->traffic.seed = 1;
     for (int c; (c = getopt_long(argc, argv, "", longopts, NULL)) != -1;) {
-        int rc = 0;
-        switch (c) {
-        case 'p': o->path = optarg; break;
-        case 'n': rc = parse_number("processes", optarg, 1, MAX_PROCESSES, &v), o->processes = (unsigned)v; break;
-        case 'r': rc = parse_number("rate", optarg, 0, 1e7, &o->traffic.rate); break;
-        case 'c': rc = parse_number("recycle", optarg, 0, 1e6, &o->recycle_seconds); break;
-        case 'q': rc = parse_number("requests", optarg, 1, 1e12, &v), o->traffic.requests = (unsigned long)v; break;
-        case 'k': rc = parse_number("routes", optarg, 1, 1e7, &v), o->traffic.routes = (unsigned)v; break;
-        case 'u': o->traffic.uniform = 1; break;
-        case 'm': rc = parse_number("max-series", optarg, 1, 1e9, &v), o->traffic.max_series = (unsigned)v; break;
-        case 's': rc = parse_number("seed", optarg, 0, 1e15, &v), o->traffic.seed = (unsigned long)v; break;
-        case 'h': usage(stdout); return 0;
-        default: fprintf(stderr, "fastprom-demo: see --help for the options\n"); return 2;
+        if (c == 'h') {
+            usage(stdout);
+            return 0;
         }
-        if (rc != 0)
+        if (apply_option(c, optarg, o) != 0)
             return 2;
     }
     if (optind < argc) {

@@ -52,7 +52,20 @@ PROFILE = "/api/users/<user_id>/profile"
 LLM = "/api/llm/<model>/complete"
 STREAM = "/api/streams/<int:camera_id>"
 REPORT = "/api/reports/<int:report_id>/render"
-TEMPLATES = {CAMERAS, PROFILE, LLM, STREAM, REPORT, "__unknown__"}
+HOLD = "/test/hold/<name>"
+TEMPLATES = {CAMERAS, PROFILE, LLM, STREAM, REPORT, HOLD, "__unknown__"}
+
+# CPython's teardown of a forked worker (refcounts touched -> copy-on-write
+# faults) takes ~0.5 s here, which 100 recycles would pay in wall time.
+# fastprom needs no teardown (the kernel releases a dead process's slot), so
+# recycled workers end with os._exit; SIGKILL is tested separately.
+FAST_EXIT_CONF = """
+import os
+
+
+def worker_exit(server, worker):
+    os._exit(0)
+"""
 
 
 def workload(n=10_000):
@@ -87,6 +100,14 @@ def workload(n=10_000):
     return requests, expected
 
 
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
 def request_counts(samples):
     out = collections.Counter()
     for (name, labels), v in samples.items():
@@ -101,6 +122,8 @@ class Gunicorn(unittest.TestCase):
         tmp = harness.make_temp_dir(self)
         with open(os.path.join(tmp, "held_flask_app.py"), "w") as f:
             f.write(HELD_APP)
+        with open(os.path.join(tmp, "fast_exit.conf.py"), "w") as f:
+            f.write(FAST_EXIT_CONF)
         env = {"HOLD_DIR": tmp}
         stack = python_support.start_stack("gunicorn", TARGET, tmp, self, args=args, env=env, extra_path=tmp)
         return tmp, stack
@@ -138,24 +161,24 @@ class Gunicorn(unittest.TestCase):
             r=harness.http_get(stack.url("/test/hold/victim"), timeout=60)), daemon=True)
         client.start()
         pid_file = os.path.join(tmp, "victim.pid")
-        harness.wait_until(lambda: os.path.exists(pid_file) and open(pid_file).read(), 10, what="the held request")
-        in_progress = ("http_requests_in_progress", (("method", "GET"), ("route", "/test/hold/<name>")))
+        pid = int(harness.wait_until(lambda: read(pid_file), 10, what="the held request"))
+        in_progress = ("http_requests_in_progress", (("method", "GET"), ("route", HOLD)))
         self.assertEqual(stack.metrics()[in_progress], 1)
-        os.kill(int(open(pid_file).read()), signal.SIGKILL)
+        os.kill(pid, signal.SIGKILL)
         harness.wait_until(lambda: stack.metrics()[in_progress] == 0, 10, what="in-progress back to 0")
         client.join(30)
         self.assertEqual(held["r"].status, 502)
         self.check_exact(stack, expected)
 
     def test_recycled_workers_never_lose_counts(self):
-        tmp, stack = self.start(["-w", "4", "--preload", "--max-requests", "100"])
+        tmp, stack = self.start(["-w", "4", "--preload", "--max-requests", "100", "-c", "fast_exit.conf.py"])
         requests, expected = workload()
         scrapes, stop = [], threading.Event()
 
         def scraper():
             while not stop.is_set():
                 scrapes.append(request_counts(stack.metrics()))
-                time.sleep(0.05)
+                time.sleep(0.1)
 
         watcher = threading.Thread(target=scraper, daemon=True)
         watcher.start()

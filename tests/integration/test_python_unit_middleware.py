@@ -13,7 +13,6 @@ through untouched, a full series limit never breaks a request, and the
 namespace / label_names options rename what they should.
 """
 import asyncio
-import os
 import time
 import unittest
 import wsgiref.util

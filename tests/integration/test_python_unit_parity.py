@@ -64,6 +64,7 @@ def script(m, reg):
     jobs.inc(0)
     sent = m.Counter("sent_total", "Bytes sent.", unit="bytes", registry=reg)
     sent.inc(1024)
+    m.Counter("odd_total_total", "Named twice.", registry=reg).inc()
 
     errors = m.Counter("errors", "Errors by kind.", ["kind"], registry=reg)
     with errors.labels("value").count_exceptions(ValueError):
@@ -299,6 +300,15 @@ class FastpromOnly(unittest.TestCase):
         with self.assertRaises(fastprom.FastpromValueError) as ctx:
             fastprom.Gauge("defined", "d", registry=fastprom.CollectorRegistry(path=shared))
         self.assertIn("defined", str(ctx.exception))
+
+    def test_multiprocess_mode_code_works_unchanged(self):
+        """prometheus_client's multiprocess recipe, with the imports changed."""
+        from fastprom import CollectorRegistry, Counter, generate_latest, multiprocess
+        Counter("recipe_jobs", "d").inc(7)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        self.assertIn(b"recipe_jobs_total 7", generate_latest(registry))
+        multiprocess.mark_process_dead(12345)
 
     def test_unregister_builtin_collectors(self):
         fastprom.REGISTRY.unregister(fastprom.PROCESS_COLLECTOR)

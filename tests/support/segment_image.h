@@ -47,8 +47,9 @@ static inline int image_write_a(fastprom_t *fp)
     for (int i = 0; i < 20; i++)
         wide[i] = i * 0.25;
     const fastprom_label_t ex[] = {{"trace_id", "4bf92f3577b34da6"}};
-    fastprom_family_def_t req = {.type = FASTPROM_COUNTER, .name = "http_requests_total", .help = "Requests \"served\".\n",
-                                 .label_names = req_labels, .nlabels = 2, .flags = FASTPROM_EXEMPLARS};
+    fastprom_family_def_t req = {.type = FASTPROM_COUNTER, .name = "http_requests_total",
+                                 .help = "Requests \"served\".\n", .label_names = req_labels, .nlabels = 2,
+                                 .flags = FASTPROM_EXEMPLARS};
     fastprom_family_def_t lat = {.type = FASTPROM_HISTOGRAM, .name = "latency", .unit = "seconds",
                                  .label_names = (const char *const[]){"route"}, .nlabels = 1, .buckets = lat_bounds,
                                  .nbuckets = 3, .flags = FASTPROM_EXEMPLARS};
@@ -294,7 +295,9 @@ static inline void map_chain(struct image_map *m, const unsigned char *img, size
                     map_field(m, e + k, 4);
             } else if (series && series < h->series_cap) {
                 uint32_t rec = image_u32(img, h->series_ids_off + 4 * series);
-                uint32_t fam = rec + sizeof(struct fp_series) <= size ? image_u32(img, rec + offsetof(struct fp_series, family)) : 0;
+                uint32_t fam = rec + sizeof(struct fp_series) <= size
+                                   ? image_u32(img, rec + offsetof(struct fp_series, family))
+                                   : 0;
                 if (fam && fam + sizeof(struct fp_family) <= size) {
                     struct fp_family f;
                     memcpy(&f, img + fam, sizeof f);

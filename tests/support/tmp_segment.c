@@ -1,10 +1,14 @@
 /*
  * tmp_segment.c - unique /dev/shm paths for test segments, removed at exit
  * by the process that created them (a fork child exiting must not remove
- * its parent's segments).
+ * its parent's segments). What a crashed test process left behind is
+ * removed by the next one.
  */
 #include <check.h>
+#include <dirent.h>
+#include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +32,25 @@ static void remove_paths(void)
             unlink(paths[i].path);
 }
 
+/* Files named after test processes that no longer exist. */
+static void remove_orphans(void)
+{
+    DIR *d = opendir("/dev/shm");
+    if (!d)
+        return;
+    for (struct dirent *e; (e = readdir(d));) {
+        long pid;
+        if (sscanf(e->d_name, "fastprom-test-%ld-", &pid) != 1 || pid <= 0)
+            continue;
+        if (kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+            char path[300];
+            snprintf(path, sizeof path, "/dev/shm/%s", e->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+}
+
 const char *tmp_segment_path(void)
 {
     static unsigned counter;
@@ -37,6 +60,7 @@ const char *tmp_segment_path(void)
          * parent's list): forget the parent's entries. */
         npaths = 0;
         atexit(remove_paths);
+        remove_orphans();
     }
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -86,7 +86,8 @@ async def speech_stream(session_id: str, chunks: int = 5, interval: float = 0.0)
             if interval:
                 await asyncio.sleep(interval)
             yield f"{session_id}:{i}\n".encode()
-    return StreamingResponse(audio(), media_type="application/octet-stream")
+    # nginx must pass chunks on as they come, not buffer the whole answer.
+    return StreamingResponse(audio(), media_type="application/octet-stream", headers={"X-Accel-Buffering": "no"})
 
 
 # Health checks are not traffic: keep them out of the request metrics.

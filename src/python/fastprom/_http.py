@@ -53,6 +53,25 @@ class HttpMetrics:
         self.exceptions = Counter("http_request_exceptions_total",
                                   "HTTP requests that raised, by method, route template and exception type.",
                                   (m, r, e), namespace=namespace, registry=registry)
+        # Children by label values, one dict lookup per request instead of
+        # a labels() call per metric. Bounded: the labels are.
+        self._by_route = {}
+        self._by_status = {}
+
+    def route_children(self, method, route):
+        """(duration child, in-progress child) of (method, route)."""
+        key = (method, route)
+        pair = self._by_route.get(key)
+        if pair is None:
+            pair = self._by_route[key] = (self.duration.labels(method, route), self.in_progress.labels(method, route))
+        return pair
+
+    def requests_child(self, method, route, status):
+        key = (method, route, status)
+        child = self._by_status.get(key)
+        if child is None:
+            child = self._by_status[key] = self.requests.labels(method, route, status)
+        return child
 
 
 def http_metrics(namespace="", buckets=DEFAULT_BUCKETS, label_names=None, registry=REGISTRY):
@@ -84,7 +103,7 @@ def is_excluded(patterns, path):
 
 class RequestRecord:
     """One request: in progress from set_route() to finish()."""
-    __slots__ = ("metrics", "method", "route", "start", "status", "exception", "_gauge", "_done")
+    __slots__ = ("metrics", "method", "route", "start", "status", "exception", "_children", "_done")
 
     def __init__(self, metrics, method):
         self.metrics = metrics
@@ -93,7 +112,7 @@ class RequestRecord:
         self.start = perf_counter()
         self.status = None
         self.exception = None
-        self._gauge = None
+        self._children = None  # set while counted in progress
         self._done = False
 
     def set_route(self, route):
@@ -103,9 +122,9 @@ class RequestRecord:
             return
         self.route = route
         try:
-            gauge = self.metrics.in_progress.labels(self.method, route)
-            gauge.inc()
-            self._gauge = gauge
+            children = self.metrics.route_children(self.method, route)
+            children[1].inc()
+            self._children = children
         except FastpromError:
             pass
 
@@ -123,10 +142,13 @@ class RequestRecord:
         status = status or self.status or "500"
         m = self.metrics
         try:
-            if self._gauge is not None:
-                self._gauge.dec()
-            m.requests.labels(self.method, route, status).inc()
-            m.duration.labels(self.method, route).observe(duration if duration > 0 else 0.0)
+            children = self._children
+            if children is not None:
+                children[1].dec()
+            else:
+                children = m.route_children(self.method, route)
+            m.requests_child(self.method, route, status).inc()
+            children[0].observe(duration if duration > 0 else 0.0)
             if exception is not None:
                 m.exceptions.labels(self.method, route, type(exception).__name__).inc()
         except FastpromError:

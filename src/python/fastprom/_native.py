@@ -89,6 +89,7 @@ class RenderOptions(ctypes.Structure):
         ("nnames", ctypes.c_size_t),
         ("prefix", ctypes.c_char_p),
         ("flags", ctypes.c_uint),
+        ("stat", ctypes.c_void_p),  # fastprom_stat_t *, unused here
     ]
 
 
@@ -154,42 +155,43 @@ _PROTOTYPES = {
 
 
 def _candidates():
-    """(description, path or None) in lookup order; None means find_library."""
+    """(where, path or None, why None) in lookup order."""
     here = os.path.dirname(os.path.abspath(__file__))
     found = []
     env = os.environ.get("FASTPROM_LIB")
     if env:
-        found.append(("$FASTPROM_LIB", env))
+        found.append(("$FASTPROM_LIB", env, None))
     beside = sorted(glob.glob(os.path.join(here, "libfastprom.so*")), key=len)
-    found.append(("next to the package", beside[0] if beside else os.path.join(here, "libfastprom.so")))
+    found.append(("next to the package", beside[0] if beside else os.path.join(here, "libfastprom.so"), None))
     build = os.path.normpath(os.path.join(here, "..", "..", "..", "build", "libfastprom.so"))
-    found.append(("the source tree's build/", build))
+    found.append(("the source tree's build/", build, None))
     try:
         from . import _paths  # written by `make install`
-        found.append(("the installed lib dir (_paths.LIBDIR)", os.path.join(_paths.LIBDIR, "libfastprom.so.0")))
+        soname = f"libfastprom.so.{ABI_VERSION[0]}"
+        found.append(("the installed lib dir (_paths.LIBDIR)", os.path.join(_paths.LIBDIR, soname), None))
     except ImportError:
-        found.append(("the installed lib dir (_paths.LIBDIR)", None))
-    found.append(("ctypes.util.find_library('fastprom')", ctypes.util.find_library("fastprom")))
+        found.append(("the installed lib dir (_paths.LIBDIR)", None, "no _paths.py (written by make install)"))
+    found.append(("ctypes.util.find_library('fastprom')", ctypes.util.find_library("fastprom"), "found nothing"))
     return found
 
 
 def _load():
     tried = []
-    for what, path in _candidates():
+    for where, path, why in _candidates():
         if path is None:
-            tried.append(f"{what}: not available")
+            tried.append(f"{where}: {why}")
             continue
         # find_library gives a bare soname: the dynamic loader searches for it.
         if os.path.sep in path and not os.path.exists(path):
-            tried.append(f"{what}: {path} does not exist")
-            if what == "$FASTPROM_LIB":
+            tried.append(f"{where}: {path} does not exist")
+            if where == "$FASTPROM_LIB":
                 break
             continue
         try:
             return ctypes.CDLL(path), path
         except OSError as e:
-            tried.append(f"{what}: {path}: {e}")
-            if what == "$FASTPROM_LIB":
+            tried.append(f"{where}: {path}: {e}")
+            if where == "$FASTPROM_LIB":
                 break  # an explicit choice that fails must not silently fall back
     raise ImportError(
         "fastprom: cannot load libfastprom.so. Searched: " + "; ".join(tried) +
@@ -207,6 +209,17 @@ for _name, (_restype, _argtypes) in _PROTOTYPES.items():
                           "rebuild or reinstall libfastprom") from None
     _fn.restype = _restype
     _fn.argtypes = _argtypes
+
+# The update functions again, called without releasing the GIL: they take
+# ~10 ns and never block for long (a thread's first update may wait for the
+# segment lock, held only by C code that needs no GIL), so releasing and
+# re-taking the GIL would cost more than the call and hand the GIL to
+# another thread at every update. Structural calls above do release it.
+_HOT = ("fastprom_inc", "fastprom_dec", "fastprom_set", "fastprom_observe", "fastprom_state")
+hot = {}
+for _name in _HOT:
+    _restype, _argtypes = _PROTOTYPES[_name]
+    hot[_name] = ctypes.PYFUNCTYPE(_restype, *_argtypes)((_name, lib))
 
 VERSION = lib.fastprom_version().decode()
 if tuple(int(x) for x in VERSION.split(".")[:2]) != ABI_VERSION:

@@ -23,8 +23,9 @@ app if needed); "http" is recorded:
 """
 from time import perf_counter
 
-from ._http import CLIENT_CLOSED, DEFAULT_BUCKETS, RequestRecord, bounded_method, compile_excluded, http_metrics, \
-    is_excluded
+from ._http import (
+    CLIENT_CLOSED, DEFAULT_BUCKETS, RequestRecord, bounded_method, compile_excluded, http_metrics, is_excluded,
+)
 from .registry import REGISTRY
 
 _FULL, _PARTIAL = 2, 1  # starlette.routing.Match values

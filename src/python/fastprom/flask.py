@@ -12,8 +12,9 @@ Two hooks, registered once per app:
  - a before_request function, put first so an app's own before_request that
    answers early (auth, redirects) cannot hide the route: it reports
    request.url_rule.rule, the template Flask matched (None on 404/405);
- - a teardown_request function: Flask calls it with the exception it turned
-   into a 500 page, which never reaches a WSGI middleware otherwise.
+ - a receiver of Flask's got_request_exception signal (a teardown_request
+   function when blinker is missing): Flask reports there the exception it
+   turned into a 500 page, which never reaches a WSGI middleware otherwise.
 Flask is imported only when these are installed.
 """
 from .wsgi import ENVIRON_KEY, MetricsMiddleware
@@ -39,7 +40,13 @@ def install_hooks(app):
                 record.exception = exc
 
     app.before_request_funcs.setdefault(None, []).insert(0, report_route)
-    app.teardown_request(report_exception)
+    from flask import signals
+    if signals.signals_available:
+        # Sent only when a request fails: costs nothing per request.
+        signals.got_request_exception.connect(lambda sender, exception, **_: report_exception(exception), app,
+                                              weak=False)
+    else:
+        app.teardown_request(report_exception)
     app.extensions["fastprom"] = True
 
 

@@ -49,10 +49,15 @@ METRIC_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 METRIC_LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 RESERVED_METRIC_LABEL_NAME_RE = re.compile(r"^__.*$")
 
-_inc = lib.fastprom_inc
-_dec = lib.fastprom_dec
-_set = lib.fastprom_set
-_observe = lib.fastprom_observe
+_inc = _native.hot["fastprom_inc"]
+_dec = _native.hot["fastprom_dec"]
+_set = _native.hot["fastprom_set"]
+_observe = _native.hot["fastprom_observe"]
+_state = _native.hot["fastprom_state"]
+# Converting 1 to a C double costs more than the rest of an update: the
+# default amount is converted once.
+_ONE = ctypes.c_double(1.0)
+_ArgumentError = ctypes.ArgumentError
 
 _GAUGE_MODES = ("livesum", "all", "liveall", "sum", "max", "livemax", "min", "livemin", "mostrecent",
                 "livemostrecent")
@@ -146,7 +151,6 @@ class MetricWrapperBase:
         self._name = _build_full_name(self._type, name, namespace, subsystem, unit)
         self._labelnames = _validate_labelnames(self, labelnames)
         self._labelvalues = tuple(_labelvalues or ())
-        self._kwargs = {}
         self._documentation = documentation
         self._unit = unit
         if not METRIC_NAME_RE.match(self._name):
@@ -177,7 +181,10 @@ class MetricWrapperBase:
     def _family_def(self):
         d = _native.FamilyDef()
         d.type = self._ctype
-        name = self._name.encode("utf-8")
+        # The C library strips one "_total" from a counter's name, which
+        # _build_full_name already did: give it one to strip ("x_total_total"
+        # must stay "x_total", as in prometheus_client).
+        name = (self._name + "_total" if self._type == "counter" else self._name).encode("utf-8")
         help_ = self._documentation.encode("utf-8")
         unit = self._unit.encode("utf-8")
         labels = [n.encode("utf-8") for n in self._labelnames]
@@ -200,7 +207,7 @@ class MetricWrapperBase:
             s = lib.fastprom_series(self._family, None, None, ctypes.byref(err))
         if not s:
             raise_error(err.code, _native.error_text(err))
-        return s
+        return ctypes.c_void_p(s)  # passed as is to every call: no conversion
 
     # ---- children -------------------------------------------------------------
 
@@ -211,18 +218,12 @@ class MetricWrapperBase:
         metric_type = type(self)
         return f"{metric_type.__module__}.{metric_type.__name__}({self._name})"
 
-    def describe(self):
-        return []
-
     def _is_observable(self):
         return not self._labelnames or (self._labelnames and self._labelvalues)
 
     def _raise_if_not_observable(self):
         if not self._is_observable():
             raise ValueError("%s metric is missing label values" % str(self._type))
-
-    def _is_parent(self):
-        return self._labelnames and not self._labelvalues
 
     def labels(self, *labelvalues, **labelkwargs):
         """The child for these label values (created on first use, then
@@ -333,15 +334,20 @@ class Counter(MetricWrapperBase):
     def inc(self, amount=1, exemplar=None):
         """Increment counter by the given amount."""
         s = self._series
-        if s is None:
-            self._raise_if_not_observable()
-        if not amount >= 0:
-            raise ValueError("Counters can only be incremented by non-negative amounts.")
-        if exemplar:
-            return _exemplar_update(self, _inc, lib.fastprom_inc_exemplar, amount, exemplar)
-        rc = _inc(s, amount)
+        if s is None or not amount >= 0 or exemplar:
+            return self._inc_checked(amount, exemplar)
+        try:
+            rc = _inc(s, _ONE if amount == 1 else amount)
+        except _ArgumentError:
+            rc = _inc(s, float(amount))
         if rc:
             _update_failed(self, rc)
+
+    def _inc_checked(self, amount, exemplar):
+        self._raise_if_not_observable()
+        if not amount >= 0:
+            raise ValueError("Counters can only be incremented by non-negative amounts.")
+        _exemplar_update(self, _inc, lib.fastprom_inc_exemplar, float(amount), exemplar)
 
     def count_exceptions(self, exception=Exception):
         """Counts exceptions of the given type leaving a block or function."""
@@ -361,7 +367,6 @@ class Gauge(MetricWrapperBase):
         if multiprocess_mode not in self._MULTIPROC_MODES:
             raise ValueError("Invalid multiprocess mode: " + multiprocess_mode)
         super().__init__(name, documentation, labelnames, namespace, subsystem, unit, registry, _labelvalues)
-        self._kwargs["multiprocess_mode"] = self._multiprocess_mode
 
     def _def_extras(self, d):
         d.gauge_mode = lib.fastprom_gauge_mode_parse(self._multiprocess_mode.encode())
@@ -371,7 +376,10 @@ class Gauge(MetricWrapperBase):
         s = self._series
         if s is None:
             self._raise_if_not_observable()
-        rc = _inc(s, amount)
+        try:
+            rc = _inc(s, _ONE if amount == 1 else amount)
+        except _ArgumentError:
+            rc = _inc(s, float(amount))
         if rc:
             _update_failed(self, rc)
 
@@ -380,7 +388,10 @@ class Gauge(MetricWrapperBase):
         s = self._series
         if s is None:
             self._raise_if_not_observable()
-        rc = _dec(s, amount)
+        try:
+            rc = _dec(s, _ONE if amount == 1 else amount)
+        except _ArgumentError:
+            rc = _dec(s, float(amount))
         if rc:
             _update_failed(self, rc)
 
@@ -389,7 +400,10 @@ class Gauge(MetricWrapperBase):
         s = self._series
         if s is None:
             self._raise_if_not_observable()
-        rc = _set(s, float(value))
+        try:
+            rc = _set(s, value)
+        except _ArgumentError:
+            rc = _set(s, float(value))  # "3.5", Decimal: as prometheus_client's float(value)
         if rc:
             _update_failed(self, rc)
 
@@ -435,7 +449,10 @@ class Summary(MetricWrapperBase):
         s = self._series
         if s is None:
             self._raise_if_not_observable()
-        rc = _observe(s, amount)
+        try:
+            rc = _observe(s, amount)
+        except _ArgumentError:
+            rc = _observe(s, float(amount))
         if rc:
             _update_failed(self, rc)
 
@@ -456,7 +473,6 @@ class Histogram(MetricWrapperBase):
         self._prepare_buckets(buckets)
         self._exemplars = bool(exemplars)
         super().__init__(name, documentation, labelnames, namespace, subsystem, unit, registry, _labelvalues)
-        self._kwargs["buckets"] = buckets
 
     def _prepare_buckets(self, source_buckets):
         buckets = [float(b) for b in source_buckets]
@@ -479,11 +495,13 @@ class Histogram(MetricWrapperBase):
     def observe(self, amount, exemplar=None):
         """Observe the given amount."""
         s = self._series
-        if s is None:
+        if s is None or exemplar:
             self._raise_if_not_observable()
-        if exemplar:
-            return _exemplar_update(self, _observe, lib.fastprom_observe_exemplar, amount, exemplar)
-        rc = _observe(s, amount)
+            return _exemplar_update(self, _observe, lib.fastprom_observe_exemplar, float(amount), exemplar)
+        try:
+            rc = _observe(s, amount)
+        except _ArgumentError:
+            rc = _observe(s, float(amount))
         if rc:
             _update_failed(self, rc)
 
@@ -531,7 +549,6 @@ class Enum(MetricWrapperBase):
         self._states = states
         self._enum_name = name
         super().__init__(name, documentation, labelnames, namespace, subsystem, unit, registry, _labelvalues)
-        self._kwargs["states"] = states
 
     def _validate_kind(self):
         if self._enum_name in self._labelnames:
@@ -549,7 +566,7 @@ class Enum(MetricWrapperBase):
     def state(self, state):
         """Set enum metric state."""
         self._raise_if_not_observable()
-        rc = lib.fastprom_state(self._series, self._states.index(state))
+        rc = _state(self._series, self._states.index(state))
         if rc:
             _update_failed(self, rc)
 

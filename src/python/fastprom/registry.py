@@ -18,6 +18,7 @@ process may not register two metrics whose sample names clash.
 import ctypes
 import os
 import threading
+import weakref
 
 from . import _native
 from ._native import lib
@@ -63,7 +64,6 @@ def _reset_lock():
 
 
 os.register_at_fork(after_in_child=_reset_lock)
-
 
 def structure_lock():
     return _lock
@@ -113,6 +113,7 @@ class CollectorRegistry:
         self._family_limit = family_limit
         self._mode = mode
         self._handle = None
+        self._borrowed = False  # the handle belongs to another registry
         self._names_to_collectors = {}
         self._collector_to_names = {}
         self._target_info = None
@@ -123,6 +124,16 @@ class CollectorRegistry:
 
     def _open_path(self):
         return self._path
+
+    def use_segment_of(self, other):
+        """Makes this registry read and write other's segment (what
+        fastprom.multiprocess.MultiProcessCollector does)."""
+        with _lock:
+            if self._handle is not None and self._handle != other.handle():
+                raise ValueError("fastprom: this registry already has its own segment; "
+                                 "call MultiProcessCollector on a fresh CollectorRegistry()")
+            self._handle = other.handle()
+            self._borrowed = True
 
     def handle(self):
         """The fastprom_t* (an int), opening the segment on first use."""
@@ -181,9 +192,9 @@ class CollectorRegistry:
         """Detaches from the segment. Metrics of this registry must not be
         used afterwards: their handles are freed."""
         with _lock:
-            if self._handle is not None:
+            if self._handle is not None and not self._borrowed:
                 lib.fastprom_close(self._handle)
-                self._handle = None
+            self._handle = None
 
     # ---- names ------------------------------------------------------------
 

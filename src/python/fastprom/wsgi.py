@@ -18,7 +18,7 @@ last byte of a streamed response. A close() before the iterable was
 exhausted means the client went away: status 499. An exception raised by
 the app (or while streaming) counts in http_request_exceptions_total and
 gives status 500; with Flask, exceptions Flask turns into a 500 page are
-counted too (through a teardown_request hook).
+counted too (fastprom.flask hears of them from Flask).
 """
 from time import perf_counter
 

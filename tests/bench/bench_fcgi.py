@@ -1,0 +1,179 @@
+#!/usr/bin/python3
+"""bench_fcgi.py - fastprom-fcgi behind nginx under wrk: /metrics at 1k, 10k
+and 100k exposed series (samples per scrape, as Prometheus counts them), with
+Prometheus' Accept header, identity and gzip, 32 connections.
+
+Prints req/s and p50/p99 latency per case, the worker's resident memory, and
+as the anchor measured in the same run: nginx serving the very same
+exposition as a static file (the floor any exporter behind nginx could
+reach). Also measures libfcgi's close drain (LIBFCGI_OS_CLOSE_POLL_TIMEOUT:
+the worker's 200 ms against libfcgi's 2000 ms default).
+
+Targets (issue 3): 10k series p99 <= 20 ms at 32 connections; worker RSS <=
+4 MB plus output buffers.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+import harness  # noqa: E402
+
+ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+          "text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+CONNECTIONS = 32
+SECONDS = int(os.environ.get("FASTPROM_BENCH_SECONDS", "5"))
+SIZES = (1000, 10000, 100000)
+# One demo route exposes 19 samples: a counter, a histogram (14 buckets,
+# +Inf, _sum, _count) and a gauge.
+SAMPLES_PER_ROUTE = 19
+
+
+def wrk(url, gzip):
+    """Runs wrk; returns (req/s, p50 ms, p99 ms, non-2xx count)."""
+    argv = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--timeout", "30s", "--latency", "-H",
+            f"Accept: {ACCEPT}"]
+    if gzip:
+        argv += ["-H", "Accept-Encoding: gzip"]
+    out = subprocess.run(argv + [url], capture_output=True, text=True, timeout=SECONDS + 60).stdout
+
+    def latency(pct):
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        value, unit = float(m.group(1)), m.group(2)
+        return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return rps, latency(50), latency(99), (int(bad.group(1)) if bad else 0), (errors.group(0) if errors else "")
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        fields = dict(line.split(":", 1) for line in f)
+    return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+
+
+def populate(tmp, segment, samples):
+    routes = max(1, samples // SAMPLES_PER_ROUTE)
+    env = {"FASTPROM_SIZE": "512M"}
+    demo = harness.start_process([harness.DEMO, "--path", segment, "--processes", "1", "--rate", "0", "--uniform",
+                                  "--routes", str(routes), "--requests", str(routes), "--max-series", str(routes)],
+                                 tmp, f"populate-{samples}", env=env)
+    if demo.wait(600) != 0:
+        raise SystemExit(f"populating {samples} series failed:\n{demo.log()}")
+
+
+def site_with_anchor(anchor_file):
+    return ("server {\n    listen 127.0.0.1:{port};\n    include {snippet};\n"
+            f"    location = /anchor {{ alias {anchor_file}; default_type text/plain; access_log off;\n"
+            "        gzip on; gzip_types text/plain; gzip_comp_level 1; gzip_min_length 1024; }\n}\n")
+
+
+def bench_size(samples, rows):
+    """Benchmarks one size, appending result rows; returns the worker's
+    (idle RSS, RSS, peak RSS) in KiB and the identity and gzip body sizes."""
+    tmp = harness.make_temp_dir(prefix="fastprom-bench-")
+    shm = harness.make_temp_dir(prefix="fastprom-bench-")
+    if os.path.isdir("/dev/shm"):
+        shutil.rmtree(shm)
+        shm = os.path.join("/dev/shm", os.path.basename(shm))
+        os.makedirs(shm)
+    procs = []
+    try:
+        segment = os.path.join(shm, "segment")
+        populate(tmp, segment, samples)
+        worker = harness.start_worker(tmp, segment)
+        procs.append(worker)
+        idle_rss, _ = rss_kib(worker.pid)
+        anchor = os.path.join(tmp, "anchor.txt")
+        nginx = harness.start_nginx(tmp, worker.socket, site=site_with_anchor(anchor))
+        procs.append(nginx)
+        body = harness.http_get(nginx.url("/metrics"), {"Accept": ACCEPT}).body
+        exposed = sum(1 for line in body.split(b"\n") if line and not line.startswith(b"#"))
+        with open(anchor, "wb") as f:
+            f.write(body)
+        gz_len = len(harness.http_get(nginx.url("/metrics"), {"Accept": ACCEPT, "Accept-Encoding": "gzip"}).body)
+        for gzip in (False, True):
+            rps, p50, p99, bad, errors = wrk(nginx.url("/metrics"), gzip)
+            a_rps, a_p50, a_p99, _, _ = wrk(nginx.url("/anchor"), gzip)
+            rows.append((samples, exposed, "gzip" if gzip else "identity", rps, p50, p99, bad, errors,
+                         len(body), gz_len, a_rps, a_p99))
+        rss, hwm = rss_kib(worker.pid)
+        return idle_rss, rss, hwm, len(body), gz_len
+    finally:
+        for p in reversed(procs):
+            p.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(shm, ignore_errors=True)
+
+
+def close_drain(samples):
+    """p50/p99 at `samples` with libfcgi's default drain and with ours."""
+    results = {}
+    for label, value in (("2000 ms (libfcgi default)", "2000"), ("200 ms (fastprom-fcgi)", "200")):
+        tmp = harness.make_temp_dir(prefix="fastprom-bench-")
+        procs = []
+        try:
+            segment = os.path.join(tmp, "segment")
+            populate(tmp, segment, samples)
+            worker = harness.start_worker(tmp, segment, env={"LIBFCGI_OS_CLOSE_POLL_TIMEOUT": value})
+            procs.append(worker)
+            nginx = harness.start_nginx(tmp, worker.socket)
+            procs.append(nginx)
+            results[label] = wrk(nginx.url("/metrics"), False)
+        finally:
+            for p in reversed(procs):
+                p.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
+def main():
+    if not shutil.which("wrk"):
+        print("bench_fcgi: wrk is not installed (make deps); skipped")
+        return 0
+    threads = 4
+    rows, memory = [], []
+    for samples in SIZES:
+        idle, rss, hwm, body_len, gz_len = bench_size(samples, rows)
+        memory.append((samples, idle, rss, hwm, body_len, gz_len))
+
+    print(f"fastprom-fcgi behind nginx, wrk {CONNECTIONS} connections, {SECONDS} s per case, "
+          f"Prometheus 2.42 Accept (OpenMetrics), {os.cpu_count()} CPUs")
+    print(f"{'series':>8} {'exposed':>8} {'encoding':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'body KB':>9}"
+          f" | {'static nginx req/s':>18} {'p99 ms':>7} {'worker/static':>13}")
+    for samples, exposed, enc, rps, p50, p99, bad, errors, blen, glen, a_rps, a_p99 in rows:
+        size = glen if enc == "gzip" else blen
+        flag = f"  non-2xx: {bad}" if bad else ""
+        flag += f"  {errors}" if errors else ""
+        print(f"{samples:>8} {exposed:>8} {enc:>9} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f} {size / 1024:>9.0f}"
+              f" | {a_rps:>18.0f} {a_p99:>7.2f} {rps / a_rps:>13.2f}{flag}")
+
+    print(f"\nworker memory ({threads} threads, all rendering at once under wrk; each keeps its last identity and"
+          " gzip output)")
+    print(f"{'series':>8} {'idle RSS KB':>12} {'RSS KB':>8} {'peak KB':>8} {'outputs KB':>11} {'RSS-outputs KB':>15}")
+    for samples, idle, rss, hwm, blen, glen in memory:
+        buffers = threads * (blen + glen) / 1024
+        print(f"{samples:>8} {idle:>12} {rss:>8} {hwm:>8} {buffers:>11.0f} {rss - buffers:>15.0f}")
+
+    print("\nlibfcgi close drain, 10k series identity:")
+    for label, (rps, p50, p99, bad, _) in close_drain(10000).items():
+        print(f"  LIBFCGI_OS_CLOSE_POLL_TIMEOUT {label:>26}: {rps:.0f} req/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+
+    p99_10k = max(p99 for samples, _, _, _, _, p99, *_ in rows if samples == 10000)
+    rss_10k = [m for m in memory if m[0] == 10000][0]
+    over = rss_10k[2] - threads * (rss_10k[4] + rss_10k[5]) / 1024
+    print(f"\ntarget: 10k series p99 <= 20 ms at {CONNECTIONS} connections: worst {p99_10k:.2f} ms -> "
+          f"{'met' if p99_10k <= 20 else 'MISSED'}")
+    idle_10k = rss_10k[1]
+    print(f"target: RSS <= 4 MB plus output buffers: idle {idle_10k / 1024:.1f} MB -> "
+          f"{'met' if idle_10k <= 4096 else 'MISSED'}; under load at 10k series {over / 1024:.1f} MB beyond the "
+          f"outputs -> {'met' if over <= 4096 else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

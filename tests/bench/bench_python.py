@@ -1,0 +1,241 @@
+#!/usr/bin/python3
+"""bench_python.py - the Python package's costs, each against an anchor
+measured in the same run.
+
+1. Hot path, ns per call: inc(), observe(), labels(2 values).inc() for
+   fastprom and for prometheus_client in multiprocess mode (its way of
+   serving several worker processes: PROMETHEUS_MULTIPROC_DIR, in a temp
+   dir) and, for reference, in single-process mode. Targets (issue 4):
+   fastprom <= 300 / 500 / 1,500 ns.
+2. Middleware overhead per request, us: a trivial Flask view called
+   in-process through WSGI with fastprom.flask.instrument() and without
+   (and the same for a trivial FastAPI endpoint through ASGI).
+fill_multiproc() and multiproc_scrape_ms() (prometheus_client's scrape of
+16 processes x 1,000 label sets) are the anchor bench_core.py compares the
+segment's scrape with.
+
+Each figure is the best of several repeats (other work on the machine
+only ever adds time). FASTPROM_BENCH_QUICK=1 shortens everything.
+"""
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "src", "python"))
+os.environ.setdefault("FASTPROM_LIB", os.path.join(ROOT, "build", "libfastprom.so"))
+
+QUICK = os.environ.get("FASTPROM_BENCH_QUICK") == "1"
+CALLS = 50_000 if QUICK else 300_000
+REPEATS = 3 if QUICK else 7
+TARGETS_NS = {"inc": 300, "observe": 500, "labels_inc": 1500}
+ISSUE_MULTIPROC_NS = {"inc": 2488, "observe": 6066, "labels_inc": 5145}
+PROCESSES, LABEL_SETS = 16, 1000
+
+HOT_STATEMENTS = {
+    "inc": "c.inc()",
+    "observe": "h.observe(0.3)",
+    "labels_inc": "cl.labels('GET', '/api/users').inc()",
+}
+
+
+def hot_path(module):
+    """ns per call of each statement, metrics from `module`."""
+    m = __import__(module)
+    if module == "fastprom":
+        reg = {"registry": m.CollectorRegistry()}
+    else:
+        reg = {"registry": m.CollectorRegistry()} if not os.environ.get("PROMETHEUS_MULTIPROC_DIR") else {}
+    env = {
+        "c": m.Counter("bench_requests", "d", **reg),
+        "h": m.Histogram("bench_latency_seconds", "d", **reg),
+        "cl": m.Counter("bench_labelled", "d", ["method", "route"], **reg),
+    }
+    env["cl"].labels("GET", "/api/users").inc()  # the child exists: measure the cached path
+    out = {}
+    for name, stmt in HOT_STATEMENTS.items():
+        timer = timeit.Timer(stmt, globals=env)
+        out[name] = min(timer.repeat(repeat=REPEATS, number=CALLS)) / CALLS * 1e9
+    return out
+
+
+def hot_path_in_subprocess(multiproc_dir=None):
+    env = dict(os.environ)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    if multiproc_dir:
+        env["PROMETHEUS_MULTIPROC_DIR"] = multiproc_dir
+    out = subprocess.run([sys.executable, __file__, "--hot", "prometheus_client"], env=env, capture_output=True,
+                         text=True, timeout=600, check=True).stdout
+    return json.loads(out)
+
+
+# ---- middleware -----------------------------------------------------------------
+
+def wsgi_overhead_us():
+    import wsgiref.util
+
+    import fastprom
+    import fastprom.flask
+    from flask import Flask
+
+    def make(instrumented):
+        app = Flask("bench")
+
+        @app.route("/users/<int:user_id>")
+        def user(user_id):
+            return "ok"
+        if instrumented:
+            fastprom.flask.instrument(app, registry=fastprom.CollectorRegistry())
+        return app
+
+    environ = {}
+    wsgiref.util.setup_testing_defaults(environ)
+    environ["PATH_INFO"] = "/users/42"
+
+    def start_response(status, headers, exc_info=None):
+        return None
+
+    def one(app):
+        def call():
+            body = app(dict(environ), start_response)
+            for _ in body:
+                pass
+            body.close()
+        return call
+
+    n = 2_000 if QUICK else 5_000
+    return interleaved_best(one(make(False)), one(make(True)), n)
+
+
+def interleaved_best(plain, instrumented, n):
+    """Best us per call of each, measured in alternation so that a busy
+    moment of the machine does not land on one side only."""
+    best = [float("inf"), float("inf")]
+    for _ in range(REPEATS * 2):
+        for i, fn in enumerate((plain, instrumented)):
+            best[i] = min(best[i], timeit.timeit(fn, number=n) / n * 1e6)
+    return tuple(best)
+
+
+def asgi_overhead_us():
+    import fastprom
+    import fastprom.asgi
+    from fastapi import FastAPI
+
+    def make(instrumented):
+        app = FastAPI()
+
+        @app.get("/users/{user_id}")
+        async def user(user_id: int):
+            return {"id": user_id}
+        if instrumented:
+            app.add_middleware(fastprom.asgi.MetricsMiddleware, registry=fastprom.CollectorRegistry())
+        return app
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": "/users/42", "raw_path": b"/users/42", "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"bench")], "client": ("127.0.0.1", 1), "server": ("bench", 80)}
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        pass
+
+    async def run(app, n):
+        for _ in range(n):
+            await app(dict(scope), receive, send)
+
+    n = 1_000 if QUICK else 3_000
+    plain, instrumented = make(False), make(True)
+    base, with_mw = interleaved_best(lambda: asyncio.run(run(plain, n)), lambda: asyncio.run(run(instrumented, n)), 1)
+    return base / n, with_mw / n
+
+
+# ---- scrape of many processes --------------------------------------------------------
+
+def fill_multiproc(directory):
+    """16 forked processes x 1,000 label sets x (counter + histogram), in
+    prometheus_client multiprocess files."""
+    code = f"""
+import os
+from prometheus_client import Counter, Histogram
+c = Counter('anchor_requests', 'd', ['id'])
+h = Histogram('anchor_latency_seconds', 'd', ['id'])
+pids = []
+for p in range({PROCESSES}):
+    pid = os.fork()
+    if pid == 0:
+        for i in range({LABEL_SETS}):
+            c.labels(str(i)).inc()
+            h.labels(str(i)).observe(0.01 * (i % 50))
+        os._exit(0)
+    pids.append(pid)
+for pid in pids:
+    os.waitpid(pid, 0)
+"""
+    env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=directory)
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=600)
+
+
+def multiproc_scrape_ms(directory):
+    code = f"""
+import time
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+best = None
+for _ in range({2 if QUICK else 3}):
+    start = time.perf_counter()
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    body = generate_latest(registry)
+    t = (time.perf_counter() - start) * 1000
+    best = t if best is None else min(best, t)
+print(best, len(body))
+"""
+    env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=directory)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                         timeout=600).stdout.split()
+    return float(out[0]), int(out[1])
+
+
+def main():
+    if sys.argv[1:2] == ["--hot"]:
+        print(json.dumps(hot_path(sys.argv[2])))
+        return 0
+    print(f"python {sys.version.split()[0]}, {CALLS} calls x best of {REPEATS}")
+    tmp = tempfile.mkdtemp(prefix="fastprom-bench-")
+    try:
+        ours = hot_path("fastprom")
+        multiproc = hot_path_in_subprocess(multiproc_dir=tmp)
+        single = hot_path_in_subprocess()
+    finally:
+        shutil.rmtree(tmp, True)
+    print(f"{'hot path (ns/call)':22} {'fastprom':>9} {'target':>7} {'p_c multiproc':>14} {'ratio':>7} "
+          f"{'p_c 1-process':>14} {'ratio':>7}")
+    for name in HOT_STATEMENTS:
+        print(f"{name:22} {ours[name]:9.0f} {TARGETS_NS[name]:7d} {multiproc[name]:14.0f} "
+              f"{multiproc[name] / ours[name]:6.1f}x {single[name]:14.0f} {single[name] / ours[name]:6.2f}x"
+              f"   {'ok' if ours[name] <= TARGETS_NS[name] else 'OVER TARGET'}")
+    print("  (prometheus_client multiprocess as measured when issue 4 was filed: "
+          + " / ".join(f"{ISSUE_MULTIPROC_NS[k]}" for k in HOT_STATEMENTS) + " ns)")
+
+    base, with_mw = wsgi_overhead_us()
+    print(f"WSGI: trivial Flask view {base:.1f} us/request, with fastprom.flask.instrument {with_mw:.1f} us "
+          f"-> middleware overhead {with_mw - base:.1f} us/request")
+    base, with_mw = asgi_overhead_us()
+    print(f"ASGI: trivial FastAPI endpoint {base:.1f} us/request, with fastprom.asgi.MetricsMiddleware "
+          f"{with_mw:.1f} us -> middleware overhead {with_mw - base:.1f} us/request")
+
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
