@@ -20,7 +20,7 @@
 #include "layout.h"
 
 #define FP_MAX_ATTACH 64
-#define FP_SORT_CACHE 64 /* families whose series order a handle remembers */ /* fastprom_t handles open at once in one process */
+#define FP_ORDER_CACHE 64 /* families whose series order a handle remembers */ /* fastprom_t handles open at once in one process */
 
 struct lane {
     fastprom_t *fp;
@@ -103,8 +103,8 @@ struct fastprom {
     struct fastprom_family *families;
     fastprom_series_t **series_pool; /* every handle, for close */
     _Atomic(struct fp_arena *) spare_arena; /* memory of the last snapshot */
-    pthread_mutex_t sort_mu;                /* sort_cache */
-    struct fp_sort_cache *sort_cache;       /* FP_SORT_CACHE entries, snapshot.c */
+    pthread_mutex_t order_mu;               /* orders and their references */
+    struct fp_order **orders;               /* FP_ORDER_CACHE entries, order.c */
     size_t nseries_pool, series_pool_cap;
 };
 
@@ -175,9 +175,6 @@ const struct fp_series *fp_series_rec(const fastprom_t *fp, uint32_t id);
 uint32_t fp_entry_size(fastprom_type_t type, uint32_t nbounds, unsigned flags);
 
 void fp_families_free(fastprom_t *fp);
-
-/* ---- snapshot.c ---- */
-void fp_sort_cache_free(fastprom_t *fp);
 
 /* ---- series.c ---- */
 void fp_series_free_all(fastprom_t *fp);

@@ -54,9 +54,29 @@ static char *put(char *w, const char *s, size_t n)
     return w + n;
 }
 
+/* Nonzero when one of the 8 bytes in w equals the byte repeated in b. */
+static inline uint64_t has_byte(uint64_t w, uint64_t b)
+{
+    uint64_t x = w ^ b;
+    return (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
+}
+
 static char *put_escaped(char *w, const char *s, size_t n, int quote)
 {
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    /* Most values need no escape: copy them eight bytes at a time until a
+     * word holds a backslash, a newline or (when quoting) a quote. */
+    while (n - i >= 8) {
+        uint64_t v;
+        memcpy(&v, s + i, 8);
+        if (has_byte(v, 0x5c5c5c5c5c5c5c5cull) || has_byte(v, 0x0a0a0a0a0a0a0a0aull) ||
+            (quote && has_byte(v, 0x2222222222222222ull)))
+            break;
+        memcpy(w, &v, 8);
+        w += 8;
+        i += 8;
+    }
+    for (; i < n; i++) {
         char ch = s[i];
         if (ch == '\\' || (ch == '"' && quote)) {
             *w++ = '\\';

@@ -24,6 +24,7 @@
 #include "arena.h"
 #include "error.h"
 #include "handle.h"
+#include "order.h"
 
 struct geometry {
     uint64_t size;
@@ -353,7 +354,7 @@ fastprom_t *fastprom_open(const fastprom_options_t *opt, fastprom_error_t *err)
     fp->primary = -1;
     fp->serial = next_serial();
     pthread_mutex_init(&fp->mu, NULL);
-    pthread_mutex_init(&fp->sort_mu, NULL);
+    pthread_mutex_init(&fp->order_mu, NULL);
 
     int rc = (opt->flags & FASTPROM_PRIVATE) ? open_private(fp, &r, err) : open_file(fp, &r, err);
     if (!rc)
@@ -376,7 +377,7 @@ fastprom_t *fastprom_open(const fastprom_options_t *opt, fastprom_error_t *err)
             close(fp->probe_fd);
         if (fp->fd >= 0)
             close(fp->fd);
-        pthread_mutex_destroy(&fp->sort_mu);
+        pthread_mutex_destroy(&fp->order_mu);
         pthread_mutex_destroy(&fp->mu);
         free(fp->path);
         free(fp);
@@ -397,8 +398,8 @@ void fastprom_close(fastprom_t *fp)
     if (fp->fd >= 0)
         close(fp->fd);
     fp_arena_free(atomic_load(&fp->spare_arena));
-    fp_sort_cache_free(fp);
-    pthread_mutex_destroy(&fp->sort_mu);
+    fp_order_cache_free(fp);
+    pthread_mutex_destroy(&fp->order_mu);
     pthread_mutex_destroy(&fp->mu);
     free(fp->path);
     free(fp);

@@ -20,10 +20,12 @@
 #include "error.h"
 #include "handle.h"
 #include "names.h"
+#include "order.h"
 #include "sketch.h"
 #include "snapshot.h"
 
 #define ATTEMPTS 16
+#define FAM_MEMO 64 /* families whose validated record a pass remembers */
 
 struct gauge_part {
     uint32_t pid;
@@ -32,25 +34,38 @@ struct gauge_part {
     struct gauge_part *next;
 };
 
-/* Merged values of one series id, in reader memory. */
-struct acc {
-    uint64_t u0;     /* counter integral part, summary count */
-    double d0;       /* counter fractional part, summary sum */
+/* Merged values of one series id, in reader memory: 24 bytes per id in one
+ * flat array (most series are counters), the rest of other types behind
+ * `more`. */
+struct acc_more {
     uint64_t *counts; /* histogram buckets, then the sum as a double */
     struct fp_sketch_merged *sketch;
     struct fp_exemplar *ex; /* newest exemplar per slot of the series */
     struct gauge_part *gauges;
 };
 
+struct acc {
+    uint64_t u0; /* counter integral part, summary count */
+    double d0;   /* counter fractional part, summary sum */
+    struct acc_more *more; /* NULL: not seen; counters without exemplars share none_more */
+};
+
+static struct acc_more none_more;
+
 struct pass {
     fastprom_t *fp;
+    fp_snapshot_t *snap;
     struct fp_arena *arena;
     uint32_t nids;
-    struct acc **accs;
+    struct acc *accs; /* by series id: one flat array, no pointer chase */
     uint32_t *folded; /* pairs (slot, gen) */
     uint32_t nfolded;
     int stat_only;
     uint64_t activity;
+    struct fam_memo {
+        uint32_t off;
+        const struct fp_family *fam;
+    } memo[FAM_MEMO];
     fastprom_error_t *err;
     int rc;
 };
@@ -116,25 +131,30 @@ static void newest_exemplar(struct fp_exemplar *into, const struct fp_exemplar *
 
 static struct acc *acc_for(struct pass *p, uint32_t id, const struct fp_family *f)
 {
-    struct acc *a = p->accs[id];
-    if (a)
+    struct acc *a = &p->accs[id];
+    if (a->more)
         return a;
-    if (!(a = fp_arena_alloc(p->arena, sizeof *a)))
+    if (f->type == FASTPROM_COUNTER && !(f->flags & FASTPROM_EXEMPLARS)) {
+        a->more = &none_more;
+        return a;
+    }
+    struct acc_more *m = fp_arena_alloc(p->arena, sizeof *m);
+    if (!m)
         return NULL;
-    if (f->type == FASTPROM_HISTOGRAM && !(a->counts = fp_arena_alloc(p->arena, 8 * ((size_t)f->nbounds + 2))))
+    if (f->type == FASTPROM_HISTOGRAM && !(m->counts = fp_arena_alloc(p->arena, 8 * ((size_t)f->nbounds + 2))))
         return NULL;
     if (f->type == FASTPROM_SUMMARY && f->nbounds) {
-        if (!(a->sketch = fp_arena_alloc(p->arena, sizeof *a->sketch)))
+        if (!(m->sketch = fp_arena_alloc(p->arena, sizeof *m->sketch)))
             return NULL;
-        a->sketch->min = INFINITY;
-        a->sketch->max = -INFINITY;
+        m->sketch->min = INFINITY;
+        m->sketch->max = -INFINITY;
     }
     if (f->flags & FASTPROM_EXEMPLARS) {
         size_t n = f->type == FASTPROM_COUNTER ? 1 : (size_t)f->nbounds + 1;
-        if (!(a->ex = fp_arena_alloc(p->arena, n * sizeof *a->ex)))
+        if (!(m->ex = fp_arena_alloc(p->arena, n * sizeof *m->ex)))
             return NULL;
     }
-    p->accs[id] = a;
+    a->more = m;
     return a;
 }
 
@@ -151,15 +171,28 @@ static int accumulate(struct pass *p, const struct fp_entry *e, int live, uint32
     if (e->series >= p->nids)
         return 0; /* created after this pass began */
     const struct fp_series *s = fp_series_rec(fp, e->series);
-    const struct fp_family *f = s ? family_rec(fp, s->family) : NULL;
+    /* A writer's entries cycle through a few families: validate each
+     * family record once per pass, not once per entry. */
+    const struct fp_family *f = NULL;
+    if (s) {
+        struct fam_memo *m = &p->memo[(s->family >> 3) % FAM_MEMO];
+        if (m->off != s->family) {
+            m->fam = family_rec(fp, s->family);
+            m->off = m->fam ? s->family : 0;
+        }
+        f = m->fam;
+    }
     if (!f)
         return corrupt(p, "a value entry refers to a missing series or family");
     if (e->size != f->entry_size)
         return corrupt(p, "a value entry's size does not match its family");
     const unsigned char *c = (const unsigned char *)(e + 1);
-    /* Any write changes one of the leading cells (value, count, buckets). */
+    /* Any write changes one of the leading cells (value, count, buckets):
+     * their plain sum, mixed once per entry, notices it. */
+    uint64_t words = 0;
     for (uint32_t i = 0; i + 8 <= e->size - sizeof *e && i < 8 * (f->nbounds + 3); i += 8)
-        p->activity = mix(p->activity, load_u64(c + i) * (e->series + 1));
+        words += load_u64(c + i);
+    p->activity = mix(p->activity, words * (e->series + 1));
     if (p->stat_only)
         return 0;
     if (atomic_load_explicit(&s->state, memory_order_acquire) != FP_SERIES_LIVE)
@@ -171,26 +204,26 @@ static int accumulate(struct pass *p, const struct fp_entry *e, int live, uint32
     case FASTPROM_COUNTER:
         a->u0 += load_u64(c);
         a->d0 += load_f64(c + 8);
-        if (a->ex)
-            newest_exemplar(a->ex, (const struct fp_exemplar *)(c + 16));
+        if (a->more->ex)
+            newest_exemplar(a->more->ex, (const struct fp_exemplar *)(c + 16));
         break;
     case FASTPROM_HISTOGRAM: {
         uint32_t n = f->nbounds + 1;
         for (uint32_t i = 0; i < n; i++)
-            a->counts[i] += load_u64(c + 8 * i);
+            a->more->counts[i] += load_u64(c + 8 * i);
         double sum;
-        memcpy(&sum, &a->counts[n], sizeof sum);
+        memcpy(&sum, &a->more->counts[n], sizeof sum);
         sum += load_f64(c + 8 * n);
-        memcpy(&a->counts[n], &sum, sizeof sum);
-        for (uint32_t i = 0; a->ex && i < n; i++)
-            newest_exemplar(&a->ex[i], (const struct fp_exemplar *)(c + 8 * (n + 1)) + i);
+        memcpy(&a->more->counts[n], &sum, sizeof sum);
+        for (uint32_t i = 0; a->more->ex && i < n; i++)
+            newest_exemplar(&a->more->ex[i], (const struct fp_exemplar *)(c + 8 * (n + 1)) + i);
         break;
     }
     case FASTPROM_SUMMARY:
         a->u0 += load_u64(c);
         a->d0 += load_f64(c + 8);
-        if (a->sketch)
-            fp_sketch_merge(a->sketch, (const struct fp_sketch *)(c + 16));
+        if (a->more->sketch)
+            fp_sketch_merge(a->more->sketch, (const struct fp_sketch *)(c + 16));
         break;
     case FASTPROM_GAUGE: {
         struct gauge_part *g = fp_arena_alloc(p->arena, sizeof *g);
@@ -201,8 +234,8 @@ static int accumulate(struct pass *p, const struct fp_entry *e, int live, uint32
         g->live = live;
         g->value = load_f64(c);
         g->ts = load_f64(c + 8);
-        g->next = a->gauges;
-        a->gauges = g;
+        g->next = a->more->gauges;
+        a->more->gauges = g;
         break;
     }
     default:
@@ -332,21 +365,8 @@ static int decode_values(struct pass *p, const unsigned char *blob, uint32_t len
     if (!copy || (n && !(*out = fp_arena_alloc(p->arena, n * sizeof **out))))
         return nomem(p);
     memcpy(copy, blob, len);
-    size_t pos = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        const char *v;
-        size_t vl;
-        if (fp_labels_next(copy, len, &pos, &v, &vl) < 0)
-            return corrupt(p, "encoded label values are truncated");
-        int ok = names_every_other && i % 2 == 0 ? fp_valid_label_name(v, vl) : fp_utf8_invalid_at(v, vl) < 0;
-        if (!ok)
-            return corrupt(p, "a label value is not valid UTF-8");
-        (*out)[i].ptr = v;
-        (*out)[i].len = (uint32_t)vl;
-    }
-    if (pos != len)
-        return corrupt(p, "encoded label values have trailing bytes");
-    return 0;
+    const char *why = fp_labels_check(copy, len, n, *out, names_every_other);
+    return why ? corrupt(p, why) : 0;
 }
 
 /* ---- building families and series --------------------------------------------- */
@@ -383,7 +403,7 @@ static int combine_gauge(struct pass *p, const fp_snap_family_t *fam, const stru
     out->value = 0;
     if (mode == FASTPROM_GAUGE_ALL || mode == FASTPROM_GAUGE_LIVEALL) {
         size_t n = 0;
-        for (const struct gauge_part *g = a ? a->gauges : NULL; g; g = g->next)
+        for (const struct gauge_part *g = a ? a->more->gauges : NULL; g; g = g->next)
             n++;
         if (!n)
             return 0;
@@ -392,7 +412,7 @@ static int combine_gauge(struct pass *p, const fp_snap_family_t *fam, const stru
         int *live = fp_arena_alloc(p->arena, n * sizeof *live);
         if (!live)
             return nomem(p);
-        for (const struct gauge_part *g = a->gauges; g; g = g->next) {
+        for (const struct gauge_part *g = a->more->gauges; g; g = g->next) {
             if (live_only && !g->live)
                 continue;
             /* A reused pid (a dead and a live process): one sample, the live one. */
@@ -413,7 +433,7 @@ static int combine_gauge(struct pass *p, const fp_snap_family_t *fam, const stru
     }
     int any = 0;
     double best_ts = -INFINITY;
-    for (const struct gauge_part *g = a ? a->gauges : NULL; g; g = g->next) {
+    for (const struct gauge_part *g = a ? a->more->gauges : NULL; g; g = g->next) {
         if (live_only && !g->live)
             continue;
         double v = g->value;
@@ -447,8 +467,8 @@ static int build_exemplars(struct pass *p, const fp_snap_family_t *fam, const st
     size_t n = fam->type == FASTPROM_COUNTER ? 1 : fam->nbounds + 1;
     if (!(out->exemplars = fp_arena_alloc(p->arena, n * sizeof *out->exemplars)))
         return nomem(p);
-    for (size_t i = 0; a && a->ex && i < n; i++) {
-        const struct fp_exemplar *x = &a->ex[i];
+    for (size_t i = 0; a && a->more->ex && i < n; i++) {
+        const struct fp_exemplar *x = &a->more->ex[i];
         if (!x->seq)
             continue;
         size_t pairs = 0, pos = 0;
@@ -486,14 +506,14 @@ static int build_exemplars(struct pass *p, const fp_snap_family_t *fam, const st
     return 0;
 }
 
-static int build_series(struct pass *p, const fp_snap_family_t *fam, const struct fp_series *s, fp_snap_series_t *out)
+static int build_series(struct pass *p, const fp_snap_family_t *fam, const struct fp_series *s, fp_str_t *labels,
+                        fp_snap_series_t *out)
 {
     const fastprom_t *fp = p->fp;
+    memset(out, 0, sizeof *out);
     out->created = s->created;
-    out->state = -1;
-    if (decode_values(p, s->labels, s->labels_len, (uint32_t)fam->nlabels, &out->label_values, 0))
-        return p->rc;
-    const struct acc *a = s->id < p->nids ? p->accs[s->id] : NULL;
+    out->label_values = labels;
+    const struct acc *a = s->id < p->nids && p->accs[s->id].more ? &p->accs[s->id] : NULL;
     switch (fam->type) {
     case FASTPROM_COUNTER:
         out->value = a ? (double)a->u0 + a->d0 : 0.0;
@@ -505,11 +525,11 @@ static int build_series(struct pass *p, const fp_snap_family_t *fam, const struc
         if (!(out->buckets = fp_arena_alloc(p->arena, (fam->nbounds + 1) * sizeof *out->buckets)))
             return nomem(p);
         for (size_t i = 0; a && i <= fam->nbounds; i++) {
-            out->buckets[i] = a->counts[i];
-            out->count += a->counts[i];
+            out->buckets[i] = a->more->counts[i];
+            out->count += a->more->counts[i];
         }
         if (a)
-            memcpy(&out->sum, &a->counts[fam->nbounds + 1], sizeof out->sum);
+            memcpy(&out->sum, &a->more->counts[fam->nbounds + 1], sizeof out->sum);
         break;
     case FASTPROM_SUMMARY:
         out->count = a ? a->u0 : 0;
@@ -517,7 +537,7 @@ static int build_series(struct pass *p, const fp_snap_family_t *fam, const struc
         if (fam->nbounds && !(out->quantiles = fp_arena_alloc(p->arena, fam->nbounds * sizeof(double))))
             return nomem(p);
         for (size_t i = 0; i < fam->nbounds; i++)
-            out->quantiles[i] = a && a->sketch ? fp_sketch_quantile(a->sketch, fam->bounds[i]) : NAN;
+            out->quantiles[i] = a && a->more->sketch ? fp_sketch_quantile(a->more->sketch, fam->bounds[i]) : NAN;
         break;
     case FASTPROM_STATESET: {
         uint32_t v = atomic_load_explicit(&s->aux, memory_order_acquire);
@@ -604,68 +624,6 @@ static int build_family(struct pass *p, const struct fp_family *f, fp_snap_famil
     return 0;
 }
 
-/* Orders series records by their label values, value by value. The blobs
- * are not validated yet, so decoding stops safely at their end. */
-static int record_cmp(const void *x, const void *y, void *nlabels)
-{
-    const struct fp_series *a = *(const struct fp_series *const *)x, *b = *(const struct fp_series *const *)y;
-    size_t pa = 0, pb = 0;
-    for (size_t i = 0; i < *(const size_t *)nlabels; i++) {
-        const char *va = "", *vb = "";
-        size_t la = 0, lb = 0;
-        fp_labels_next(a->labels, a->labels_len, &pa, &va, &la);
-        fp_labels_next(b->labels, b->labels_len, &pb, &vb, &lb);
-        int c = memcmp(va, vb, la < lb ? la : lb);
-        if (c || la != lb)
-            return c ? c : (la > lb) - (la < lb);
-    }
-    return 0;
-}
-
-/* The sorted order of a family's series, remembered between snapshots: a
- * scrape of an unchanged family (the common case) costs no sort. Keyed by
- * the family and a fingerprint of its list as walked. */
-struct fp_sort_cache {
-    uint32_t family;
-    uint32_t n;
-    uint64_t fingerprint;
-    uint32_t *sorted; /* record offsets */
-};
-
-static const uint32_t *cached_order(fastprom_t *fp, uint32_t family, uint32_t n, uint64_t fingerprint)
-{
-    struct fp_sort_cache *c = fp->sort_cache;
-    if (!c)
-        return NULL;
-    uint32_t i = family % FP_SORT_CACHE;
-    return c[i].family == family && c[i].n == n && c[i].fingerprint == fingerprint ? c[i].sorted : NULL;
-}
-
-static void remember_order(fastprom_t *fp, uint32_t family, uint64_t fingerprint, const struct fp_series **recs,
-                           uint32_t n)
-{
-    if (!fp->sort_cache && !(fp->sort_cache = calloc(FP_SORT_CACHE, sizeof(struct fp_sort_cache))))
-        return;
-    struct fp_sort_cache *c = &fp->sort_cache[family % FP_SORT_CACHE];
-    uint32_t *sorted = c->n >= n && c->sorted ? c->sorted : realloc(c->sorted, (n ? n : 1) * sizeof *sorted);
-    if (!sorted)
-        return;
-    for (uint32_t i = 0; i < n; i++)
-        sorted[i] = (uint32_t)((const unsigned char *)recs[i] - fp->base);
-    c->sorted = sorted;
-    c->family = family;
-    c->n = n;
-    c->fingerprint = fingerprint;
-}
-
-void fp_sort_cache_free(fastprom_t *fp)
-{
-    for (int i = 0; fp->sort_cache && i < FP_SORT_CACHE; i++)
-        free(fp->sort_cache[i].sorted);
-    free(fp->sort_cache);
-    fp->sort_cache = NULL;
-}
-
 static int build_series_list(struct pass *p, uint32_t family_off, const struct fp_family *f, fp_snap_family_t *out)
 {
     fastprom_t *fp = p->fp;
@@ -701,21 +659,18 @@ static int build_series_list(struct pass *p, uint32_t family_off, const struct f
         recs[n++] = s;
         fingerprint = mix(fingerprint, here);
     }
-    const uint32_t *order = NULL;
-    pthread_mutex_lock(&fp->sort_mu);
-    if ((order = cached_order(fp, family_off, n, fingerprint))) {
-        for (uint32_t i = 0; i < n; i++)
-            recs[i] = (const struct fp_series *)(fp->base + order[i]);
-    } else {
-        qsort_r(recs, n, sizeof *recs, record_cmp, &out->nlabels);
-        remember_order(fp, family_off, fingerprint, recs, n);
-    }
-    pthread_mutex_unlock(&fp->sort_mu);
-    fp_snap_series_t *list = fp_arena_alloc(p->arena, (n ? n : 1) * sizeof *list);
+    const char *why;
+    struct fp_order *order = fp_order_get(fp, family_off, (uint32_t)out->nlabels, recs, n, fingerprint, &why);
+    if (!order)
+        return why ? corrupt(p, why) : nomem(p);
+    p->snap->orders[p->snap->norders++] = order; /* released with the snapshot */
+    /* Not zeroed here: build_series clears each element just before filling
+     * it, while it is in cache. */
+    fp_snap_series_t *list = fp_arena_alloc_raw(p->arena, (n ? n : 1) * sizeof *list);
     if (!list)
         return nomem(p);
     for (uint32_t i = 0; i < n; i++)
-        if (build_series(p, out, recs[i], &list[i]))
+        if (build_series(p, out, order->recs[i], &order->labels[(size_t)i * out->nlabels], &list[i]))
             return p->rc;
     out->series = list;
     out->nseries = n;
@@ -732,7 +687,8 @@ static int walk_families(struct pass *p, const char *prefix, const char *const *
     for (uint32_t i = 0; !p->stat_only && i < FP_FAMILY_HASH; i++)
         room += atomic_load_explicit(&tab[i], memory_order_relaxed) != 0;
     /* Families published after the count are left for the next snapshot. */
-    if (!p->stat_only && !(fams = fp_arena_alloc(p->arena, (room ? room : 1) * sizeof *fams)))
+    if (!p->stat_only && (!(fams = fp_arena_alloc(p->arena, (room ? room : 1) * sizeof *fams)) ||
+                          !(snap->orders = fp_arena_alloc(p->arena, (room ? room : 1) * sizeof *snap->orders))))
         return nomem(p);
     for (uint32_t i = 0; i < FP_FAMILY_HASH; i++) {
         uint32_t off = atomic_load_explicit(&tab[i], memory_order_acquire);
@@ -797,7 +753,7 @@ static int take(fastprom_t *fp, const char *prefix, const char *const *names, si
         return rc;
     fp_ok(err);
     for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-        struct pass p = {.fp = fp, .stat_only = stat_only, .err = err};
+        struct pass p = {.fp = fp, .snap = snap, .stat_only = stat_only, .err = err};
         p.arena = atomic_exchange(&fp->spare_arena, NULL);
         if (p.arena)
             fp_arena_reset(p.arena);
@@ -819,7 +775,6 @@ static int take(fastprom_t *fp, const char *prefix, const char *const *names, si
         if (g1 != g2) {
             snap->arena = p.arena;
             fp_snapshot_free(fp, snap);
-            memset(snap, 0, sizeof *snap);
             fp_ok(err);
             continue;
         }
@@ -846,6 +801,8 @@ void fp_snapshot_free(fastprom_t *fp, fp_snapshot_t *snap)
 {
     if (!snap)
         return;
+    for (size_t i = 0; i < snap->norders; i++)
+        fp_order_put(fp, snap->orders[i]);
     /* Keep the memory for this handle's next snapshot, unless another
      * snapshot already put its arena there. */
     struct fp_arena *expected = NULL;

@@ -42,32 +42,36 @@ typedef struct fp_snap_series {
     double created;         /* Unix seconds */
 
     /* COUNTER: the total. GAUGE (modes other than ALL/LIVEALL): the combined
-     * value; has_value is 0 when no process contributes (e.g. LIVESUM with no
-     * live writer still renders 0, MAX/MIN with none render nothing). */
+     * value (0 when no process contributes). has_value is 1 for these. */
     double value;
     int has_value;
 
-    /* GAUGE in ALL / LIVEALL: one value per process, sorted by pid. */
-    size_t npids;
-    fp_snap_pid_value_t *pids;
-
-    /* HISTOGRAM: family->nbounds + 1 NON-cumulative counts, the last for
-     * +Inf; renderers accumulate, so the +Inf bucket equals count by
-     * construction. SUMMARY: unused. */
-    uint64_t *buckets;
     /* HISTOGRAM, SUMMARY. For histograms count is the sum of buckets. */
     uint64_t count;
     double sum;
-    /* SUMMARY with quantiles: family->nbounds values, NaN without data. */
-    double *quantiles;
 
-    /* STATESET: index of the state that is set (the first until one is). */
-    int state;
-
-    /* INFO: key/value pairs (may be none). */
-    size_t ninfo;
-    fp_str_t *info_keys;
-    fp_str_t *info_values;
+    /* The fields of one type only: read them for that type alone. */
+    union {
+        /* GAUGE in ALL / LIVEALL: one value per process, sorted by pid. */
+        struct {
+            size_t npids;
+            fp_snap_pid_value_t *pids;
+        };
+        /* HISTOGRAM: family->nbounds + 1 NON-cumulative counts, the last
+         * for +Inf; renderers accumulate, so the +Inf bucket equals count
+         * by construction. */
+        uint64_t *buckets;
+        /* SUMMARY with quantiles: family->nbounds values, NaN without data. */
+        double *quantiles;
+        /* STATESET: index of the state that is set (the first until one is). */
+        int state;
+        /* INFO: key/value pairs (may be none). */
+        struct {
+            size_t ninfo;
+            fp_str_t *info_keys;
+            fp_str_t *info_values;
+        };
+    };
 
     /* Exemplars: COUNTER 1 entry, HISTOGRAM nbounds + 1 (per bucket, +Inf
      * last); NULL when the family has no FASTPROM_EXEMPLARS flag. */
@@ -101,7 +105,9 @@ typedef struct fp_snapshot {
     size_t nfamilies;
     fp_snap_family_t *families; /* sorted by name */
     fastprom_stat_t stat;
-    struct fp_arena *arena;     /* owns every pointer above */
+    struct fp_arena *arena;     /* owns every pointer above but label values */
+    struct fp_order **orders;   /* hold the label values (order.h) */
+    size_t norders;
 } fp_snapshot_t;
 
 /*

@@ -208,6 +208,7 @@ static void scrape_16x1000(void)
     pid_t kids[16];
     for (int k = 0; k < 16; k++) {
         if ((kids[k] = fork()) == 0) {
+            close(stop[1]); /* so the parent's close is our EOF */
             fastprom_family_t *c = family(fp, FASTPROM_COUNTER, "http_requests_total", 1, NULL, 0);
             fastprom_family_t *h = family(fp, FASTPROM_HISTOGRAM, "http_request_duration_seconds", 1, NULL, 0);
             char route[32];

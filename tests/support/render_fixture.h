@@ -89,7 +89,8 @@ static inline fp_snap_series_t *series(fp_snap_family_t *f, const char *const *v
     fp_snap_series_t *s = &f->series[f->nseries++];
     s->label_values = strs(f->nlabels, values);
     s->has_value = 1;
-    s->state = -1;
+    if (f->type == FASTPROM_STATESET)
+        s->state = -1;
     if (f->type == FASTPROM_HISTOGRAM)
         s->buckets = alloc((f->nbounds + 1) * sizeof *s->buckets);
     if (f->type == FASTPROM_SUMMARY) {

@@ -1,0 +1,48 @@
+/*
+ * order.h - each family's live series in sorted order, with their label
+ * values validated and copied out of the segment, remembered per handle
+ * between snapshots: a scrape of a family whose series did not change
+ * neither sorts nor decodes nor validates again (that work was most of a
+ * large render).
+ *
+ * An order is immutable once built and reference-counted: a snapshot holds
+ * the orders it points into until fp_snapshot_free, even if a newer
+ * snapshot replaced them in the handle's cache meanwhile.
+ */
+#ifndef FASTPROM_ORDER_H
+#define FASTPROM_ORDER_H
+
+#include <stdint.h>
+
+#include "handle.h"
+#include "snapshot.h"
+
+struct fp_order {
+    uint32_t refs; /* under fp->order_mu */
+    uint32_t family;
+    uint32_t n, nlabels;
+    uint64_t fingerprint;
+    const struct fp_series **recs; /* sorted */
+    fp_str_t *labels;              /* n * nlabels, in recs' order */
+};
+
+/*
+ * Splits an encoded blob of n values into out[] (pointing into blob) and
+ * validates them: UTF-8 values, or, with names_every_other, alternating
+ * label names and values (info pairs). Returns NULL, or what is wrong.
+ */
+const char *fp_labels_check(const unsigned char *blob, uint32_t len, uint32_t n, fp_str_t *out,
+                            int names_every_other);
+
+/*
+ * The order of recs, the family's live series in list order (fingerprint
+ * identifies that list). Returns a reference to release with fp_order_put,
+ * or NULL: *why says what is corrupt, or is NULL when memory ran out.
+ */
+struct fp_order *fp_order_get(fastprom_t *fp, uint32_t family, uint32_t nlabels, const struct fp_series **recs,
+                              uint32_t n, uint64_t fingerprint, const char **why);
+void fp_order_put(fastprom_t *fp, struct fp_order *o);
+/* Drops the handle's cache (fastprom_close). */
+void fp_order_cache_free(fastprom_t *fp);
+
+#endif
