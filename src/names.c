@@ -70,6 +70,16 @@ long fp_utf8_invalid_at(const char *str, size_t n)
     return -1;
 }
 
+const char *const fp_sample_suffixes[7][6] = {
+    {NULL},
+    {"", "_total", "_created", NULL},
+    {"", NULL},
+    {"", "_bucket", "_count", "_sum", "_created", NULL},
+    {"", "_count", "_sum", "_created", NULL},
+    {"", "_info", NULL},
+    {"", NULL},
+};
+
 uint32_t fp_hash(uint32_t seed, const void *p, size_t n)
 {
     const unsigned char *b = p;

@@ -18,6 +18,11 @@ int fp_valid_label_name(const char *s, size_t n);
  * when valid, else the offset of the first bad byte. */
 long fp_utf8_invalid_at(const char *s, size_t n);
 
+/* The suffixes the exposition adds to a family's name for its samples, by
+ * fastprom_type_t ("" first: the name itself; NULL-terminated). Used to
+ * refuse families whose samples would collide and to match name[] filters. */
+extern const char *const fp_sample_suffixes[7][6];
+
 /* FNV-1a, 32 bits; seeded so family and series hashes differ. */
 uint32_t fp_hash(uint32_t seed, const void *p, size_t n);
 

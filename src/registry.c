@@ -312,18 +312,6 @@ static int definition_conflict(const fastprom_t *fp, const struct fp_family *f, 
 
 /* ---- lookup and creation in the segment --------------------------------- */
 
-/* The suffixes a family's samples add to its name (its name itself is
- * reserved too), as the exposition formats write them. */
-static const char *const sample_suffixes[FASTPROM_NTYPES][6] = {
-    {NULL},
-    {"", "_total", "_created", NULL},
-    {"", NULL},
-    {"", "_bucket", "_count", "_sum", "_created", NULL},
-    {"", "_count", "_sum", "_created", NULL},
-    {"", "_info", NULL},
-    {"", NULL},
-};
-
 static int names_meet(const char *a, size_t al, const char *as, const char *b, size_t bl, const char *bs)
 {
     size_t asl = strlen(as), bsl = strlen(bs);
@@ -349,8 +337,8 @@ static const struct fp_family *sample_clash(const fastprom_t *fp, const struct n
         const char *fname = f ? fp_at(fp, f->name.off, f->name.len) : NULL;
         if (!fname || f->type < FASTPROM_COUNTER || f->type > FASTPROM_STATESET)
             continue;
-        for (const char *const *x = sample_suffixes[n->type]; *x; x++)
-            for (const char *const *y = sample_suffixes[f->type]; *y; y++)
+        for (const char *const *x = fp_sample_suffixes[n->type]; *x; x++)
+            for (const char *const *y = fp_sample_suffixes[f->type]; *y; y++)
                 if (names_meet(n->name, n->name_len, *x, fname, f->name.len, *y))
                     return f;
     }

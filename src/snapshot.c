@@ -574,15 +574,6 @@ static int build_series(struct pass *p, const fp_snap_family_t *fam, const struc
 /* Does any sample name of the family (prefix applied) appear in names? */
 static int family_wanted(const fp_snap_family_t *fam, const char *prefix, const char *const *names, size_t nnames)
 {
-    static const char *const suffixes[FASTPROM_NTYPES][6] = {
-        {NULL},
-        {"", "_total", "_created", NULL},
-        {"", NULL},
-        {"", "_bucket", "_count", "_sum", "_created", NULL},
-        {"", "_count", "_sum", "_created", NULL},
-        {"", "_info", NULL},
-        {"", NULL},
-    };
     size_t pl = prefix ? strlen(prefix) : 0;
     for (size_t i = 0; i < nnames; i++) {
         const char *n = names[i];
@@ -590,7 +581,7 @@ static int family_wanted(const fp_snap_family_t *fam, const char *prefix, const 
         if (nl < pl + fam->name.len || (pl && memcmp(n, prefix, pl)) || memcmp(n + pl, fam->name.ptr, fam->name.len))
             continue;
         const char *rest = n + pl + fam->name.len;
-        for (const char *const *sfx = suffixes[fam->type]; *sfx; sfx++)
+        for (const char *const *sfx = fp_sample_suffixes[fam->type]; *sfx; sfx++)
             if (!strcmp(rest, *sfx))
                 return 1;
     }
