@@ -9,6 +9,7 @@
  * families from being rendered is a 503 with one line saying why: a scrape
  * must fail visibly rather than return a partial exposition.
  */
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,8 +159,17 @@ static void render(fcgi_app_t *app, const fcgi_config_t *cfg, fcgi_scratch_t *sc
         render_failed(app, r, 0, error_label(view.error), "fastprom segment unavailable", view.reason);
         return;
     }
-    fastprom_render_options_t opt = {format, (const char *const *)q->names, q->nnames, cfg->metric_prefix, 0,
-                                     &view.stat};
+    /* The worker appends its own process_* and fastprom_* families: an
+     * application family of the same name would make the exposition
+     * invalid, so the worker's win. */
+    static const char *const own_families[] = {"process_", "fastprom_"};
+    fastprom_render_options_t opt = {.format = format,
+                                     .names = (const char *const *)q->names,
+                                     .nnames = q->nnames,
+                                     .prefix = cfg->metric_prefix,
+                                     .exclude = format == FASTPROM_FORMAT_JSON ? NULL : own_families,
+                                     .nexclude = format == FASTPROM_FORMAT_JSON ? 0 : 2,
+                                     .stat = &view.stat};
     if (format == FASTPROM_FORMAT_OPENMETRICS)
         opt.flags = FASTPROM_RENDER_NO_EOF | (cfg->openmetrics_created ? FASTPROM_RENDER_CREATED : 0);
     sc->render.len = 0;
@@ -175,6 +185,8 @@ static void render(fcgi_app_t *app, const fcgi_config_t *cfg, fcgi_scratch_t *sc
     }
     if (format != FASTPROM_FORMAT_JSON) {
         opt.prefix = NULL;
+        opt.exclude = NULL;
+        opt.nexclude = 0;
         opt.flags &= ~FASTPROM_RENDER_NO_EOF;
         if (fcgi_selfmetrics_render(app->self, &opt, &sc->render, &err) != 0) {
             /* The application's families are what matters: serve them. */
@@ -256,12 +268,18 @@ static void handle_health(fcgi_app_t *app, const fcgi_config_t *cfg, fcgi_respon
 
 static void handle_live(fcgi_app_t *app, fcgi_response_t *r)
 {
-    int n = snprintf(r->text, sizeof r->text, "{\n  \"status\": \"pass\",\n  \"version\": \"%s\",\n  \"uptime\": %.3f\n}",
-                     FASTPROM_VERSION, fcgi_monotonic_seconds() - app->started_monotonic);
+    json_t *doc = json_pack("{s:s, s:s, s:f}", "status", "pass", "version", FASTPROM_VERSION, "uptime",
+                            fcgi_monotonic_seconds() - app->started_monotonic);
+    r->owned = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) : NULL;
+    json_decref(doc);
+    if (!r->owned) {
+        text_response(r, 500, "out of memory building the liveness document");
+        return;
+    }
     r->status = 200;
     r->content_type = FCGI_HEALTH_CONTENT_TYPE;
-    r->body = r->text;
-    r->body_len = (size_t)n;
+    r->body = r->owned;
+    r->body_len = strlen(r->owned);
 }
 
 void fcgi_handle(fcgi_app_t *app, fcgi_scratch_t *scratch, const fcgi_request_t *req, fcgi_response_t *resp)

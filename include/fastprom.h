@@ -382,6 +382,12 @@ typedef struct fastprom_render_options {
      * Must itself be a valid metric-name prefix. */
     const char *prefix;
     unsigned flags;
+    /* Leaves out families whose name (prefix applied) starts with one of
+     * these, e.g. {"process_", "fastprom_"} when the caller appends its own
+     * families of those names and a duplicate family would make the whole
+     * exposition invalid. NULL/0: none. */
+    const char *const *exclude;
+    size_t nexclude;
     /* If not NULL, filled as fastprom_stat() would, from the same pass over
      * the segment (an exporter then reads it once per scrape, not twice). */
     struct fastprom_stat *stat;

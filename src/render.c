@@ -94,7 +94,7 @@ int fp_render_snapshot(const fp_snapshot_t *snap, const fastprom_render_options_
 
 int fastprom_render(fastprom_t *fp, const fastprom_render_options_t *opt, fastprom_buf_t *out, fastprom_error_t *err)
 {
-    static const fastprom_render_options_t defaults = {FASTPROM_FORMAT_TEXT, NULL, 0, NULL, 0, NULL};
+    static const fastprom_render_options_t defaults = {FASTPROM_FORMAT_TEXT};
     if (!fp || !out)
         return fp_fail(err, FASTPROM_EINVAL, "fastprom_render: %s is NULL: pass an open handle and a buffer",
                        fp ? "out" : "fp");
@@ -104,7 +104,8 @@ int fastprom_render(fastprom_t *fp, const fastprom_render_options_t *opt, fastpr
     if (rc)
         return rc;
     fp_snapshot_t snap;
-    rc = fp_snapshot_take(fp, opt->prefix, opt->names, opt->nnames, &snap, err);
+    fp_filter_t filter = {opt->prefix, opt->names, opt->nnames, opt->exclude, opt->nexclude};
+    rc = fp_snapshot_take(fp, &filter, &snap, err);
     if (rc)
         return rc;
     if (opt->stat)

@@ -572,6 +572,22 @@ static int build_series(struct pass *p, const fp_snap_family_t *fam, const struc
 }
 
 /* Does any sample name of the family (prefix applied) appear in names? */
+static int family_excluded(const fp_snap_family_t *fam, const fp_filter_t *flt)
+{
+    size_t pl = flt->prefix ? strlen(flt->prefix) : 0;
+    for (size_t i = 0; i < flt->nexclude; i++) {
+        const char *x = flt->exclude[i];
+        size_t xl = x ? strlen(x) : 0;
+        /* x is a prefix of prefix + name */
+        size_t head = xl < pl ? xl : pl;
+        if (!x || memcmp(x, flt->prefix ? flt->prefix : "", head))
+            continue;
+        if (xl <= pl || (xl - pl <= fam->name.len && !memcmp(x + pl, fam->name.ptr, xl - pl)))
+            return 1;
+    }
+    return 0;
+}
+
 static int family_wanted(const fp_snap_family_t *fam, const char *prefix, const char *const *names, size_t nnames)
 {
     size_t pl = prefix ? strlen(prefix) : 0;
@@ -668,8 +684,7 @@ static int build_series_list(struct pass *p, uint32_t family_off, const struct f
     return 0;
 }
 
-static int walk_families(struct pass *p, const char *prefix, const char *const *names, size_t nnames,
-                         fp_snapshot_t *snap)
+static int walk_families(struct pass *p, const fp_filter_t *flt, fp_snapshot_t *snap)
 {
     const fastprom_t *fp = p->fp;
     const _Atomic uint32_t *tab = (const _Atomic uint32_t *)(fp->base + fp->hdr->family_hash_off);
@@ -699,7 +714,8 @@ static int walk_families(struct pass *p, const char *prefix, const char *const *
         memset(out, 0, sizeof *out);
         if (build_family(p, f, out))
             return p->rc;
-        if (nnames && !family_wanted(out, prefix, names, nnames))
+        if (flt && ((flt->nnames && !family_wanted(out, flt->prefix, flt->names, flt->nnames)) ||
+                    (flt->nexclude && family_excluded(out, flt))))
             continue;
         if (build_series_list(p, off, f, out))
             return p->rc;
@@ -733,8 +749,7 @@ static void header_stat(const fastprom_t *fp, fastprom_stat_t *st)
     st->repairs = atomic_load(&h->repairs);
 }
 
-static int take(fastprom_t *fp, const char *prefix, const char *const *names, size_t nnames, int stat_only,
-                fp_snapshot_t *snap, fastprom_error_t *err)
+static int take(fastprom_t *fp, const fp_filter_t *flt, int stat_only, fp_snapshot_t *snap, fastprom_error_t *err)
 {
     memset(snap, 0, sizeof *snap);
     fp_ok(err);
@@ -760,7 +775,7 @@ static int take(fastprom_t *fp, const char *prefix, const char *const *names, si
         memset(&snap->stat, 0, sizeof snap->stat);
         header_stat(fp, &snap->stat);
         if (!walk_values(&p, &snap->stat))
-            walk_families(&p, prefix, names, nnames, snap);
+            walk_families(&p, flt, snap);
         atomic_thread_fence(memory_order_acquire);
         uint64_t g2 = atomic_load_explicit(&h->reclaim_gen, memory_order_relaxed);
         if (g1 != g2) {
@@ -782,10 +797,9 @@ static int take(fastprom_t *fp, const char *prefix, const char *const *names, si
                    fp->path, ATTEMPTS);
 }
 
-int fp_snapshot_take(fastprom_t *fp, const char *prefix, const char *const *names, size_t nnames,
-                     fp_snapshot_t *snap, fastprom_error_t *err)
+int fp_snapshot_take(fastprom_t *fp, const fp_filter_t *filter, fp_snapshot_t *snap, fastprom_error_t *err)
 {
-    return take(fp, prefix, names, nnames, 0, snap, err);
+    return take(fp, filter, 0, snap, err);
 }
 
 void fp_snapshot_free(fastprom_t *fp, fp_snapshot_t *snap)
@@ -805,7 +819,7 @@ void fp_snapshot_free(fastprom_t *fp, fp_snapshot_t *snap)
 int fastprom_stat(fastprom_t *fp, fastprom_stat_t *st, fastprom_error_t *err)
 {
     fp_snapshot_t snap;
-    int rc = take(fp, NULL, NULL, 0, 1, &snap, err);
+    int rc = take(fp, NULL, 1, &snap, err);
     if (rc)
         return rc;
     *st = snap.stat;

@@ -110,14 +110,22 @@ typedef struct fp_snapshot {
     size_t norders;
 } fp_snapshot_t;
 
+/* Which families a snapshot keeps (as fastprom_render_options_t describes
+ * names, prefix and exclude). NULL: all. */
+typedef struct fp_filter {
+    const char *prefix;
+    const char *const *names;
+    size_t nnames;
+    const char *const *exclude;
+    size_t nexclude;
+} fp_filter_t;
+
 /*
  * Takes a snapshot of fp's segment (bounds-checked, lock-free, retried when
- * a fold ran concurrently). names/nnames filter as fastprom_render_options_t
- * describes (prefix applied), NULL for all. Returns 0 or a negative errcode
- * with err filled.
+ * a fold ran concurrently), keeping the families filter lets through.
+ * Returns 0 or a negative errcode with err filled.
  */
-int fp_snapshot_take(fastprom_t *fp, const char *prefix, const char *const *names, size_t nnames,
-                     fp_snapshot_t *snap, fastprom_error_t *err);
+int fp_snapshot_take(fastprom_t *fp, const fp_filter_t *filter, fp_snapshot_t *snap, fastprom_error_t *err);
 /* Releases snap; its memory is kept for fp's next snapshot. */
 void fp_snapshot_free(fastprom_t *fp, fp_snapshot_t *snap);
 

@@ -110,7 +110,7 @@ static double read_total(fastprom_t *fp, const char *family, const char *label)
 {
     fp_snapshot_t snap;
     fastprom_error_t err;
-    ck_assert_msg(fp_snapshot_take(fp, NULL, NULL, 0, &snap, &err) == 0, "snapshot: %s", err.text);
+    ck_assert_msg(fp_snapshot_take(fp, NULL, &snap, &err) == 0, "snapshot: %s", err.text);
     const fp_snap_series_t *s = find(&snap, family, label);
     double v = !s ? 0.0 : s->buckets || s->count ? (double)s->count : s->value;
     fp_snapshot_free(fp, &snap);
@@ -275,7 +275,7 @@ START_TEST(fork_child_writes_its_own_slot)
     ck_assert_uint_eq(st.processes_live, 2);
     ck_assert_double_eq(read_total(fp, "f", "a"), 12.0);
     fp_snapshot_t snap;
-    ck_assert_int_eq(fp_snapshot_take(fp, NULL, NULL, 0, &snap, NULL), 0);
+    ck_assert_int_eq(fp_snapshot_take(fp, NULL, &snap, NULL), 0);
     ck_assert_double_eq(find(&snap, "inflight", "a")->value, 8.0); /* 5 + 3, both live */
     fp_snapshot_free(fp, &snap);
     /* The parent keeps writing its own slot while the child lives. */
@@ -283,7 +283,7 @@ START_TEST(fork_child_writes_its_own_slot)
     ck_assert_int_eq(write(go[1], &x, 1), 1);
     wait_ok(pid);
     ck_assert_double_eq(read_total(fp, "f", "a"), 13.0);
-    ck_assert_int_eq(fp_snapshot_take(fp, NULL, NULL, 0, &snap, NULL), 0);
+    ck_assert_int_eq(fp_snapshot_take(fp, NULL, &snap, NULL), 0);
     ck_assert_double_eq(find(&snap, "inflight", "a")->value, 5.0); /* livesum forgot the dead child */
     fp_snapshot_free(fp, &snap);
     fastprom_close(fp);
@@ -333,7 +333,7 @@ START_TEST(ten_thousand_lifetimes_keep_the_segment_bounded)
     ck_assert_double_eq(read_total(fp, "life", "a"), lifetimes);
     ck_assert_double_eq(read_total(fp, "life_seconds", "a"), lifetimes);
     fp_snapshot_t snap;
-    ck_assert_int_eq(fp_snapshot_take(fp, NULL, NULL, 0, &snap, NULL), 0);
+    ck_assert_int_eq(fp_snapshot_take(fp, NULL, &snap, NULL), 0);
     ck_assert_double_eq(find(&snap, "life_max", "a")->value, lifetimes - 1); /* max keeps dead values */
     fp_snapshot_free(fp, &snap);
     fastprom_close(fp);
@@ -369,7 +369,7 @@ START_TEST(a_reused_pid_does_not_keep_a_dead_slot_alive)
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     fp_snapshot_t snap;
-    ck_assert_int_eq(fp_snapshot_take(fp, NULL, NULL, 0, &snap, NULL), 0);
+    ck_assert_int_eq(fp_snapshot_take(fp, NULL, &snap, NULL), 0);
     ck_assert_double_eq(find(&snap, "pr_live", "a")->value, 0.0); /* dead, whatever its PID says */
     ck_assert_double_eq(find(&snap, "pr", "a")->value, 42.0);
     ck_assert_uint_eq(snap.stat.slots_dead, 1);
@@ -606,7 +606,7 @@ START_TEST(gauge_modes_combine_live_and_dead_processes)
         if (pass == 1)
             ck_assert_int_eq(fastprom_collect_dead(fp, NULL), 1);
         fp_snapshot_t snap;
-        ck_assert_int_eq(fp_snapshot_take(fp, NULL, NULL, 0, &snap, NULL), 0);
+        ck_assert_int_eq(fp_snapshot_take(fp, NULL, &snap, NULL), 0);
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             char name[32];
             snprintf(name, sizeof name, "g_%s", fastprom_gauge_mode_name((int)cases[i].mode));

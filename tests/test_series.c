@@ -179,7 +179,7 @@ END_TEST
 static uint64_t family_dropped(fastprom_t *h, const char *name)
 {
     fp_snapshot_t snap;
-    ck_assert_int_eq(fp_snapshot_take(h, NULL, (const char *const[]){name}, 1, &snap, &err), 0);
+    ck_assert_int_eq(fp_snapshot_take(h, &(fp_filter_t){.names = (const char *const[]){name}, .nnames = 1}, &snap, &err), 0);
     ck_assert_uint_eq(snap.nfamilies, 1);
     uint64_t n = snap.families[0].dropped_series;
     fp_snapshot_free(h, &snap);

@@ -65,6 +65,39 @@ START_TEST(changes_between_renders_show_at_once)
 }
 END_TEST
 
+START_TEST(exclude_leaves_out_families_by_prefixed_name)
+{
+    fp = open_tmp_segment(0, NULL);
+    fastprom_error_t err;
+    const char *names[] = {"process_cpu_seconds_total", "processing_total", "jobs_total"};
+    for (size_t i = 0; i < 3; i++) {
+        fastprom_family_def_t d = {.type = FASTPROM_COUNTER, .name = names[i], .help = "h"};
+        ck_assert_int_eq(fastprom_inc(fastprom_series(fastprom_family(fp, &d, &err), NULL, NULL, &err), 1), 0);
+    }
+    const char *exclude[] = {"process_", "fastprom_"};
+    fastprom_buf_t buf = {0};
+    fastprom_render_options_t o = {.format = FASTPROM_FORMAT_TEXT, .exclude = exclude, .nexclude = 2};
+    ck_assert_int_eq(fastprom_render(fp, &o, &buf, &err), 0);
+    ck_assert_ptr_null(strstr(buf.data, "process_cpu"));
+    ck_assert_ptr_nonnull(strstr(buf.data, "processing_total 1\n"));
+    ck_assert_ptr_nonnull(strstr(buf.data, "jobs_total 1\n"));
+    /* With a namespace the application's names no longer start with the
+     * excluded prefixes; a prefix covering the namespace still applies. */
+    buf.len = 0;
+    o.prefix = "app_";
+    ck_assert_int_eq(fastprom_render(fp, &o, &buf, &err), 0);
+    ck_assert_ptr_nonnull(strstr(buf.data, "app_process_cpu_seconds_total 1\n"));
+    const char *whole[] = {"app_"};
+    o.exclude = whole;
+    o.nexclude = 1;
+    buf.len = 0;
+    ck_assert_int_eq(fastprom_render(fp, &o, &buf, &err), 0);
+    ck_assert_uint_eq(buf.len, 0);
+    fastprom_buf_free(&buf);
+    fastprom_close(fp);
+}
+END_TEST
+
 static atomic_int stop;
 
 static void *churn(void *arg)
@@ -139,6 +172,7 @@ int main(void)
     tcase_set_timeout(t, 120);
     tcase_add_test(t, changes_between_renders_show_at_once);
     tcase_add_test(t, renders_from_many_threads_while_series_change);
+    tcase_add_test(t, exclude_leaves_out_families_by_prefixed_name);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);

@@ -88,5 +88,42 @@ class Bodies(unittest.TestCase):
         self.assertNotIn("fastprom_segment_up", families)  # the application's families only
 
 
+class ApplicationFamiliesNamedLikeTheWorkers(unittest.TestCase):
+    """An application without a namespace that records its own
+    process_cpu_seconds_total (prometheus_client apps do) must not make
+    /metrics carry that family twice: Prometheus would reject the scrape."""
+
+    @classmethod
+    def setUpClass(cls):
+        tmp = harness.make_temp_dir(cls)
+        cls.segment = os.path.join(tmp, "segment")
+        cli = os.path.join(harness.BUILD, "fastprom")
+        for args in (["inc", "--help-text", "CPU.", "process_cpu_seconds_total", "5"],
+                     ["inc", "--help-text", "Jobs.", "app_jobs_total", "2"]):
+            subprocess.run([cli, "--path", cls.segment] + args, check=True, timeout=30)
+        cls.worker = harness.start_worker(tmp, cls.segment, testcase=cls)
+        cls.nginx = harness.start_nginx(tmp, cls.worker.socket, testcase=cls)
+
+    def test_each_family_appears_once_and_the_workers_wins(self):
+        for accept in (None, OPENMETRICS):
+            with self.subTest(accept=accept):
+                r = harness.http_get(self.nginx.url("/metrics"), {"Accept": accept} if accept else {})
+                self.assertEqual(r.status, 200, r)
+                text = r.body.decode()
+                self.assertEqual(text.count("# TYPE process_cpu_seconds_total counter")
+                                 + text.count("# TYPE process_cpu_seconds counter"), 1, text)
+                samples = harness.samples(r.body, openmetrics=bool(accept))
+                self.assertEqual(total(samples, "app_jobs_total"), 2)
+                self.assertNotEqual(total(samples, "process_cpu_seconds_total"), 5)
+        check = subprocess.run(["promtool", "check", "metrics"], input=harness.http_get(self.nginx.url("/metrics")).body,
+                               capture_output=True, timeout=30)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+
+    def test_the_json_view_still_shows_the_applications_family(self):
+        r = harness.http_get(self.nginx.url("/api/v1/metrics"))
+        names = [f["name"] for f in json.loads(r.body)["families"]]
+        self.assertIn("process_cpu_seconds", names)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

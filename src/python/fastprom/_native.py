@@ -89,6 +89,8 @@ class RenderOptions(ctypes.Structure):
         ("nnames", ctypes.c_size_t),
         ("prefix", ctypes.c_char_p),
         ("flags", ctypes.c_uint),
+        ("exclude", ctypes.POINTER(ctypes.c_char_p)),
+        ("nexclude", ctypes.c_size_t),
         ("stat", ctypes.c_void_p),  # fastprom_stat_t *, unused here
     ]
 
