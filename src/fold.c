@@ -155,12 +155,6 @@ static void add_values(struct merged *m, const unsigned char *src)
     }
 }
 
-static int is_live_mode(uint32_t mode)
-{
-    return mode == FASTPROM_GAUGE_LIVESUM || mode == FASTPROM_GAUGE_LIVEALL || mode == FASTPROM_GAUGE_LIVEMAX ||
-           mode == FASTPROM_GAUGE_LIVEMIN || mode == FASTPROM_GAUGE_LIVEMOSTRECENT;
-}
-
 /* Merges one entry; entries of removed series and live-mode gauges vanish.
  * Returns -1 on out of memory. */
 static int merge_entry(const fastprom_t *fp, struct merge_map *map, const struct fp_entry *e)
@@ -171,7 +165,7 @@ static int merge_entry(const fastprom_t *fp, struct merge_map *map, const struct
     const struct fp_family *f = fp_rec(fp, s->family, sizeof *f);
     if (!f || f->entry_size != e->size)
         return 0;
-    if (f->type == FASTPROM_GAUGE && is_live_mode(f->gauge_mode))
+    if (f->type == FASTPROM_GAUGE && fp_gauge_mode_is_live(f->gauge_mode))
         return 0;
     const unsigned char *src = (const unsigned char *)(e + 1);
     uint32_t pid = 0;

@@ -108,6 +108,13 @@ struct fastprom {
     size_t nseries_pool, series_pool_cap;
 };
 
+/* Modes that forget a process's gauge value when it dies. */
+static inline int fp_gauge_mode_is_live(uint32_t mode)
+{
+    return mode == FASTPROM_GAUGE_LIVESUM || mode == FASTPROM_GAUGE_LIVEALL || mode == FASTPROM_GAUGE_LIVEMAX ||
+           mode == FASTPROM_GAUGE_LIVEMIN || mode == FASTPROM_GAUGE_LIVEMOSTRECENT;
+}
+
 /* ---- test points ---- */
 /* Tests set fp_test_hook to kill a process at an exact step of a structural
  * change (and prove the segment survives it). NULL in production: one load

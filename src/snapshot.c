@@ -1,7 +1,7 @@
 /*
- * snapshot.c - the reader: one lock-free pass over the segment that merges
- * every writer's cells into a private, validated, sorted fp_snapshot_t, and
- * fastprom_stat().
+ * snapshot.c - the reader: one lock-free pass over the segment (merge.c sums
+ * the writers' cells) turned into a private, validated, sorted
+ * fp_snapshot_t, and fastprom_stat().
  *
  * The reader never writes to the segment and never trusts it: each offset
  * is bounds-checked before use, each string re-validated, each chain walk
@@ -19,303 +19,13 @@
 #include "chain.h"
 #include "error.h"
 #include "handle.h"
+#include "merge.h"
 #include "names.h"
 #include "order.h"
 #include "sketch.h"
 #include "snapshot.h"
 
 #define ATTEMPTS 16
-#define FAM_MEMO 64 /* families whose validated record a pass remembers */
-
-struct gauge_part {
-    uint32_t pid;
-    int live;
-    double value, ts;
-    struct gauge_part *next;
-};
-
-/* Merged values of one series id, in reader memory: 24 bytes per id in one
- * flat array (most series are counters), the rest of other types behind
- * `more`. */
-struct acc_more {
-    uint64_t *counts; /* histogram buckets, then the sum as a double */
-    struct fp_sketch_merged *sketch;
-    struct fp_exemplar *ex; /* newest exemplar per slot of the series */
-    struct gauge_part *gauges;
-};
-
-struct acc {
-    uint64_t u0; /* counter integral part, summary count */
-    double d0;   /* counter fractional part, summary sum */
-    struct acc_more *more; /* NULL: not seen; counters without exemplars share none_more */
-};
-
-static struct acc_more none_more;
-
-struct pass {
-    fastprom_t *fp;
-    fp_snapshot_t *snap;
-    struct fp_arena *arena;
-    uint32_t nids;
-    struct acc *accs; /* by series id: one flat array, no pointer chase */
-    uint32_t *folded; /* pairs (slot, gen) */
-    uint32_t nfolded;
-    int stat_only;
-    uint64_t activity;
-    struct fam_memo {
-        uint32_t off;
-        const struct fp_family *fam;
-    } memo[FAM_MEMO];
-    fastprom_error_t *err;
-    int rc;
-};
-
-static int corrupt(struct pass *p, const char *what)
-{
-    if (!p->rc)
-        p->rc = fp_fail(p->err, FASTPROM_ECORRUPT, "segment %s is corrupt: %s; delete it and restart its writers",
-                        p->fp->path, what);
-    return p->rc;
-}
-
-static int nomem(struct pass *p)
-{
-    if (!p->rc)
-        p->rc = fp_fail(p->err, FASTPROM_ENOMEM, "out of memory reading segment %s", p->fp->path);
-    return p->rc;
-}
-
-static uint64_t mix(uint64_t h, uint64_t v)
-{
-    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-    return h;
-}
-
-/* A family record as the reader checks it: every field in range. */
-static const struct fp_family *family_rec(const fastprom_t *fp, uint32_t off)
-{
-    const struct fp_family *f = fp_rec(fp, off, sizeof *f);
-    if (!f || f->type < FASTPROM_COUNTER || f->type > FASTPROM_STATESET || f->nlabels > FASTPROM_MAX_LABELS ||
-        f->nbounds > FASTPROM_MAX_BUCKETS || f->nstates > FASTPROM_MAX_STATES ||
-        f->entry_size != fp_entry_size(f->type, f->nbounds, f->flags) || f->gauge_mode > FASTPROM_GAUGE_LIVEMOSTRECENT)
-        return NULL;
-    if ((f->type == FASTPROM_HISTOGRAM && f->nbounds == 0) || (f->type == FASTPROM_SUMMARY && f->nbounds > FASTPROM_MAX_QUANTILES))
-        return NULL;
-    return f;
-}
-
-/* ---- accumulating entries ------------------------------------------------ */
-
-static void newest_exemplar(struct fp_exemplar *into, const struct fp_exemplar *from)
-{
-    for (int attempt = 0; attempt < 4; attempt++) {
-        uint32_t s1 = atomic_load_explicit(&from->seq, memory_order_acquire);
-        if (s1 == 0)
-            return;
-        if (s1 & 1)
-            continue;
-        struct fp_exemplar copy;
-        memcpy(&copy, from, sizeof copy);
-        atomic_thread_fence(memory_order_acquire);
-        if (atomic_load_explicit(&from->seq, memory_order_relaxed) != s1)
-            continue;
-        if (copy.len > sizeof copy.data)
-            return;
-        if (!into->seq || copy.timestamp > into->timestamp) {
-            *into = copy;
-            into->seq = 2;
-        }
-        return;
-    }
-}
-
-static struct acc *acc_for(struct pass *p, uint32_t id, const struct fp_family *f)
-{
-    struct acc *a = &p->accs[id];
-    if (a->more)
-        return a;
-    if (f->type == FASTPROM_COUNTER && !(f->flags & FASTPROM_EXEMPLARS)) {
-        a->more = &none_more;
-        return a;
-    }
-    struct acc_more *m = fp_arena_alloc(p->arena, sizeof *m);
-    if (!m)
-        return NULL;
-    if (f->type == FASTPROM_HISTOGRAM && !(m->counts = fp_arena_alloc(p->arena, 8 * ((size_t)f->nbounds + 2))))
-        return NULL;
-    if (f->type == FASTPROM_SUMMARY && f->nbounds) {
-        if (!(m->sketch = fp_arena_alloc(p->arena, sizeof *m->sketch)))
-            return NULL;
-        m->sketch->min = INFINITY;
-        m->sketch->max = -INFINITY;
-    }
-    if (f->flags & FASTPROM_EXEMPLARS) {
-        size_t n = f->type == FASTPROM_COUNTER ? 1 : (size_t)f->nbounds + 1;
-        if (!(m->ex = fp_arena_alloc(p->arena, n * sizeof *m->ex)))
-            return NULL;
-    }
-    a->more = m;
-    return a;
-}
-
-static uint64_t load_u64(const void *p) { return atomic_load_explicit((_Atomic uint64_t *)p, memory_order_relaxed); }
-static double load_f64(const void *p) { return atomic_load_explicit((_Atomic double *)p, memory_order_relaxed); }
-
-static int accumulate(struct pass *p, const struct fp_entry *e, int live, uint32_t slot_pid)
-{
-    const fastprom_t *fp = p->fp;
-    if (e->series == FP_ENTRY_FOLDED)
-        return 0;
-    if (e->series == 0 || e->series >= fp->hdr->series_cap)
-        return corrupt(p, "a value entry names a series id out of range");
-    if (e->series >= p->nids)
-        return 0; /* created after this pass began */
-    const struct fp_series *s = fp_series_rec(fp, e->series);
-    /* A writer's entries cycle through a few families: validate each
-     * family record once per pass, not once per entry. */
-    const struct fp_family *f = NULL;
-    if (s) {
-        struct fam_memo *m = &p->memo[(s->family >> 3) % FAM_MEMO];
-        if (m->off != s->family) {
-            m->fam = family_rec(fp, s->family);
-            m->off = m->fam ? s->family : 0;
-        }
-        f = m->fam;
-    }
-    if (!f)
-        return corrupt(p, "a value entry refers to a missing series or family");
-    if (e->size != f->entry_size)
-        return corrupt(p, "a value entry's size does not match its family");
-    const unsigned char *c = (const unsigned char *)(e + 1);
-    /* Any write changes one of the leading cells (value, count, buckets):
-     * their plain sum, mixed once per entry, notices it. */
-    uint64_t words = 0;
-    for (uint32_t i = 0; i + 8 <= e->size - sizeof *e && i < 8 * (f->nbounds + 3); i += 8)
-        words += load_u64(c + i);
-    p->activity = mix(p->activity, words * (e->series + 1));
-    if (p->stat_only)
-        return 0;
-    if (atomic_load_explicit(&s->state, memory_order_acquire) != FP_SERIES_LIVE)
-        return 0;
-    struct acc *a = acc_for(p, e->series, f);
-    if (!a)
-        return nomem(p);
-    switch (f->type) {
-    case FASTPROM_COUNTER:
-        a->u0 += load_u64(c);
-        a->d0 += load_f64(c + 8);
-        if (a->more->ex)
-            newest_exemplar(a->more->ex, (const struct fp_exemplar *)(c + 16));
-        break;
-    case FASTPROM_HISTOGRAM: {
-        uint32_t n = f->nbounds + 1;
-        for (uint32_t i = 0; i < n; i++)
-            a->more->counts[i] += load_u64(c + 8 * i);
-        double sum;
-        memcpy(&sum, &a->more->counts[n], sizeof sum);
-        sum += load_f64(c + 8 * n);
-        memcpy(&a->more->counts[n], &sum, sizeof sum);
-        for (uint32_t i = 0; a->more->ex && i < n; i++)
-            newest_exemplar(&a->more->ex[i], (const struct fp_exemplar *)(c + 8 * (n + 1)) + i);
-        break;
-    }
-    case FASTPROM_SUMMARY:
-        a->u0 += load_u64(c);
-        a->d0 += load_f64(c + 8);
-        if (a->more->sketch)
-            fp_sketch_merge(a->more->sketch, (const struct fp_sketch *)(c + 16));
-        break;
-    case FASTPROM_GAUGE: {
-        struct gauge_part *g = fp_arena_alloc(p->arena, sizeof *g);
-        if (!g)
-            return nomem(p);
-        uint64_t pid = load_u64(c + 16);
-        g->pid = pid ? (uint32_t)pid : slot_pid;
-        g->live = live;
-        g->value = load_f64(c);
-        g->ts = load_f64(c + 8);
-        g->next = a->more->gauges;
-        a->more->gauges = g;
-        break;
-    }
-    default:
-        return corrupt(p, "a value entry belongs to an info or stateset family");
-    }
-    return 0;
-}
-
-static int walk_chain(struct pass *p, uint32_t head, int live, uint32_t pid)
-{
-    struct fp_chain c;
-    fp_chain_begin(&c, p->fp, head);
-    for (const struct fp_entry *e; (e = fp_chain_next(&c));)
-        if (accumulate(p, e, live, pid))
-            return p->rc;
-    if (c.corrupt)
-        return corrupt(p, "a value block chain has a bad offset or size");
-    return 0;
-}
-
-static int folded(const struct pass *p, uint32_t slot, uint32_t gen)
-{
-    for (uint32_t i = 0; i < p->nfolded; i++)
-        if (p->folded[2 * i] == slot && p->folded[2 * i + 1] == gen)
-            return 1;
-    return 0;
-}
-
-static int read_folded_list(struct pass *p, uint32_t head)
-{
-    struct fp_chain c;
-    uint32_t cap = p->fp->hdr->max_slots;
-    if (!(p->folded = fp_arena_alloc(p->arena, 8 * (size_t)cap)))
-        return nomem(p);
-    fp_chain_begin(&c, p->fp, head);
-    for (const struct fp_entry *e; (e = fp_chain_next(&c));) {
-        if (e->series != FP_ENTRY_FOLDED)
-            continue;
-        const uint32_t *pairs = (const uint32_t *)(e + 1);
-        uint32_t n = (e->size - (uint32_t)sizeof *e) / 8;
-        for (uint32_t i = 0; i < n && p->nfolded < cap; i++, p->nfolded++) {
-            p->folded[2 * p->nfolded] = pairs[2 * i];
-            p->folded[2 * p->nfolded + 1] = pairs[2 * i + 1];
-        }
-    }
-    if (c.corrupt)
-        return corrupt(p, "the retained-totals chain has a bad offset or size");
-    return 0;
-}
-
-static int walk_values(struct pass *p, fastprom_stat_t *st)
-{
-    fastprom_t *fp = p->fp;
-    struct fp_header *h = fp->hdr;
-    uint32_t retired = atomic_load_explicit(&h->retired_head, memory_order_acquire);
-    if (read_folded_list(p, retired) || walk_chain(p, retired, 0, 0))
-        return p->rc;
-    const struct fp_slot *slots = (const struct fp_slot *)(fp->base + h->slots_off);
-    for (uint32_t i = 0; i < h->max_slots; i++) {
-        const struct fp_slot *s = &slots[i];
-        if (atomic_load_explicit(&s->state, memory_order_acquire) != FP_SLOT_LIVE)
-            continue;
-        uint32_t gen = atomic_load_explicit(&s->gen, memory_order_acquire);
-        if (folded(p, i, gen))
-            continue;
-        int live = fp_slot_alive(fp, i);
-        if (live) {
-            st->slots_live++;
-            if (atomic_load_explicit(&s->flags, memory_order_relaxed) & FP_SLOT_PRIMARY)
-                st->processes_live++;
-        } else {
-            st->slots_dead++;
-        }
-        p->activity = mix(p->activity, ((uint64_t)i << 32) | gen);
-        if (walk_chain(p, atomic_load_explicit(&s->head, memory_order_acquire), live,
-                       atomic_load_explicit(&s->pid, memory_order_relaxed)))
-            return p->rc;
-    }
-    return 0;
-}
 
 /* ---- copying strings out ---------------------------------------------------- */
 
@@ -323,15 +33,15 @@ static int copy_str(struct pass *p, struct fp_strref r, fp_str_t *out, int kind)
 {
     const char *src = fp_at(p->fp, r.off, r.len);
     if (r.len && !src)
-        return corrupt(p, "a string offset is out of bounds");
+        return fp_pass_corrupt(p, "a string offset is out of bounds");
     int ok = kind == 'm'   ? fp_valid_metric_name(src, r.len)
              : kind == 'l' ? fp_valid_label_name(src, r.len)
                            : fp_utf8_invalid_at(src, r.len) < 0;
     if (!ok)
-        return corrupt(p, kind == 'u' ? "a string is not valid UTF-8" : "a stored name is not a valid name");
+        return fp_pass_corrupt(p, kind == 'u' ? "a string is not valid UTF-8" : "a stored name is not a valid name");
     char *dst = fp_arena_strndup(p->arena, src ? src : "", r.len);
     if (!dst)
-        return nomem(p);
+        return fp_pass_nomem(p);
     out->ptr = dst;
     out->len = r.len;
     return 0;
@@ -344,9 +54,9 @@ static int copy_strs(struct pass *p, uint32_t off, uint32_t n, fp_str_t **out, i
         return 0;
     const struct fp_strref *refs = fp_rec(p->fp, off, (uint64_t)n * sizeof *refs);
     if (!refs)
-        return corrupt(p, "a name list offset is out of bounds");
+        return fp_pass_corrupt(p, "a name list offset is out of bounds");
     if (!(*out = fp_arena_alloc(p->arena, n * sizeof **out)))
-        return nomem(p);
+        return fp_pass_nomem(p);
     for (uint32_t i = 0; i < n; i++) {
         struct fp_strref r = refs[i];
         if (copy_str(p, r, &(*out)[i], kind))
@@ -363,10 +73,10 @@ static int decode_values(struct pass *p, const unsigned char *blob, uint32_t len
     *out = NULL;
     unsigned char *copy = fp_arena_alloc_raw(p->arena, len + 1);
     if (!copy || (n && !(*out = fp_arena_alloc(p->arena, n * sizeof **out))))
-        return nomem(p);
+        return fp_pass_nomem(p);
     memcpy(copy, blob, len);
     const char *why = fp_labels_check(copy, len, n, *out, names_every_other);
-    return why ? corrupt(p, why) : 0;
+    return why ? fp_pass_corrupt(p, why) : 0;
 }
 
 /* ---- building families and series --------------------------------------------- */
@@ -383,129 +93,6 @@ static int family_cmp(const void *x, const void *y)
     return str_cmp(((const fp_snap_family_t *)x)->name, ((const fp_snap_family_t *)y)->name);
 }
 
-static int pid_cmp(const void *x, const void *y)
-{
-    const fp_snap_pid_value_t *a = x, *b = y;
-    return (a->pid > b->pid) - (a->pid < b->pid);
-}
-
-static int is_live_mode(fastprom_gauge_mode_t m)
-{
-    return m == FASTPROM_GAUGE_LIVESUM || m == FASTPROM_GAUGE_LIVEALL || m == FASTPROM_GAUGE_LIVEMAX ||
-           m == FASTPROM_GAUGE_LIVEMIN || m == FASTPROM_GAUGE_LIVEMOSTRECENT;
-}
-
-static int combine_gauge(struct pass *p, const fp_snap_family_t *fam, const struct acc *a, fp_snap_series_t *out)
-{
-    fastprom_gauge_mode_t mode = fam->gauge_mode;
-    int live_only = is_live_mode(mode);
-    out->has_value = 1;
-    out->value = 0;
-    if (mode == FASTPROM_GAUGE_ALL || mode == FASTPROM_GAUGE_LIVEALL) {
-        size_t n = 0;
-        for (const struct gauge_part *g = a ? a->more->gauges : NULL; g; g = g->next)
-            n++;
-        if (!n)
-            return 0;
-        if (!(out->pids = fp_arena_alloc(p->arena, n * sizeof *out->pids)))
-            return nomem(p);
-        int *live = fp_arena_alloc(p->arena, n * sizeof *live);
-        if (!live)
-            return nomem(p);
-        for (const struct gauge_part *g = a->more->gauges; g; g = g->next) {
-            if (live_only && !g->live)
-                continue;
-            /* A reused pid (a dead and a live process): one sample, the live one. */
-            size_t k = 0;
-            while (k < out->npids && out->pids[k].pid != g->pid)
-                k++;
-            if (k == out->npids) {
-                out->npids++;
-            } else if (live[k] && !g->live) {
-                continue;
-            }
-            out->pids[k].pid = g->pid;
-            out->pids[k].value = g->value;
-            live[k] = g->live;
-        }
-        qsort(out->pids, out->npids, sizeof *out->pids, pid_cmp);
-        return 0;
-    }
-    int any = 0;
-    double best_ts = -INFINITY;
-    for (const struct gauge_part *g = a ? a->more->gauges : NULL; g; g = g->next) {
-        if (live_only && !g->live)
-            continue;
-        double v = g->value;
-        switch (mode) {
-        case FASTPROM_GAUGE_SUM:
-        case FASTPROM_GAUGE_LIVESUM:
-            out->value += v;
-            break;
-        case FASTPROM_GAUGE_MAX:
-        case FASTPROM_GAUGE_LIVEMAX:
-            out->value = any && out->value >= v ? out->value : v;
-            break;
-        case FASTPROM_GAUGE_MIN:
-        case FASTPROM_GAUGE_LIVEMIN:
-            out->value = any && out->value <= v ? out->value : v;
-            break;
-        default: /* mostrecent */
-            if (g->ts >= best_ts) {
-                best_ts = g->ts;
-                out->value = v;
-            }
-            break;
-        }
-        any = 1;
-    }
-    return 0;
-}
-
-static int build_exemplars(struct pass *p, const fp_snap_family_t *fam, const struct acc *a, fp_snap_series_t *out)
-{
-    size_t n = fam->type == FASTPROM_COUNTER ? 1 : fam->nbounds + 1;
-    if (!(out->exemplars = fp_arena_alloc(p->arena, n * sizeof *out->exemplars)))
-        return nomem(p);
-    for (size_t i = 0; a && a->more->ex && i < n; i++) {
-        const struct fp_exemplar *x = &a->more->ex[i];
-        if (!x->seq)
-            continue;
-        size_t pairs = 0, pos = 0;
-        while (pos < x->len && pairs < 64) {
-            uint32_t kl = x->data[pos];
-            if (pos + 1 + kl >= x->len)
-                return corrupt(p, "an exemplar's labels are truncated");
-            uint32_t vl = x->data[pos + 1 + kl];
-            if (pos + 2 + kl + vl > x->len)
-                return corrupt(p, "an exemplar's labels are truncated");
-            pos += 2 + kl + vl;
-            pairs++;
-        }
-        fp_snap_exemplar_t *ex = &out->exemplars[i];
-        if (pairs && (!(ex->names = fp_arena_alloc(p->arena, pairs * sizeof *ex->names)) ||
-                      !(ex->values = fp_arena_alloc(p->arena, pairs * sizeof *ex->values))))
-            return nomem(p);
-        char *copy = fp_arena_strndup(p->arena, (const char *)x->data, x->len);
-        if (!copy)
-            return nomem(p);
-        pos = 0;
-        for (size_t k = 0; k < pairs; k++) {
-            uint32_t kl = (unsigned char)copy[pos], vl = (unsigned char)copy[pos + 1 + kl];
-            ex->names[k] = (fp_str_t){copy + pos + 1, kl};
-            ex->values[k] = (fp_str_t){copy + pos + 2 + kl, vl};
-            if (!fp_valid_label_name(ex->names[k].ptr, kl) || fp_utf8_invalid_at(ex->values[k].ptr, vl) >= 0)
-                return corrupt(p, "an exemplar label is invalid");
-            pos += 2 + kl + vl;
-        }
-        ex->present = 1;
-        ex->nlabels = pairs;
-        ex->value = x->value;
-        ex->timestamp = x->timestamp;
-    }
-    return 0;
-}
-
 static int build_series(struct pass *p, const fp_snap_family_t *fam, const struct fp_series *s, fp_str_t *labels,
                         fp_snap_series_t *out)
 {
@@ -520,10 +107,10 @@ static int build_series(struct pass *p, const fp_snap_family_t *fam, const struc
         out->has_value = 1;
         break;
     case FASTPROM_GAUGE:
-        return combine_gauge(p, fam, a, out);
+        return fp_combine_gauge(p, fam, a, out);
     case FASTPROM_HISTOGRAM:
         if (!(out->buckets = fp_arena_alloc(p->arena, (fam->nbounds + 1) * sizeof *out->buckets)))
-            return nomem(p);
+            return fp_pass_nomem(p);
         for (size_t i = 0; a && i <= fam->nbounds; i++) {
             out->buckets[i] = a->more->counts[i];
             out->count += a->more->counts[i];
@@ -535,7 +122,7 @@ static int build_series(struct pass *p, const fp_snap_family_t *fam, const struc
         out->count = a ? a->u0 : 0;
         out->sum = a ? a->d0 : 0.0;
         if (fam->nbounds && !(out->quantiles = fp_arena_alloc(p->arena, fam->nbounds * sizeof(double))))
-            return nomem(p);
+            return fp_pass_nomem(p);
         for (size_t i = 0; i < fam->nbounds; i++)
             out->quantiles[i] = a && a->more->sketch ? fp_sketch_quantile(a->more->sketch, fam->bounds[i]) : NAN;
         break;
@@ -551,14 +138,14 @@ static int build_series(struct pass *p, const fp_snap_family_t *fam, const struc
         if (!off)
             break;
         if (!info || info->npairs > FASTPROM_MAX_LABELS || !fp_at(fp, off + sizeof *info, info->len))
-            return corrupt(p, "an info record is out of bounds");
+            return fp_pass_corrupt(p, "an info record is out of bounds");
         fp_str_t *kv;
         if (decode_values(p, info->data, info->len, 2 * info->npairs, &kv, 1))
             return p->rc;
         out->ninfo = info->npairs;
         if (!(out->info_keys = fp_arena_alloc(p->arena, (out->ninfo + 1) * sizeof(fp_str_t))) ||
             !(out->info_values = fp_arena_alloc(p->arena, (out->ninfo + 1) * sizeof(fp_str_t))))
-            return nomem(p);
+            return fp_pass_nomem(p);
         for (size_t i = 0; i < out->ninfo; i++) {
             out->info_keys[i] = kv[2 * i];
             out->info_values[i] = kv[2 * i + 1];
@@ -567,7 +154,7 @@ static int build_series(struct pass *p, const fp_snap_family_t *fam, const struc
     }
     }
     if (fam->flags & FASTPROM_EXEMPLARS)
-        return build_exemplars(p, fam, a, out);
+        return fp_build_exemplars(p, fam, a, out);
     return 0;
 }
 
@@ -622,11 +209,11 @@ static int build_family(struct pass *p, const struct fp_family *f, fp_snap_famil
     if (f->nbounds) {
         const double *b = fp_rec(p->fp, f->bounds_off, (uint64_t)f->nbounds * sizeof *b);
         if (!b || !(out->bounds = fp_arena_alloc(p->arena, f->nbounds * sizeof *b)))
-            return b ? nomem(p) : corrupt(p, "bucket bounds are out of bounds");
+            return b ? fp_pass_nomem(p) : fp_pass_corrupt(p, "bucket bounds are out of bounds");
         memcpy(out->bounds, b, f->nbounds * sizeof *b);
         for (uint32_t i = 0; i < f->nbounds; i++)
             if (!isfinite(out->bounds[i]) || (i && !(out->bounds[i] > out->bounds[i - 1])))
-                return corrupt(p, "bucket bounds are not ascending finite numbers");
+                return fp_pass_corrupt(p, "bucket bounds are not ascending finite numbers");
     }
     return 0;
 }
@@ -641,16 +228,16 @@ static int build_series_list(struct pass *p, uint32_t family_off, const struct f
     uint32_t off = atomic_load_explicit(&f->series_head, memory_order_acquire);
     const struct fp_series **recs = fp_arena_alloc_raw(p->arena, cap * sizeof *recs);
     if (!recs)
-        return nomem(p);
+        return fp_pass_nomem(p);
     uint64_t fingerprint = 0;
     for (uint32_t steps = 0; off; steps++) {
         if (steps >= fp->hdr->series_cap)
-            return corrupt(p, "a family's series list has a cycle");
+            return fp_pass_corrupt(p, "a family's series list has a cycle");
         const struct fp_series *s = fp_rec(fp, off, sizeof *s);
         if (!s || off % 8 || !fp_at(fp, off + sizeof *s, s->labels_len))
-            return corrupt(p, "a series record is out of bounds");
+            return fp_pass_corrupt(p, "a series record is out of bounds");
         if (s->family != family_off)
-            return corrupt(p, "a family's series list leads into another family");
+            return fp_pass_corrupt(p, "a family's series list leads into another family");
         uint32_t here = off;
         off = atomic_load_explicit(&s->next, memory_order_acquire);
         if (atomic_load_explicit(&s->state, memory_order_acquire) != FP_SERIES_LIVE || s->id >= p->nids)
@@ -658,24 +245,24 @@ static int build_series_list(struct pass *p, uint32_t family_off, const struct f
         if (n == cap) {
             const struct fp_series **bigger = fp_arena_alloc_raw(p->arena, 2 * cap * sizeof *recs);
             if (!bigger)
-                return nomem(p);
+                return fp_pass_nomem(p);
             memcpy(bigger, recs, n * sizeof *recs);
             recs = bigger;
             cap *= 2;
         }
         recs[n++] = s;
-        fingerprint = mix(fingerprint, here);
+        fingerprint = fp_mix(fingerprint, here);
     }
     const char *why;
     struct fp_order *order = fp_order_get(fp, family_off, (uint32_t)out->nlabels, recs, n, fingerprint, &why);
     if (!order)
-        return why ? corrupt(p, why) : nomem(p);
+        return why ? fp_pass_corrupt(p, why) : fp_pass_nomem(p);
     p->snap->orders[p->snap->norders++] = order; /* released with the snapshot */
     /* Not zeroed here: build_series clears each element just before filling
      * it, while it is in cache. */
     fp_snap_series_t *list = fp_arena_alloc_raw(p->arena, (n ? n : 1) * sizeof *list);
     if (!list)
-        return nomem(p);
+        return fp_pass_nomem(p);
     for (uint32_t i = 0; i < n; i++)
         if (build_series(p, out, order->recs[i], &order->labels[(size_t)i * out->nlabels], &list[i]))
             return p->rc;
@@ -695,14 +282,14 @@ static int walk_families(struct pass *p, const fp_filter_t *flt, fp_snapshot_t *
     /* Families published after the count are left for the next snapshot. */
     if (!p->stat_only && (!(fams = fp_arena_alloc(p->arena, (room ? room : 1) * sizeof *fams)) ||
                           !(snap->orders = fp_arena_alloc(p->arena, (room ? room : 1) * sizeof *snap->orders))))
-        return nomem(p);
+        return fp_pass_nomem(p);
     for (uint32_t i = 0; i < FP_FAMILY_HASH; i++) {
         uint32_t off = atomic_load_explicit(&tab[i], memory_order_acquire);
         if (!off)
             continue;
-        const struct fp_family *f = family_rec(fp, off);
+        const struct fp_family *f = fp_family_rec(fp, off);
         if (!f)
-            return corrupt(p, "a family record is invalid");
+            return fp_pass_corrupt(p, "a family record is invalid");
         snap->stat.families++;
         snap->stat.families_by_type[f->type]++;
         uint32_t live = atomic_load_explicit(&f->nseries, memory_order_relaxed);
@@ -725,7 +312,7 @@ static int walk_families(struct pass *p, const fp_filter_t *flt, fp_snapshot_t *
         qsort(fams, n, sizeof *fams, family_cmp);
     for (size_t i = 1; i < n; i++)
         if (!str_cmp(fams[i - 1].name, fams[i].name))
-            return corrupt(p, "two families have the same name");
+            return fp_pass_corrupt(p, "two families have the same name");
     snap->families = fams;
     snap->nfamilies = n;
     return 0;
@@ -774,7 +361,7 @@ static int take(fastprom_t *fp, const fp_filter_t *flt, int stat_only, fp_snapsh
         }
         memset(&snap->stat, 0, sizeof snap->stat);
         header_stat(fp, &snap->stat);
-        if (!walk_values(&p, &snap->stat))
+        if (!fp_merge_values(&p, &snap->stat))
             walk_families(&p, flt, snap);
         atomic_thread_fence(memory_order_acquire);
         uint64_t g2 = atomic_load_explicit(&h->reclaim_gen, memory_order_relaxed);
@@ -789,7 +376,7 @@ static int take(fastprom_t *fp, const fp_filter_t *flt, int stat_only, fp_snapsh
             fp_snapshot_free(fp, snap);
             return p.rc;
         }
-        snap->stat.activity = mix(p.activity, ((uint64_t)next << 32) ^ g1);
+        snap->stat.activity = fp_mix(p.activity, ((uint64_t)next << 32) ^ g1);
         snap->arena = p.arena;
         return 0;
     }

@@ -1,0 +1,382 @@
+/*
+ * merge.c - the first half of a read: every writer slot's cells, and the
+ * retained totals of dead writers, summed per series id into reader memory
+ * (bounds-checked, lock-free), and the combination of per-process gauge
+ * values by multiprocess mode.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "chain.h"
+#include "error.h"
+#include "merge.h"
+#include "names.h"
+
+static struct acc_more none_more;
+
+int fp_pass_corrupt(struct pass *p, const char *what)
+{
+    if (!p->rc)
+        p->rc = fp_fail(p->err, FASTPROM_ECORRUPT, "segment %s is corrupt: %s; delete it and restart its writers",
+                        p->fp->path, what);
+    return p->rc;
+}
+
+int fp_pass_nomem(struct pass *p)
+{
+    if (!p->rc)
+        p->rc = fp_fail(p->err, FASTPROM_ENOMEM, "out of memory reading segment %s", p->fp->path);
+    return p->rc;
+}
+
+uint64_t fp_mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    return h;
+}
+
+const struct fp_family *fp_family_rec(const fastprom_t *fp, uint32_t off)
+{
+    const struct fp_family *f = fp_rec(fp, off, sizeof *f);
+    if (!f || f->type < FASTPROM_COUNTER || f->type > FASTPROM_STATESET || f->nlabels > FASTPROM_MAX_LABELS ||
+        f->nbounds > FASTPROM_MAX_BUCKETS || f->nstates > FASTPROM_MAX_STATES ||
+        f->entry_size != fp_entry_size(f->type, f->nbounds, f->flags) || f->gauge_mode > FASTPROM_GAUGE_LIVEMOSTRECENT)
+        return NULL;
+    if ((f->type == FASTPROM_HISTOGRAM && f->nbounds == 0) || (f->type == FASTPROM_SUMMARY && f->nbounds > FASTPROM_MAX_QUANTILES))
+        return NULL;
+    return f;
+}
+
+/* ---- accumulating entries ------------------------------------------------ */
+
+static void newest_exemplar(struct fp_exemplar *into, const struct fp_exemplar *from)
+{
+    for (int attempt = 0; attempt < 4; attempt++) {
+        uint32_t s1 = atomic_load_explicit(&from->seq, memory_order_acquire);
+        if (s1 == 0)
+            return;
+        if (s1 & 1)
+            continue;
+        struct fp_exemplar copy;
+        memcpy(&copy, from, sizeof copy);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&from->seq, memory_order_relaxed) != s1)
+            continue;
+        if (copy.len > sizeof copy.data)
+            return;
+        if (!into->seq || copy.timestamp > into->timestamp) {
+            *into = copy;
+            into->seq = 2;
+        }
+        return;
+    }
+}
+
+static struct acc *acc_for(struct pass *p, uint32_t id, const struct fp_family *f)
+{
+    struct acc *a = &p->accs[id];
+    if (a->more)
+        return a;
+    if (f->type == FASTPROM_COUNTER && !(f->flags & FASTPROM_EXEMPLARS)) {
+        a->more = &none_more;
+        return a;
+    }
+    struct acc_more *m = fp_arena_alloc(p->arena, sizeof *m);
+    if (!m)
+        return NULL;
+    if (f->type == FASTPROM_HISTOGRAM && !(m->counts = fp_arena_alloc(p->arena, 8 * ((size_t)f->nbounds + 2))))
+        return NULL;
+    if (f->type == FASTPROM_SUMMARY && f->nbounds) {
+        if (!(m->sketch = fp_arena_alloc(p->arena, sizeof *m->sketch)))
+            return NULL;
+        m->sketch->min = INFINITY;
+        m->sketch->max = -INFINITY;
+    }
+    if (f->flags & FASTPROM_EXEMPLARS) {
+        size_t n = f->type == FASTPROM_COUNTER ? 1 : (size_t)f->nbounds + 1;
+        if (!(m->ex = fp_arena_alloc(p->arena, n * sizeof *m->ex)))
+            return NULL;
+    }
+    a->more = m;
+    return a;
+}
+
+static uint64_t load_u64(const void *p) { return atomic_load_explicit((_Atomic uint64_t *)p, memory_order_relaxed); }
+static double load_f64(const void *p) { return atomic_load_explicit((_Atomic double *)p, memory_order_relaxed); }
+
+static int accumulate(struct pass *p, const struct fp_entry *e, int live, uint32_t slot_pid)
+{
+    const fastprom_t *fp = p->fp;
+    if (e->series == FP_ENTRY_FOLDED)
+        return 0;
+    if (e->series == 0 || e->series >= fp->hdr->series_cap)
+        return fp_pass_corrupt(p, "a value entry names a series id out of range");
+    if (e->series >= p->nids)
+        return 0; /* created after this pass began */
+    const struct fp_series *s = fp_series_rec(fp, e->series);
+    /* A writer's entries cycle through a few families: validate each
+     * family record once per pass, not once per entry. */
+    const struct fp_family *f = NULL;
+    if (s) {
+        struct fam_memo *m = &p->memo[(s->family >> 3) % FAM_MEMO];
+        if (m->off != s->family) {
+            m->fam = fp_family_rec(fp, s->family);
+            m->off = m->fam ? s->family : 0;
+        }
+        f = m->fam;
+    }
+    if (!f)
+        return fp_pass_corrupt(p, "a value entry refers to a missing series or family");
+    if (e->size != f->entry_size)
+        return fp_pass_corrupt(p, "a value entry's size does not match its family");
+    const unsigned char *c = (const unsigned char *)(e + 1);
+    /* Any write changes one of the leading cells (value, count, buckets):
+     * their plain sum, mixed once per entry, notices it. */
+    uint64_t words = 0;
+    for (uint32_t i = 0; i + 8 <= e->size - sizeof *e && i < 8 * (f->nbounds + 3); i += 8)
+        words += load_u64(c + i);
+    p->activity = fp_mix(p->activity, words * (e->series + 1));
+    if (p->stat_only)
+        return 0;
+    if (atomic_load_explicit(&s->state, memory_order_acquire) != FP_SERIES_LIVE)
+        return 0;
+    struct acc *a = acc_for(p, e->series, f);
+    if (!a)
+        return fp_pass_nomem(p);
+    switch (f->type) {
+    case FASTPROM_COUNTER:
+        a->u0 += load_u64(c);
+        a->d0 += load_f64(c + 8);
+        if (a->more->ex)
+            newest_exemplar(a->more->ex, (const struct fp_exemplar *)(c + 16));
+        break;
+    case FASTPROM_HISTOGRAM: {
+        uint32_t n = f->nbounds + 1;
+        for (uint32_t i = 0; i < n; i++)
+            a->more->counts[i] += load_u64(c + 8 * i);
+        double sum;
+        memcpy(&sum, &a->more->counts[n], sizeof sum);
+        sum += load_f64(c + 8 * n);
+        memcpy(&a->more->counts[n], &sum, sizeof sum);
+        for (uint32_t i = 0; a->more->ex && i < n; i++)
+            newest_exemplar(&a->more->ex[i], (const struct fp_exemplar *)(c + 8 * (n + 1)) + i);
+        break;
+    }
+    case FASTPROM_SUMMARY:
+        a->u0 += load_u64(c);
+        a->d0 += load_f64(c + 8);
+        if (a->more->sketch)
+            fp_sketch_merge(a->more->sketch, (const struct fp_sketch *)(c + 16));
+        break;
+    case FASTPROM_GAUGE: {
+        struct gauge_part *g = fp_arena_alloc(p->arena, sizeof *g);
+        if (!g)
+            return fp_pass_nomem(p);
+        uint64_t pid = load_u64(c + 16);
+        g->pid = pid ? (uint32_t)pid : slot_pid;
+        g->live = live;
+        g->value = load_f64(c);
+        g->ts = load_f64(c + 8);
+        g->next = a->more->gauges;
+        a->more->gauges = g;
+        break;
+    }
+    default:
+        return fp_pass_corrupt(p, "a value entry belongs to an info or stateset family");
+    }
+    return 0;
+}
+
+static int walk_chain(struct pass *p, uint32_t head, int live, uint32_t pid)
+{
+    struct fp_chain c;
+    fp_chain_begin(&c, p->fp, head);
+    for (const struct fp_entry *e; (e = fp_chain_next(&c));)
+        if (accumulate(p, e, live, pid))
+            return p->rc;
+    if (c.corrupt)
+        return fp_pass_corrupt(p, "a value block chain has a bad offset or size");
+    return 0;
+}
+
+static int folded(const struct pass *p, uint32_t slot, uint32_t gen)
+{
+    for (uint32_t i = 0; i < p->nfolded; i++)
+        if (p->folded[2 * i] == slot && p->folded[2 * i + 1] == gen)
+            return 1;
+    return 0;
+}
+
+static int read_folded_list(struct pass *p, uint32_t head)
+{
+    struct fp_chain c;
+    uint32_t cap = p->fp->hdr->max_slots;
+    if (!(p->folded = fp_arena_alloc(p->arena, 8 * (size_t)cap)))
+        return fp_pass_nomem(p);
+    fp_chain_begin(&c, p->fp, head);
+    for (const struct fp_entry *e; (e = fp_chain_next(&c));) {
+        if (e->series != FP_ENTRY_FOLDED)
+            continue;
+        const uint32_t *pairs = (const uint32_t *)(e + 1);
+        uint32_t n = (e->size - (uint32_t)sizeof *e) / 8;
+        for (uint32_t i = 0; i < n && p->nfolded < cap; i++, p->nfolded++) {
+            p->folded[2 * p->nfolded] = pairs[2 * i];
+            p->folded[2 * p->nfolded + 1] = pairs[2 * i + 1];
+        }
+    }
+    if (c.corrupt)
+        return fp_pass_corrupt(p, "the retained-totals chain has a bad offset or size");
+    return 0;
+}
+
+int fp_merge_values(struct pass *p, fastprom_stat_t *st)
+{
+    fastprom_t *fp = p->fp;
+    struct fp_header *h = fp->hdr;
+    uint32_t retired = atomic_load_explicit(&h->retired_head, memory_order_acquire);
+    if (read_folded_list(p, retired) || walk_chain(p, retired, 0, 0))
+        return p->rc;
+    const struct fp_slot *slots = (const struct fp_slot *)(fp->base + h->slots_off);
+    for (uint32_t i = 0; i < h->max_slots; i++) {
+        const struct fp_slot *s = &slots[i];
+        if (atomic_load_explicit(&s->state, memory_order_acquire) != FP_SLOT_LIVE)
+            continue;
+        uint32_t gen = atomic_load_explicit(&s->gen, memory_order_acquire);
+        if (folded(p, i, gen))
+            continue;
+        int live = fp_slot_alive(fp, i);
+        if (live) {
+            st->slots_live++;
+            if (atomic_load_explicit(&s->flags, memory_order_relaxed) & FP_SLOT_PRIMARY)
+                st->processes_live++;
+        } else {
+            st->slots_dead++;
+        }
+        p->activity = fp_mix(p->activity, ((uint64_t)i << 32) | gen);
+        if (walk_chain(p, atomic_load_explicit(&s->head, memory_order_acquire), live,
+                       atomic_load_explicit(&s->pid, memory_order_relaxed)))
+            return p->rc;
+    }
+    return 0;
+}
+
+
+static int pid_cmp(const void *x, const void *y)
+{
+    const fp_snap_pid_value_t *a = x, *b = y;
+    return (a->pid > b->pid) - (a->pid < b->pid);
+}
+
+int fp_combine_gauge(struct pass *p, const fp_snap_family_t *fam, const struct acc *a, fp_snap_series_t *out)
+{
+    fastprom_gauge_mode_t mode = fam->gauge_mode;
+    int live_only = fp_gauge_mode_is_live(mode);
+    out->has_value = 1;
+    out->value = 0;
+    if (mode == FASTPROM_GAUGE_ALL || mode == FASTPROM_GAUGE_LIVEALL) {
+        size_t n = 0;
+        for (const struct gauge_part *g = a ? a->more->gauges : NULL; g; g = g->next)
+            n++;
+        if (!n)
+            return 0;
+        if (!(out->pids = fp_arena_alloc(p->arena, n * sizeof *out->pids)))
+            return fp_pass_nomem(p);
+        int *live = fp_arena_alloc(p->arena, n * sizeof *live);
+        if (!live)
+            return fp_pass_nomem(p);
+        for (const struct gauge_part *g = a->more->gauges; g; g = g->next) {
+            if (live_only && !g->live)
+                continue;
+            /* A reused pid (a dead and a live process): one sample, the live one. */
+            size_t k = 0;
+            while (k < out->npids && out->pids[k].pid != g->pid)
+                k++;
+            if (k == out->npids) {
+                out->npids++;
+            } else if (live[k] && !g->live) {
+                continue;
+            }
+            out->pids[k].pid = g->pid;
+            out->pids[k].value = g->value;
+            live[k] = g->live;
+        }
+        qsort(out->pids, out->npids, sizeof *out->pids, pid_cmp);
+        return 0;
+    }
+    int any = 0;
+    double best_ts = -INFINITY;
+    for (const struct gauge_part *g = a ? a->more->gauges : NULL; g; g = g->next) {
+        if (live_only && !g->live)
+            continue;
+        double v = g->value;
+        switch (mode) {
+        case FASTPROM_GAUGE_SUM:
+        case FASTPROM_GAUGE_LIVESUM:
+            out->value += v;
+            break;
+        case FASTPROM_GAUGE_MAX:
+        case FASTPROM_GAUGE_LIVEMAX:
+            out->value = any && out->value >= v ? out->value : v;
+            break;
+        case FASTPROM_GAUGE_MIN:
+        case FASTPROM_GAUGE_LIVEMIN:
+            out->value = any && out->value <= v ? out->value : v;
+            break;
+        default: /* mostrecent */
+            if (g->ts >= best_ts) {
+                best_ts = g->ts;
+                out->value = v;
+            }
+            break;
+        }
+        any = 1;
+    }
+    return 0;
+}
+
+int fp_build_exemplars(struct pass *p, const fp_snap_family_t *fam, const struct acc *a, fp_snap_series_t *out)
+{
+    size_t n = fam->type == FASTPROM_COUNTER ? 1 : fam->nbounds + 1;
+    if (!(out->exemplars = fp_arena_alloc(p->arena, n * sizeof *out->exemplars)))
+        return fp_pass_nomem(p);
+    for (size_t i = 0; a && a->more->ex && i < n; i++) {
+        const struct fp_exemplar *x = &a->more->ex[i];
+        if (!x->seq)
+            continue;
+        size_t pairs = 0, pos = 0;
+        while (pos < x->len && pairs < 64) {
+            uint32_t kl = x->data[pos];
+            if (pos + 1 + kl >= x->len)
+                return fp_pass_corrupt(p, "an exemplar's labels are truncated");
+            uint32_t vl = x->data[pos + 1 + kl];
+            if (pos + 2 + kl + vl > x->len)
+                return fp_pass_corrupt(p, "an exemplar's labels are truncated");
+            pos += 2 + kl + vl;
+            pairs++;
+        }
+        fp_snap_exemplar_t *ex = &out->exemplars[i];
+        if (pairs && (!(ex->names = fp_arena_alloc(p->arena, pairs * sizeof *ex->names)) ||
+                      !(ex->values = fp_arena_alloc(p->arena, pairs * sizeof *ex->values))))
+            return fp_pass_nomem(p);
+        char *copy = fp_arena_strndup(p->arena, (const char *)x->data, x->len);
+        if (!copy)
+            return fp_pass_nomem(p);
+        pos = 0;
+        for (size_t k = 0; k < pairs; k++) {
+            uint32_t kl = (unsigned char)copy[pos], vl = (unsigned char)copy[pos + 1 + kl];
+            ex->names[k] = (fp_str_t){copy + pos + 1, kl};
+            ex->values[k] = (fp_str_t){copy + pos + 2 + kl, vl};
+            if (!fp_valid_label_name(ex->names[k].ptr, kl) || fp_utf8_invalid_at(ex->values[k].ptr, vl) >= 0)
+                return fp_pass_corrupt(p, "an exemplar label is invalid");
+            pos += 2 + kl + vl;
+        }
+        ex->present = 1;
+        ex->nlabels = pairs;
+        ex->value = x->value;
+        ex->timestamp = x->timestamp;
+    }
+    return 0;
+}
+

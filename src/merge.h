@@ -1,0 +1,69 @@
+/*
+ * merge.h - one reader pass over a segment (struct pass), shared by the two
+ * halves of the reader: merge.c folds every writer's cells into per-series
+ * sums, snapshot.c turns those sums and the registry into a snapshot.
+ */
+#ifndef FASTPROM_MERGE_H
+#define FASTPROM_MERGE_H
+
+#include "handle.h"
+#include "sketch.h"
+#include "snapshot.h"
+
+#define FAM_MEMO 64 /* families whose validated record a pass remembers */
+
+struct gauge_part {
+    uint32_t pid;
+    int live;
+    double value, ts;
+    struct gauge_part *next;
+};
+
+/* Merged values of one series id, in reader memory: 24 bytes per id in one
+ * flat array (most series are counters), the rest of other types behind
+ * `more`. */
+struct acc_more {
+    uint64_t *counts; /* histogram buckets, then the sum as a double */
+    struct fp_sketch_merged *sketch;
+    struct fp_exemplar *ex; /* newest exemplar per slot of the series */
+    struct gauge_part *gauges;
+};
+
+struct acc {
+    uint64_t u0; /* counter integral part, summary count */
+    double d0;   /* counter fractional part, summary sum */
+    struct acc_more *more; /* NULL: not seen; counters without exemplars share none_more */
+};
+
+struct pass {
+    fastprom_t *fp;
+    fp_snapshot_t *snap;
+    struct fp_arena *arena;
+    uint32_t nids;
+    struct acc *accs; /* by series id: one flat array, no pointer chase */
+    uint32_t *folded; /* pairs (slot, gen) */
+    uint32_t nfolded;
+    int stat_only;
+    uint64_t activity;
+    struct fam_memo {
+        uint32_t off;
+        const struct fp_family *fam;
+    } memo[FAM_MEMO];
+    fastprom_error_t *err;
+    int rc;
+};
+
+int fp_pass_corrupt(struct pass *p, const char *what);
+int fp_pass_nomem(struct pass *p);
+uint64_t fp_mix(uint64_t h, uint64_t v);
+/* A family record as the reader checks it: every field in range, or NULL. */
+const struct fp_family *fp_family_rec(const fastprom_t *fp, uint32_t off);
+/* Reads the retained totals and every writer slot into p->accs; counts
+ * live and dead slots into st. */
+int fp_merge_values(struct pass *p, fastprom_stat_t *st);
+/* A gauge series' value(s) by its family's mode, from the merged parts. */
+int fp_combine_gauge(struct pass *p, const fp_snap_family_t *fam, const struct acc *a, fp_snap_series_t *out);
+/* The newest exemplar of each of the series' slots, validated. */
+int fp_build_exemplars(struct pass *p, const fp_snap_family_t *fam, const struct acc *a, fp_snap_series_t *out);
+
+#endif
