@@ -40,7 +40,7 @@ static inline void fp_chain_begin(struct fp_chain *c, const fastprom_t *fp, uint
 {
     c->fp = fp;
     c->corrupt = 0;
-    c->blocks_left = (fp->hdr->arena_end - fp->hdr->arena_off) / FP_BLOCK_SIZE + 1;
+    c->blocks_left = (fp->geo.arena_end - fp->geo.arena_off) / FP_BLOCK_SIZE + 1;
     fp_chain_enter(c, head);
 }
 

@@ -30,7 +30,7 @@
 
 static struct fp_slot *slot_at(const fastprom_t *fp, uint32_t i)
 {
-    return (struct fp_slot *)(fp->base + fp->hdr->slots_off) + i;
+    return (struct fp_slot *)(fp->base + fp->geo.slots_off) + i;
 }
 
 /* ---- merged values, in process memory --------------------------------- */
@@ -191,6 +191,8 @@ static int merge_entry(const fastprom_t *fp, struct merge_map *map, const struct
     return 0;
 }
 
+/* Returns 0, -1 on out of memory, -2 on a corrupt chain (folding it would
+ * silently drop what it holds). */
 static int merge_chain(const fastprom_t *fp, struct merge_map *map, uint32_t head)
 {
     struct fp_chain c;
@@ -198,7 +200,7 @@ static int merge_chain(const fastprom_t *fp, struct merge_map *map, uint32_t hea
     for (const struct fp_entry *e; (e = fp_chain_next(&c));)
         if (e->series != FP_ENTRY_FOLDED && merge_entry(fp, map, e) < 0)
             return -1;
-    return 0;
+    return c.corrupt ? -2 : 0;
 }
 
 /* ---- writing the new retained chain ---------------------------------------- */
@@ -229,7 +231,7 @@ static unsigned char *writer_reserve(struct writer *w, uint32_t size)
 
 static void free_chain(fastprom_t *fp, uint32_t head)
 {
-    uint32_t left = (fp->hdr->arena_end - fp->hdr->arena_off) / FP_BLOCK_SIZE + 1;
+    uint32_t left = (fp->geo.arena_end - fp->geo.arena_off) / FP_BLOCK_SIZE + 1;
     while (head && left-- && fp_block_valid(fp, head)) {
         struct fp_block *b = (struct fp_block *)(fp->base + head);
         uint32_t next = atomic_load(&b->next);
@@ -256,6 +258,15 @@ static uint32_t folded_list(const fastprom_t *fp, uint32_t *pairs, uint32_t max_
     return n;
 }
 
+/* Readers compare reclaim_gen before and after a pass: it must change
+ * before anything they might be reading is freed (and again after, when the
+ * caller is done). */
+static void announce_reclaim(fastprom_t *fp)
+{
+    atomic_fetch_add_explicit(&fp->hdr->reclaim_gen, 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+}
+
 static void release_slot(fastprom_t *fp, uint32_t i)
 {
     struct fp_slot *s = slot_at(fp, i);
@@ -268,15 +279,16 @@ static void release_slot(fastprom_t *fp, uint32_t i)
 /* Step 3 of a fold that published but did not finish. Returns slots freed. */
 static uint32_t finish_published_fold(fastprom_t *fp)
 {
-    struct fp_header *h = fp->hdr;
-    uint32_t *pairs = malloc(2 * sizeof(uint32_t) * h->max_slots);
+    uint32_t *pairs = malloc(2 * sizeof(uint32_t) * fp->geo.max_slots);
     if (!pairs)
         return 0;
-    uint32_t n = folded_list(fp, pairs, h->max_slots), freed = 0;
+    uint32_t n = folded_list(fp, pairs, fp->geo.max_slots), freed = 0;
     for (uint32_t k = 0; k < n; k++) {
         uint32_t i = pairs[2 * k], gen = pairs[2 * k + 1];
-        if (i < h->max_slots && atomic_load(&slot_at(fp, i)->state) == FP_SLOT_LIVE &&
+        if (i < fp->geo.max_slots && atomic_load(&slot_at(fp, i)->state) == FP_SLOT_LIVE &&
             atomic_load(&slot_at(fp, i)->gen) == gen) {
+            if (!freed)
+                announce_reclaim(fp);
             release_slot(fp, i);
             freed++;
         }
@@ -323,11 +335,11 @@ int fp_collect_dead_locked(fastprom_t *fp, fastprom_error_t *err)
 {
     struct fp_header *h = fp->hdr;
     uint32_t finished = finish_published_fold(fp);
-    uint32_t *dead = malloc(sizeof(uint32_t) * h->max_slots);
+    uint32_t *dead = malloc(sizeof(uint32_t) * fp->geo.max_slots);
     if (!dead)
         return fp_fail(err, FASTPROM_ENOMEM, "out of memory folding dead writers");
     uint32_t ndead = 0;
-    for (uint32_t i = 0; i < h->max_slots; i++)
+    for (uint32_t i = 0; i < fp->geo.max_slots; i++)
         if (atomic_load(&slot_at(fp, i)->state) == FP_SLOT_LIVE && !fp_slot_alive(fp, i))
             dead[ndead++] = i;
     if (ndead == 0) {
@@ -344,6 +356,11 @@ int fp_collect_dead_locked(fastprom_t *fp, fastprom_error_t *err)
     if (rc < 0) {
         map_free(&map);
         free(dead);
+        if (rc == -2)
+            return fp_fail(err, FASTPROM_ECORRUPT,
+                           "segment %s: a value chain is corrupt; dead writers are not folded (delete the segment and "
+                           "restart its writers)",
+                           fp->path);
         return fp_fail(err, FASTPROM_ENOMEM, "out of memory folding dead writers");
     }
     fp_test_point(FP_POINT_FOLD_MERGED);
@@ -361,9 +378,11 @@ int fp_collect_dead_locked(fastprom_t *fp, fastprom_error_t *err)
     fp_test_point(FP_POINT_FOLD_WRITTEN);
     atomic_store_explicit(&h->retired_head, w.head, memory_order_release);
     fp_test_point(FP_POINT_FOLD_PUBLISHED);
+    announce_reclaim(fp);
     for (uint32_t k = 0; k < ndead; k++)
         release_slot(fp, dead[k]);
     free_chain(fp, old);
+    fp_test_point(FP_POINT_FOLD_RELEASED);
     atomic_fetch_add(&h->folded_slots, ndead);
     atomic_fetch_add_explicit(&h->reclaim_gen, 1, memory_order_release);
     free(dead);
@@ -387,9 +406,9 @@ int fastprom_collect_dead(fastprom_t *fp, fastprom_error_t *err)
 
 static void mark_chain(const fastprom_t *fp, uint32_t head, unsigned char *reach)
 {
-    uint32_t left = (fp->hdr->arena_end - fp->hdr->arena_off) / FP_BLOCK_SIZE + 1;
+    uint32_t left = (fp->geo.arena_end - fp->geo.arena_off) / FP_BLOCK_SIZE + 1;
     while (head && left-- && fp_block_valid(fp, head)) {
-        uint32_t k = (fp->hdr->arena_end - head) / FP_BLOCK_SIZE - 1;
+        uint32_t k = (fp->geo.arena_end - head) / FP_BLOCK_SIZE - 1;
         if (reach[k])
             return; /* shared or cyclic: already seen */
         reach[k] = 1;
@@ -400,8 +419,8 @@ static void mark_chain(const fastprom_t *fp, uint32_t head, unsigned char *reach
 /* Makes sure the series at `off` can be found through the hash. */
 static void rehash_series(fastprom_t *fp, uint32_t off, const struct fp_series *s)
 {
-    _Atomic uint32_t *tab = (_Atomic uint32_t *)(fp->base + fp->hdr->series_hash_off);
-    uint32_t cap = fp->hdr->series_hash_cap;
+    _Atomic uint32_t *tab = (_Atomic uint32_t *)(fp->base + fp->geo.series_hash_off);
+    uint32_t cap = fp->geo.series_hash_cap;
     for (uint32_t i = 0; i < cap; i++) {
         uint32_t pos = (s->hash + i) & (cap - 1);
         uint32_t cur = atomic_load(&tab[pos]);
@@ -417,7 +436,7 @@ static void rehash_series(fastprom_t *fp, uint32_t off, const struct fp_series *
 static void repair_registry(fastprom_t *fp)
 {
     struct fp_header *h = fp->hdr;
-    _Atomic uint32_t *fams = (_Atomic uint32_t *)(fp->base + h->family_hash_off);
+    _Atomic uint32_t *fams = (_Atomic uint32_t *)(fp->base + fp->geo.family_hash_off);
     uint32_t nfam = 0, maxid = 0;
     for (uint32_t i = 0; i < FP_FAMILY_HASH; i++) {
         uint32_t off = atomic_load(&fams[i]);
@@ -426,7 +445,7 @@ static void repair_registry(fastprom_t *fp)
             continue;
         nfam++;
         uint32_t live = 0, soff = atomic_load(&f->series_head);
-        for (uint32_t n = 0; soff && n < h->series_cap; n++) {
+        for (uint32_t n = 0; soff && n < fp->geo.series_cap; n++) {
             const struct fp_series *s = fp_rec(fp, soff, sizeof *s);
             if (!s)
                 break;
@@ -448,14 +467,14 @@ static void repair_blocks(fastprom_t *fp)
 {
     struct fp_header *h = fp->hdr;
     uint32_t floor = atomic_load(&h->block_floor);
-    if (floor < h->arena_off || floor > h->arena_end || (h->arena_end - floor) % FP_BLOCK_SIZE)
+    if (floor < fp->geo.arena_off || floor > fp->geo.arena_end || (fp->geo.arena_end - floor) % FP_BLOCK_SIZE)
         return; /* nothing trustworthy to sweep */
-    uint32_t nblocks = (h->arena_end - floor) / FP_BLOCK_SIZE;
+    uint32_t nblocks = (fp->geo.arena_end - floor) / FP_BLOCK_SIZE;
     unsigned char *reach = calloc(nblocks ? nblocks : 1, 1);
     if (!reach)
         return;
     mark_chain(fp, atomic_load(&h->retired_head), reach);
-    for (uint32_t i = 0; i < h->max_slots; i++) {
+    for (uint32_t i = 0; i < fp->geo.max_slots; i++) {
         struct fp_slot *s = slot_at(fp, i);
         if (atomic_load(&s->state) == FP_SLOT_LIVE)
             mark_chain(fp, atomic_load(&s->head), reach);
@@ -466,13 +485,14 @@ static void repair_blocks(fastprom_t *fp)
     atomic_store(&h->free_count, 0);
     for (uint32_t k = 0; k < nblocks; k++)
         if (!reach[k])
-            fp_block_free(fp, h->arena_end - (k + 1) * FP_BLOCK_SIZE);
+            fp_block_free(fp, fp->geo.arena_end - (k + 1) * FP_BLOCK_SIZE);
     free(reach);
 }
 
 void fp_repair_locked(fastprom_t *fp)
 {
     repair_registry(fp);
+    announce_reclaim(fp);
     finish_published_fold(fp);
     repair_blocks(fp);
     atomic_fetch_add(&fp->hdr->repairs, 1);

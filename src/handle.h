@@ -82,20 +82,31 @@ struct fastprom_family {
     struct fastprom_family *next;
 };
 
+/* The segment's immutable geometry, copied out of the header when it was
+ * validated: code never re-reads these from shared memory, where another
+ * process could change them after the check. */
+struct fp_geometry {
+    uint32_t max_slots, series_cap, series_hash_cap, family_limit;
+    uint32_t slots_off, family_hash_off, series_hash_off, series_ids_off, arena_off, arena_end;
+};
+
 struct fastprom {
     char *path;
     unsigned flags;
     int readonly;
-    int fd;       /* RW for writers: also holds this process's slot locks */
-    int probe_fd; /* a second description: sees this process's locks too */
+    int fd;       /* the mapped description */
+    int lock_fd;  /* writers: holds this process's slot locks, never mapped */
+    int probe_fd; /* tests liveness: sees this process's own locks too */
     dev_t dev;
     ino_t ino;
     unsigned char *base;
     size_t size;
     struct fp_header *hdr;
+    struct fp_geometry geo;
     uint64_t serial;
     unsigned attach;
     uint64_t fork_epoch; /* process state below belongs to this epoch */
+    uint64_t fd_epoch;   /* fd is this process's own description since then */
     pthread_mutex_t mu;  /* lanes, families, series maps, entry appends */
     int32_t primary;     /* this process's primary slot, -1 none */
     struct lane *lanes;
@@ -126,6 +137,8 @@ enum {
     FP_POINT_FOLD_MERGED,         /* fold: merged in process memory */
     FP_POINT_FOLD_WRITTEN,        /* fold: new chain written, unpublished */
     FP_POINT_FOLD_PUBLISHED,      /* fold: published, dead slots not freed */
+    FP_POINT_FOLD_RELEASED,       /* fold: slots and old chain freed */
+    FP_POINT_READ_RETIRED,        /* reader: retained totals read, slots not yet */
 };
 extern void (*fp_test_hook)(int point);
 static inline void fp_test_point(int point)

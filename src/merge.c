@@ -111,7 +111,7 @@ static int accumulate(struct pass *p, const struct fp_entry *e, int live, uint32
     const fastprom_t *fp = p->fp;
     if (e->series == FP_ENTRY_FOLDED)
         return 0;
-    if (e->series == 0 || e->series >= fp->hdr->series_cap)
+    if (e->series == 0 || e->series >= fp->geo.series_cap)
         return fp_pass_corrupt(p, "a value entry names a series id out of range");
     if (e->series >= p->nids)
         return 0; /* created after this pass began */
@@ -212,7 +212,7 @@ static int folded(const struct pass *p, uint32_t slot, uint32_t gen)
 static int read_folded_list(struct pass *p, uint32_t head)
 {
     struct fp_chain c;
-    uint32_t cap = p->fp->hdr->max_slots;
+    uint32_t cap = p->fp->geo.max_slots;
     if (!(p->folded = fp_arena_alloc(p->arena, 8 * (size_t)cap)))
         return fp_pass_nomem(p);
     fp_chain_begin(&c, p->fp, head);
@@ -238,8 +238,9 @@ int fp_merge_values(struct pass *p, fastprom_stat_t *st)
     uint32_t retired = atomic_load_explicit(&h->retired_head, memory_order_acquire);
     if (read_folded_list(p, retired) || walk_chain(p, retired, 0, 0))
         return p->rc;
-    const struct fp_slot *slots = (const struct fp_slot *)(fp->base + h->slots_off);
-    for (uint32_t i = 0; i < h->max_slots; i++) {
+    fp_test_point(FP_POINT_READ_RETIRED);
+    const struct fp_slot *slots = (const struct fp_slot *)(fp->base + fp->geo.slots_off);
+    for (uint32_t i = 0; i < fp->geo.max_slots; i++) {
         const struct fp_slot *s = &slots[i];
         if (atomic_load_explicit(&s->state, memory_order_acquire) != FP_SLOT_LIVE)
             continue;

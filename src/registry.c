@@ -331,7 +331,7 @@ static int names_meet(const char *a, size_t al, const char *as, const char *b, s
  * returns that family's name reference, or NULL. Under the segment lock. */
 static const struct fp_family *sample_clash(const fastprom_t *fp, const struct normdef *n)
 {
-    const _Atomic uint32_t *tab = (const _Atomic uint32_t *)(fp->base + fp->hdr->family_hash_off);
+    const _Atomic uint32_t *tab = (const _Atomic uint32_t *)(fp->base + fp->geo.family_hash_off);
     for (uint32_t i = 0; i < FP_FAMILY_HASH; i++) {
         const struct fp_family *f = fp_rec(fp, atomic_load(&tab[i]), sizeof *f);
         const char *fname = f ? fp_at(fp, f->name.off, f->name.len) : NULL;
@@ -347,7 +347,7 @@ static const struct fp_family *sample_clash(const fastprom_t *fp, const struct n
 
 static _Atomic uint32_t *family_hash(const fastprom_t *fp)
 {
-    return (_Atomic uint32_t *)(fp->base + fp->hdr->family_hash_off);
+    return (_Atomic uint32_t *)(fp->base + fp->geo.family_hash_off);
 }
 
 /* Finds the family named n->name: returns its offset, 0 if absent (then
@@ -418,9 +418,11 @@ static int64_t create_family(fastprom_t *fp, const struct normdef *n, uint32_t h
         return fp_fail(err, FASTPROM_EEXIST,
                        "family %s would repeat a sample name of the existing %s %.*s; choose another name", n->name,
                        type_names[clash->type], (int)clash->name.len, (const char *)fp->base + clash->name.off);
-    if (slot == UINT32_MAX || atomic_load(&h->nfamilies) >= FP_MAX_FAMILIES)
+    if (slot == UINT32_MAX || atomic_load(&h->nfamilies) >= FP_MAX_FAMILIES) {
+        atomic_fetch_add(&h->dropped_series, 1);
         return fp_fail(err, FASTPROM_EFULL, "segment %s holds the maximum of %u families; cannot add %s", fp->path,
                        FP_MAX_FAMILIES, n->name);
+    }
     uint32_t off = fp_meta_alloc(fp, sizeof(struct fp_family));
     struct fp_family *f = off ? (struct fp_family *)(fp->base + off) : NULL;
     if (!f || !(f->name.off = put_bytes(fp, n->name, n->name_len)) ||
@@ -513,7 +515,7 @@ fastprom_family_t *fastprom_family(fastprom_t *fp, const fastprom_family_def_t *
         return NULL;
     }
     struct normdef n;
-    if (normalise(def, fp->hdr->family_limit, &n, err))
+    if (normalise(def, fp->geo.family_limit, &n, err))
         return NULL;
     uint32_t hash = fp_hash(FAMILY_SEED, n.name, n.name_len);
 

@@ -282,9 +282,24 @@ static int map_fd(fastprom_t *fp, int fd, fastprom_error_t *err)
     fp->hdr = base;
     fp->dev = st.st_dev;
     fp->ino = st.st_ino;
-    /* The header may have changed between pread and mmap: check the copy we
-     * will actually use. */
-    return fp_header_validate(fp->hdr, fp->size, err);
+    /* Validate and keep the geometry from one private copy of the header:
+     * shared memory may change under us. */
+    struct fp_header copy;
+    memcpy(&copy, base, sizeof copy);
+    rc = fp_header_validate(&copy, fp->size, err);
+    if (rc)
+        return rc;
+    fp->geo = (struct fp_geometry){.max_slots = copy.max_slots,
+                                   .series_cap = copy.series_cap,
+                                   .series_hash_cap = copy.series_hash_cap,
+                                   .family_limit = copy.family_limit,
+                                   .slots_off = copy.slots_off,
+                                   .family_hash_off = copy.family_hash_off,
+                                   .series_hash_off = copy.series_hash_off,
+                                   .series_ids_off = copy.series_ids_off,
+                                   .arena_off = copy.arena_off,
+                                   .arena_end = copy.arena_end};
+    return 0;
 }
 
 static int open_file(fastprom_t *fp, const struct resolved *r, fastprom_error_t *err)
@@ -350,7 +365,7 @@ fastprom_t *fastprom_open(const fastprom_options_t *opt, fastprom_error_t *err)
     }
     fp->flags = opt->flags;
     fp->readonly = !!(opt->flags & FASTPROM_READONLY);
-    fp->fd = fp->probe_fd = -1;
+    fp->fd = fp->probe_fd = fp->lock_fd = -1;
     fp->primary = -1;
     fp->serial = next_serial();
     pthread_mutex_init(&fp->mu, NULL);
@@ -365,7 +380,11 @@ fastprom_t *fastprom_open(const fastprom_options_t *opt, fastprom_error_t *err)
         char proc[64];
         snprintf(proc, sizeof proc, "/proc/self/fd/%d", fp->fd);
         fp->probe_fd = fp->readonly ? fp->fd : open(proc, O_RDONLY | O_CLOEXEC);
-        if (fp->probe_fd < 0)
+        /* Writers hold their slot locks through a description of their own
+         * that is never mapped (writer.c says why). */
+        if (fp->probe_fd >= 0 && !fp->readonly)
+            fp->lock_fd = open(proc, O_RDWR | O_CLOEXEC);
+        if (fp->probe_fd < 0 || (!fp->readonly && fp->lock_fd < 0))
             rc = fp_fail_errno(err, "cannot open a second descriptor of segment %s", fp->path);
     }
     if (!rc && !fp->readonly)
@@ -375,6 +394,8 @@ fastprom_t *fastprom_open(const fastprom_options_t *opt, fastprom_error_t *err)
             munmap(fp->base, fp->size);
         if (fp->probe_fd >= 0 && fp->probe_fd != fp->fd)
             close(fp->probe_fd);
+        if (fp->lock_fd >= 0)
+            close(fp->lock_fd);
         if (fp->fd >= 0)
             close(fp->fd);
         pthread_mutex_destroy(&fp->order_mu);
@@ -395,6 +416,8 @@ void fastprom_close(fastprom_t *fp)
     munmap(fp->base, fp->size);
     if (fp->probe_fd >= 0 && fp->probe_fd != fp->fd)
         close(fp->probe_fd);
+    if (fp->lock_fd >= 0)
+        close(fp->lock_fd);
     if (fp->fd >= 0)
         close(fp->fd);
     fp_arena_free(atomic_load(&fp->spare_arena));
@@ -424,7 +447,17 @@ int fastprom_check(fastprom_t *fp, fastprom_error_t *err)
     if ((uint64_t)fst.st_size < fp->size)
         return fp_fail(err, FASTPROM_ECORRUPT, "segment %s was truncated to %lld bytes; recreate it", fp->path,
                        (long long)fst.st_size);
-    return fp_header_validate(fp->hdr, fp->size, err);
+    struct fp_header copy;
+    memcpy(&copy, fp->hdr, sizeof copy);
+    int rc = fp_header_validate(&copy, fp->size, err);
+    if (rc)
+        return rc;
+    const struct fp_geometry *g = &fp->geo;
+    if (copy.max_slots != g->max_slots || copy.series_cap != g->series_cap || copy.arena_off != g->arena_off ||
+        copy.arena_end != g->arena_end || copy.slots_off != g->slots_off || copy.family_limit != g->family_limit)
+        return fp_fail(err, FASTPROM_ECORRUPT, "segment %s: its header changed after it was opened; reopen it",
+                       fp->path);
+    return 0;
 }
 
 /* ---- the lock ---------------------------------------------------------------- */
@@ -463,7 +496,7 @@ uint32_t fp_meta_alloc(fastprom_t *fp, size_t n)
     uint32_t top = atomic_load_explicit(&h->meta_top, memory_order_relaxed);
     uint32_t floor = atomic_load_explicit(&h->block_floor, memory_order_relaxed);
     n = (n + 7) & ~(size_t)7;
-    if (top < h->arena_off || top > floor || n > floor - top)
+    if (top < fp->geo.arena_off || top > floor || n > floor - top)
         return 0;
     memset(fp->base + top, 0, n);
     atomic_store_explicit(&h->meta_top, top + (uint32_t)n, memory_order_release);
@@ -474,7 +507,7 @@ int fp_block_valid(const fastprom_t *fp, uint32_t off)
 {
     const struct fp_header *h = fp->hdr;
     uint32_t floor = atomic_load_explicit(&h->block_floor, memory_order_acquire);
-    return off >= floor && off >= h->arena_off && off < h->arena_end && (h->arena_end - off) % FP_BLOCK_SIZE == 0;
+    return off >= floor && off >= fp->geo.arena_off && off < fp->geo.arena_end && (fp->geo.arena_end - off) % FP_BLOCK_SIZE == 0;
 }
 
 uint32_t fp_block_alloc(fastprom_t *fp, uint32_t owner, uint32_t gen)

@@ -23,17 +23,17 @@
 
 static _Atomic uint32_t *series_hash(const fastprom_t *fp)
 {
-    return (_Atomic uint32_t *)(fp->base + fp->hdr->series_hash_off);
+    return (_Atomic uint32_t *)(fp->base + fp->geo.series_hash_off);
 }
 
 static _Atomic uint32_t *series_ids(const fastprom_t *fp)
 {
-    return (_Atomic uint32_t *)(fp->base + fp->hdr->series_ids_off);
+    return (_Atomic uint32_t *)(fp->base + fp->geo.series_ids_off);
 }
 
 const struct fp_series *fp_series_rec(const fastprom_t *fp, uint32_t id)
 {
-    if (id == 0 || id >= fp->hdr->series_cap)
+    if (id == 0 || id >= fp->geo.series_cap)
         return NULL;
     uint32_t off = atomic_load_explicit(&series_ids(fp)[id], memory_order_acquire);
     const struct fp_series *s = fp_rec(fp, off, sizeof *s);
@@ -100,7 +100,7 @@ static int encode_values(const fastprom_family_t *fam, const char *const *values
 static int64_t find_series(const fastprom_t *fp, uint32_t family, const struct encoded *e, uint32_t *empty)
 {
     _Atomic uint32_t *tab = series_hash(fp);
-    uint32_t cap = fp->hdr->series_hash_cap;
+    uint32_t cap = fp->geo.series_hash_cap;
     for (uint32_t i = 0; i < cap; i++) {
         uint32_t pos = (e->hash + i) & (cap - 1);
         uint32_t off = atomic_load_explicit(&tab[pos], memory_order_acquire);
@@ -152,7 +152,7 @@ static int64_t create_series(fastprom_t *fp, const fastprom_family_t *fam, const
     if (atomic_load(&f->nseries) >= f->max_series)
         return refuse_series(fp, f, FASTPROM_ELIMIT, fam->name, NULL, err);
     uint32_t id = atomic_load(&h->next_series_id);
-    if (id >= h->series_cap || slot == UINT32_MAX)
+    if (id >= fp->geo.series_cap || slot == UINT32_MAX)
         return refuse_series(fp, f, FASTPROM_EFULL, fam->name, "all series ids are used", err);
     uint32_t off = fp_meta_alloc(fp, sizeof(struct fp_series) + e->len);
     if (!off)
@@ -377,7 +377,7 @@ int fastprom_clear(fastprom_family_t *fam, fastprom_error_t *err)
     struct fp_family *f = (struct fp_family *)(fp->base + fam->rec);
     uint32_t off = atomic_load(&f->series_head);
     /* Bounded by the number of ids, so a corrupt cycle cannot hang us. */
-    for (uint32_t n = 0; off && n < fp->hdr->series_cap; n++) {
+    for (uint32_t n = 0; off && n < fp->geo.series_cap; n++) {
         struct fp_series *s = fp_rec(fp, off, sizeof *s);
         if (!s)
             break;
@@ -406,6 +406,8 @@ static int check_info_pairs(const fastprom_family_t *fam, const fastprom_label_t
                             fastprom_error_t *err)
 {
     *bytes = 0;
+    if (n && !pairs)
+        return fp_fail(err, FASTPROM_EINVAL, "info %s: npairs is %zu but pairs is NULL", fam->name, n);
     if (n > FASTPROM_MAX_LABELS)
         return fp_fail(err, FASTPROM_EINVAL, "info %s: at most %d pairs", fam->name, FASTPROM_MAX_LABELS);
     for (size_t i = 0; i < n; i++) {

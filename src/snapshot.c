@@ -224,14 +224,14 @@ static int build_series_list(struct pass *p, uint32_t family_off, const struct f
     /* The live count is only a hint (series come and go during the pass),
      * but it makes the common case one allocation. */
     uint32_t hint = atomic_load_explicit(&f->nseries, memory_order_relaxed);
-    uint32_t n = 0, cap = hint < 16 ? 16 : hint > fp->hdr->series_cap ? fp->hdr->series_cap : hint + hint / 8;
+    uint32_t n = 0, cap = hint < 16 ? 16 : hint > fp->geo.series_cap ? fp->geo.series_cap : hint + hint / 8;
     uint32_t off = atomic_load_explicit(&f->series_head, memory_order_acquire);
     const struct fp_series **recs = fp_arena_alloc_raw(p->arena, cap * sizeof *recs);
     if (!recs)
         return fp_pass_nomem(p);
     uint64_t fingerprint = 0;
     for (uint32_t steps = 0; off; steps++) {
-        if (steps >= fp->hdr->series_cap)
+        if (steps >= fp->geo.series_cap)
             return fp_pass_corrupt(p, "a family's series list has a cycle");
         const struct fp_series *s = fp_rec(fp, off, sizeof *s);
         if (!s || off % 8 || !fp_at(fp, off + sizeof *s, s->labels_len))
@@ -250,6 +250,10 @@ static int build_series_list(struct pass *p, uint32_t family_off, const struct f
             recs = bigger;
             cap *= 2;
         }
+        /* The merged values are indexed by id: a record must be the one its
+         * id names, or another family's sums would be read as this one's. */
+        if (fp_series_rec(fp, s->id) != s)
+            return fp_pass_corrupt(p, "a series record does not match the id table");
         recs[n++] = s;
         fingerprint = fp_mix(fingerprint, here);
     }
@@ -274,7 +278,7 @@ static int build_series_list(struct pass *p, uint32_t family_off, const struct f
 static int walk_families(struct pass *p, const fp_filter_t *flt, fp_snapshot_t *snap)
 {
     const fastprom_t *fp = p->fp;
-    const _Atomic uint32_t *tab = (const _Atomic uint32_t *)(fp->base + fp->hdr->family_hash_off);
+    const _Atomic uint32_t *tab = (const _Atomic uint32_t *)(fp->base + fp->geo.family_hash_off);
     fp_snap_family_t *fams = NULL;
     size_t n = 0, room = 0;
     for (uint32_t i = 0; !p->stat_only && i < FP_FAMILY_HASH; i++)
@@ -323,13 +327,13 @@ static void header_stat(const fastprom_t *fp, fastprom_stat_t *st)
     const struct fp_header *h = fp->hdr;
     uint32_t top = atomic_load(&h->meta_top), floor = atomic_load(&h->block_floor);
     uint64_t free_bytes = (uint64_t)atomic_load(&h->free_count) * FP_BLOCK_SIZE;
-    uint64_t used = (uint64_t)h->arena_off + (top - h->arena_off) + (h->arena_end - floor);
+    uint64_t used = (uint64_t)fp->geo.arena_off + (top - fp->geo.arena_off) + (fp->geo.arena_end - floor);
     st->layout_version = h->layout_version;
     st->size = h->size;
     st->used = used > free_bytes ? used - free_bytes : used;
     st->created = (double)h->created_ns / 1e9;
-    st->series_capacity = h->series_cap - 1;
-    st->slots_total = h->max_slots;
+    st->series_capacity = fp->geo.series_cap - 1;
+    st->slots_total = fp->geo.max_slots;
     st->dropped_series = atomic_load(&h->dropped_series);
     st->dropped_updates = atomic_load(&h->dropped_updates);
     st->folded_slots = atomic_load(&h->folded_slots);
@@ -354,7 +358,7 @@ static int take(fastprom_t *fp, const fp_filter_t *flt, int stat_only, fp_snapsh
             return fp_fail(err, FASTPROM_ENOMEM, "out of memory reading segment %s", fp->path);
         uint64_t g1 = atomic_load_explicit(&h->reclaim_gen, memory_order_acquire);
         uint32_t next = atomic_load_explicit(&h->next_series_id, memory_order_acquire);
-        p.nids = next < h->series_cap ? next : h->series_cap;
+        p.nids = next < fp->geo.series_cap ? next : fp->geo.series_cap;
         if (!(p.accs = fp_arena_alloc(p.arena, (size_t)p.nids * sizeof *p.accs))) {
             fp_arena_free(p.arena);
             return fp_fail(err, FASTPROM_ENOMEM, "out of memory reading segment %s", fp->path);

@@ -16,8 +16,11 @@
  * are never folded while their process lives, so thread churn costs nothing.
  *
  * fork(): the child shares the parent's description and thus its locks, so
- * the child opens its own description, claims its own slots lazily and
- * forgets the parent's lanes. pthread_atfork bumps a fork epoch; every
+ * the child opens its own description at once (in the atfork handler),
+ * claims its own slots lazily and forgets the parent's lanes. The locks live
+ * on a description used for nothing else (lock_fd): the mapping holds a
+ * reference to the description it was made from, and a child inherits the
+ * mapping, so locks taken through that one would outlive their process. pthread_atfork bumps a fork epoch; every
  * cached pointer is tagged with the epoch it belongs to.
  */
 #include <errno.h>
@@ -71,21 +74,56 @@ static void atfork_prepare(void)
 {
     pthread_mutex_lock(&g_mu);
     for (int i = 0; i < FP_MAX_ATTACH; i++)
-        if (g_handles[i])
+        if (g_handles[i]) {
             pthread_mutex_lock(&g_handles[i]->mu);
+            pthread_mutex_lock(&g_handles[i]->order_mu);
+        }
 }
 
 static void atfork_parent(void)
 {
     for (int i = FP_MAX_ATTACH - 1; i >= 0; i--)
-        if (g_handles[i])
+        if (g_handles[i]) {
+            pthread_mutex_unlock(&g_handles[i]->order_mu);
             pthread_mutex_unlock(&g_handles[i]->mu);
+        }
     pthread_mutex_unlock(&g_mu);
+}
+
+/* "/proc/self/fd/<fd>" without snprintf, which a fork child of a threaded
+ * process should not call. */
+static void proc_fd_path(int fd, char out[32])
+{
+    static const char head[] = "/proc/self/fd/";
+    char digits[12];
+    int n = 0;
+    do
+        digits[n++] = (char)('0' + fd % 10);
+    while ((fd /= 10) && n < 11);
+    memcpy(out, head, sizeof head - 1);
+    for (int i = 0; i < n; i++)
+        out[sizeof head - 1 + i] = digits[n - 1 - i];
+    out[sizeof head - 1 + n] = '\0';
 }
 
 static void atfork_child(void)
 {
-    atomic_fetch_add(&fp_fork_epoch, 1);
+    uint64_t epoch = atomic_fetch_add(&fp_fork_epoch, 1) + 1;
+    /* The child shares the parent's open file description, and with it the
+     * parent's slot locks: replace it at once with one of its own, or a
+     * parent that dies would look alive for as long as this child lives. */
+    for (int i = 0; i < FP_MAX_ATTACH; i++) {
+        fastprom_t *fp = g_handles[i];
+        char path[32];
+        if (!fp)
+            continue;
+        proc_fd_path(fp->lock_fd, path);
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd >= 0 && dup3(fd, fp->lock_fd, O_CLOEXEC) >= 0)
+            fp->fd_epoch = epoch;
+        if (fd >= 0)
+            close(fd);
+    }
     atfork_parent();
     /* The only thread of the child must not write into the parent's lanes. */
     if (fp_tls)
@@ -141,7 +179,7 @@ int fp_writer_attach(fastprom_t *fp, fastprom_error_t *err)
     if (a == FP_MAX_ATTACH)
         return fp_fail(err, FASTPROM_EINVAL, "this process already has %d writable fastprom handles open; close some",
                        FP_MAX_ATTACH);
-    fp->fork_epoch = atomic_load(&fp_fork_epoch);
+    fp->fork_epoch = fp->fd_epoch = atomic_load(&fp_fork_epoch);
     /* Each new writer reclaims the slots of writers that died before it: this
      * is what keeps the segment bounded under worker recycling. */
     if (fp_lock(fp, NULL) == 0) {
@@ -165,7 +203,7 @@ static void free_lanes(fastprom_t *fp)
 static void unlock_slot(fastprom_t *fp, uint32_t slot)
 {
     struct flock l = {.l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = FP_LOCK_BASE + slot, .l_len = 1};
-    fcntl(fp->fd, F_OFD_SETLK, &l);
+    fcntl(fp->lock_fd, F_OFD_SETLK, &l);
 }
 
 void fp_writer_detach(fastprom_t *fp)
@@ -203,7 +241,7 @@ int fp_slot_alive(const fastprom_t *fp, uint32_t slot)
 
 static struct fp_slot *slot_at(const fastprom_t *fp, uint32_t i)
 {
-    return (struct fp_slot *)(fp->base + fp->hdr->slots_off) + i;
+    return (struct fp_slot *)(fp->base + fp->geo.slots_off) + i;
 }
 
 /* Under fp->mu. A forked child reopens the file: its own description, its
@@ -213,17 +251,21 @@ static int ensure_epoch(fastprom_t *fp, fastprom_error_t *err)
     uint64_t epoch = atomic_load(&fp_fork_epoch);
     if (fp->fork_epoch == epoch)
         return 0;
-    char proc[64];
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fp->fd);
-    int fd = open(proc, O_RDWR | O_CLOEXEC);
-    if (fd < 0 && !(fp->flags & FASTPROM_PRIVATE))
-        fd = open(fp->path, O_RDWR | O_CLOEXEC);
-    if (fd < 0)
-        return fp_fail_errno(err, "cannot reopen segment %s after fork", fp->path);
-    /* Closing our copy of the parent's description releases nothing while
-     * the parent keeps its own. */
-    close(fp->fd);
-    fp->fd = fd;
+    if (fp->fd_epoch != epoch) {
+        /* The fork handler could not reopen the file: do it now. */
+        char proc[32];
+        proc_fd_path(fp->lock_fd, proc);
+        int fd = open(proc, O_RDWR | O_CLOEXEC);
+        if (fd < 0 && !(fp->flags & FASTPROM_PRIVATE))
+            fd = open(fp->path, O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+            return fp_fail_errno(err, "cannot reopen segment %s after fork", fp->path);
+        /* Closing our copy of the parent's description releases nothing
+         * while the parent keeps its own. */
+        close(fp->lock_fd);
+        fp->lock_fd = fd;
+        fp->fd_epoch = epoch;
+    }
     free_lanes(fp);
     fp->fork_epoch = epoch;
     /* A fork child is a new writer, like a process that attaches: it
@@ -254,15 +296,15 @@ static struct lane *claim_lane(fastprom_t *fp, fastprom_error_t *err)
         free(lane);
         return NULL;
     }
-    struct fp_header *h = fp->hdr;
     int32_t found = -1;
+    fastprom_error_t why = {0};
     for (int pass = 0; pass < 2 && found < 0; pass++) {
-        for (uint32_t i = 0; i < h->max_slots && found < 0; i++) {
+        for (uint32_t i = 0; i < fp->geo.max_slots && found < 0; i++) {
             struct fp_slot *s = slot_at(fp, i);
             if (atomic_load(&s->state) != FP_SLOT_FREE)
                 continue;
             struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = FP_LOCK_BASE + i, .l_len = 1};
-            if (fcntl(fp->fd, F_OFD_SETLK, &l) < 0)
+            if (fcntl(fp->lock_fd, F_OFD_SETLK, &l) < 0)
                 continue;
             struct timespec now;
             clock_gettime(CLOCK_REALTIME, &now);
@@ -276,15 +318,15 @@ static struct lane *claim_lane(fastprom_t *fp, fastprom_error_t *err)
             atomic_store_explicit(&s->state, FP_SLOT_LIVE, memory_order_release);
             found = (int32_t)i;
         }
-        if (found < 0 && pass == 0)
-            fp_collect_dead_locked(fp, NULL);
+        if (found < 0 && pass == 0 && fp_collect_dead_locked(fp, &why) < 0)
+            break;
     }
     fp_unlock(fp);
     if (found < 0) {
         free(lane);
         fp_fail(err, FASTPROM_EFULL,
                 "segment %s: all %u writer slots are held by live threads; create it with more (FASTPROM_SLOTS)",
-                fp->path, h->max_slots);
+                fp->path, fp->geo.max_slots);
         return NULL;
     }
     lane->fp = fp;

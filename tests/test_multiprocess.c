@@ -291,6 +291,47 @@ START_TEST(fork_child_writes_its_own_slot)
 }
 END_TEST
 
+/* Regression: a fork child kept the parent's open file description (and so
+ * its slot locks) until its own first update, so a parent that died looked
+ * alive for as long as a child that never wrote lived. */
+START_TEST(a_dead_parent_is_dead_while_its_silent_child_lives)
+{
+    make_path();
+    fastprom_t *fp = open_rw();
+    series(fp, FASTPROM_GAUGE, "master_inflight", "a", FASTPROM_GAUGE_LIVESUM);
+    int ready[2], hold[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    ck_assert_int_eq(pipe(hold), 0);
+    pid_t master = fork();
+    if (master == 0) {
+        fastprom_t *m = open_rw();
+        fastprom_set(series(m, FASTPROM_GAUGE, "master_inflight", "a", FASTPROM_GAUGE_LIVESUM), 7);
+        if (fork() == 0) { /* a worker that never records anything */
+            close(hold[1]);
+            char x = 1;
+            if (write(ready[1], &x, 1) != 1)
+                _exit(1);
+            if (read(hold[0], &x, 1) < 0)
+                _exit(1);
+            _exit(0);
+        }
+        _exit(0); /* the master dies */
+    }
+    wait_ok(master);
+    char x;
+    ck_assert_int_eq(read(ready[0], &x, 1), 1);
+    fp_snapshot_t snap;
+    ck_assert_int_eq(fp_snapshot_take(fp, NULL, &snap, NULL), 0);
+    ck_assert_double_eq(find(&snap, "master_inflight", "a")->value, 0.0);
+    ck_assert_uint_eq(snap.stat.slots_dead, 1);
+    fp_snapshot_free(fp, &snap);
+    ck_assert_int_eq(fastprom_collect_dead(fp, NULL), 1);
+    close(hold[1]);
+    fastprom_close(fp);
+    remove_path();
+}
+END_TEST
+
 /* ---- lifetimes, folding, liveness ------------------------------------------- */
 
 START_TEST(ten_thousand_lifetimes_keep_the_segment_bounded)
@@ -640,6 +681,7 @@ static Suite *suite(void)
         {"threads", threads_sum_exactly_and_reuse_lanes},
         {"histogram_consistency", histogram_inf_bucket_equals_count_while_writers_run},
         {"fork", fork_child_writes_its_own_slot},
+        {"fork_silent_child", a_dead_parent_is_dead_while_its_silent_child_lives},
         {"lifetimes", ten_thousand_lifetimes_keep_the_segment_bounded},
         {"pid_reuse", a_reused_pid_does_not_keep_a_dead_slot_alive},
         {"killed_folder", a_folder_killed_at_any_step_loses_and_doubles_nothing},

@@ -470,6 +470,9 @@ START_TEST(info_refuses_bad_keys_and_values)
     ck_assert_ptr_nonnull(strstr(text, "build_info{service=\"api\",version=\"1\"} 1\n"));
     free(text);
     fastprom_family_def_t c = def(FASTPROM_COUNTER, "c", NULL, 0);
+    /* Regression: NULL pairs with a count crashed instead of refusing. */
+    ck_assert_int_eq(fastprom_info(s, NULL, 2, &err), FASTPROM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.text, "NULL"));
     ck_assert_int_eq(fastprom_info(series(make(&c), NULL), good, 1, &err), FASTPROM_EINVAL);
 }
 END_TEST

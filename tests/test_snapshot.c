@@ -6,12 +6,19 @@
  * while another thread changes the series (ASan runs this too).
  */
 #include <check.h>
+#include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "handle.h"
+#include "layout.h"
 #include "support.h"
 
 static fastprom_t *fp;
@@ -98,6 +105,111 @@ START_TEST(exclude_leaves_out_families_by_prefixed_name)
 }
 END_TEST
 
+/* Regression: a corrupt series record carrying another family's id made the
+ * reader use that family's sums for this one (a NULL bucket array: SIGSEGV). */
+START_TEST(a_record_with_another_familys_id_is_corrupt_not_a_crash)
+{
+    const char *path;
+    fp = open_tmp_segment(0, &path);
+    fastprom_error_t err;
+    fastprom_family_def_t c = {.type = FASTPROM_COUNTER, .name = "c_total"}, h = {.type = FASTPROM_HISTOGRAM, .name = "h"};
+    fastprom_series_t *cs = fastprom_series(fastprom_family(fp, &c, &err), NULL, NULL, &err);
+    fastprom_series_t *hs = fastprom_series(fastprom_family(fp, &h, &err), NULL, NULL, &err);
+    ck_assert_int_eq(fastprom_inc(cs, 1), 0);
+    ck_assert_int_eq(fastprom_observe(hs, 1), 0);
+    struct fp_series *hrec = (struct fp_series *)(fp->base + hs->rec);
+    hrec->id = cs->id;
+    fastprom_options_t o = {.path = path, .flags = FASTPROM_READONLY};
+    fastprom_t *ro = fastprom_open(&o, &err);
+    ck_assert_msg(ro, "%s", err.text);
+    fastprom_buf_t buf = {0};
+    fastprom_render_options_t ropt = {.format = FASTPROM_FORMAT_TEXT};
+    ck_assert_int_eq(fastprom_render(ro, &ropt, &buf, &err), FASTPROM_ECORRUPT);
+    ck_assert_msg(strstr(err.text, "corrupt"), "%s", err.text);
+    fastprom_buf_free(&buf);
+    fastprom_close(ro);
+    fastprom_close(fp);
+}
+END_TEST
+
+/* Regression: a fold announced its reclaim only after freeing the dead
+ * slot, so a reader that had read the old retained totals and then found
+ * the slot already free returned a total without the dead writer's counts:
+ * a counter reset for one scrape. The hooks hold the reader and the folder
+ * exactly in that window. */
+static sem_t folder_released, reader_done;
+static atomic_int reader_armed, folder_armed;
+
+static int wait_a_while(sem_t *s)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += 10;
+    while (sem_timedwait(s, &t) < 0)
+        if (errno != EINTR)
+            return -1;
+    return 0;
+}
+
+static void race_hook(int point)
+{
+    if (point == FP_POINT_READ_RETIRED && atomic_exchange(&reader_armed, 0))
+        wait_a_while(&folder_released); /* the folder has freed the slot */
+    if (point == FP_POINT_FOLD_RELEASED && atomic_exchange(&folder_armed, 0)) {
+        sem_post(&folder_released);
+        wait_a_while(&reader_done); /* the reader finished its pass */
+    }
+}
+
+static void *fold_now(void *arg)
+{
+    return (void *)(intptr_t)fastprom_collect_dead(arg, NULL);
+}
+
+static pid_t count_and_die(const char *path, double v)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        fastprom_options_t o = {.path = path};
+        fastprom_t *c = fastprom_open(&o, NULL);
+        fastprom_family_def_t d = {.type = FASTPROM_COUNTER, .name = "fold_total"};
+        if (!c || fastprom_inc(fastprom_series(fastprom_family(c, &d, NULL), NULL, NULL, NULL), v))
+            _exit(1);
+        _exit(0); /* dies without folding its own slot */
+    }
+    return pid;
+}
+
+START_TEST(a_reader_inside_a_fold_never_sees_a_counter_go_back)
+{
+    const char *path;
+    fp = open_tmp_segment(0, &path);
+    waitpid(count_and_die(path, 5), NULL, 0);
+    ck_assert_int_eq(fastprom_collect_dead(fp, NULL), 1); /* retained total: 5 */
+    waitpid(count_and_die(path, 3), NULL, 0);            /* a dead slot holding 3 */
+    fastprom_options_t o = {.path = path, .flags = FASTPROM_READONLY};
+    fastprom_t *ro = fastprom_open(&o, NULL);
+    ck_assert_ptr_nonnull(ro);
+    sem_init(&folder_released, 0, 0);
+    sem_init(&reader_done, 0, 0);
+    atomic_store(&reader_armed, 1);
+    atomic_store(&folder_armed, 1);
+    fp_test_hook = race_hook;
+    pthread_t folder;
+    ck_assert_int_eq(pthread_create(&folder, NULL, fold_now, fp), 0);
+    char *text = render_or_fail(ro, FASTPROM_FORMAT_TEXT, 0);
+    sem_post(&reader_done);
+    void *folded;
+    pthread_join(folder, &folded);
+    fp_test_hook = NULL;
+    ck_assert_int_eq((intptr_t)folded, 1);
+    ck_assert_msg(strstr(text, "fold_total 8\n"), "the reader saw:\n%s", text);
+    free(text);
+    fastprom_close(ro);
+    fastprom_close(fp);
+}
+END_TEST
+
 static atomic_int stop;
 
 static void *churn(void *arg)
@@ -173,6 +285,8 @@ int main(void)
     tcase_add_test(t, changes_between_renders_show_at_once);
     tcase_add_test(t, renders_from_many_threads_while_series_change);
     tcase_add_test(t, exclude_leaves_out_families_by_prefixed_name);
+    tcase_add_test(t, a_record_with_another_familys_id_is_corrupt_not_a_crash);
+    tcase_add_test(t, a_reader_inside_a_fold_never_sees_a_counter_go_back);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
