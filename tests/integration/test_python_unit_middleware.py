@@ -10,11 +10,16 @@ away mid-response is status 499, exceptions are counted once with status
 500 (also those Flask turns into an error page), an app's own early-answering
 before_request cannot hide the route, lifespan and websocket scopes pass
 through untouched, a full series limit never breaks a request, and the
-namespace / label_names options rename what they should.
+namespace / label_names options rename what they should. Under wsgiref's
+own server code, the middleware hides neither a wsgi.file_wrapper response
+(the server's sendfile path) nor the length of a list response (the
+server's Content-Length).
 """
 import asyncio
+import io
 import time
 import unittest
+import wsgiref.handlers
 import wsgiref.util
 
 import python_support
@@ -59,6 +64,17 @@ def serve_wsgi(app, method, path, chunks_to_read=None):
         if hasattr(result, "close"):
             result.close()
     return got.get("status"), b"".join(body)
+
+
+def run_wsgiref(app, path, handler_class=wsgiref.handlers.SimpleHandler):
+    """Runs one GET through wsgiref's server-side handler (the code
+    wsgiref.simple_server runs per request); returns the raw HTTP answer."""
+    environ = {}
+    wsgiref.util.setup_testing_defaults(environ)
+    environ["PATH_INFO"] = path
+    out = io.BytesIO()
+    handler_class(io.BytesIO(), out, io.StringIO(), environ, multithread=False).run(app)
+    return out.getvalue()
 
 
 def flask_app(registry, **options):
@@ -216,6 +232,50 @@ class Wsgi(unittest.TestCase):
         self.assertGreater(small.stat()["dropped_series"], 0)
         self.assertEqual(value(small, "http_requests_total", method="GET", route="/items/<int:item_id>",
                                status="200"), 2)
+
+    def test_file_wrapper_response_reaches_the_server(self):
+        files = []
+
+        def download(environ, start_response):
+            start_response("200 OK", [("Content-Type", "application/octet-stream")])
+            files.append(io.BytesIO(b"x" * 1000))
+            return environ["wsgi.file_wrapper"](files[-1], 256)
+
+        class SendfileServer(wsgiref.handlers.SimpleHandler):
+            sent = []
+
+            def sendfile(self):
+                # wsgiref's hook for a platform sendfile(), called only when the
+                # result is the server's own file_wrapper (as gunicorn decides).
+                self.sent.append(self.result)
+                for block in self.result:
+                    self.write(block)
+                return True
+
+        app = fastprom.wsgi.MetricsMiddleware(download, route=lambda environ: "/download", registry=self.r)
+        answer = run_wsgiref(app, "/download", SendfileServer)
+        self.assertTrue(answer.endswith(b"x" * 1000), answer[:200])
+        self.assertEqual(len(SendfileServer.sent), 1, "the server did not see its file_wrapper")
+        self.assertIsInstance(SendfileServer.sent[0], wsgiref.util.FileWrapper)
+        self.assertTrue(files[0].closed)
+        self.assertEqual(value(self.r, "http_requests_total", method="GET", route="/download", status="200"), 1)
+        self.assertEqual(value(self.r, "http_request_duration_seconds_count", method="GET", route="/download"), 1)
+        self.assertEqual(value(self.r, "http_requests_in_progress", method="GET", route="/download"), 0)
+
+    def test_list_response_keeps_its_length(self):
+        def hello(environ, start_response):
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"hello"]
+
+        app = fastprom.wsgi.MetricsMiddleware(hello, registry=self.r)
+        answer = run_wsgiref(app, "/hello")
+        # wsgiref sets Content-Length only when len(result) == 1.
+        self.assertIn(b"\r\nContent-Length: 5\r\n", answer)
+        self.assertTrue(answer.endswith(b"\r\n\r\nhello"), answer)
+        self.assertEqual(value(self.r, "http_requests_total", method="GET", route="__unknown__", status="200"), 1)
+        body = app({"REQUEST_METHOD": "GET", "PATH_INFO": "/"}, lambda status, headers, exc_info=None: None)
+        self.assertEqual(len(body), 1)
+        body.close()
 
 
 # ---- ASGI -------------------------------------------------------------------

@@ -12,20 +12,36 @@
  - test_value_errors: every ValueError prometheus_client raises for a bad
    name, label, bucket list, mode, state, label count or increment is a
    ValueError in fastprom too.
+ - test_amount_types: what prometheus_client cannot add to its float
+   value (a str, bytes, Decimal, None) is a TypeError in fastprom too.
+ - test_every_name_is_there_or_explained: each name of prometheus_client's
+   and prometheus_client.core's __all__ exists in fastprom / fastprom.core,
+   or importing it raises an ImportError saying why not.
+ - ServingAndShipping: make_wsgi_app / make_asgi_app / MetricsHandler /
+   start_http_server negotiate like prometheus_client's (OpenMetrics, gzip,
+   disable_compression, name[]); write_to_textfile replaces the file
+   atomically; push_to_gateway & co. against a real Pushgateway.
  - the fastprom-only behaviour: exemplars, summary quantiles, registries,
    limits, get_sample_value, library lookup.
 """
+import asyncio
 import atexit
+import gzip
+import http.server
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
 import warnings
+from decimal import Decimal
+from fractions import Fraction
 
 os.environ["PROMETHEUS_DISABLE_CREATED_SERIES"] = "True"  # before prometheus_client is imported
 
+import harness  # noqa: E402
 import python_support  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="fastprom-py-")
@@ -276,6 +292,191 @@ class Parity(unittest.TestCase):
                 c.remove("never")
 
 
+    def test_amount_types(self):
+        updates = {
+            "counter inc": (lambda m, r: m.Counter("x", "d", registry=r), "inc", "x_total"),
+            "gauge inc": (lambda m, r: m.Gauge("x", "d", registry=r), "inc", "x"),
+            "gauge dec": (lambda m, r: m.Gauge("x", "d", registry=r), "dec", "x"),
+            "gauge set": (lambda m, r: m.Gauge("x", "d", registry=r), "set", "x"),
+            "histogram observe": (lambda m, r: m.Histogram("x", "d", registry=r), "observe", "x_sum"),
+            "summary observe": (lambda m, r: m.Summary("x", "d", registry=r), "observe", "x_sum"),
+        }
+        for what, (make, method, sample) in updates.items():
+            for amount in ("2", b"2", "abc", None, Fraction(1, 2), True, 3, 2.5):
+                with self.subTest(what, amount=amount):
+                    outcomes = []
+                    for m in (prometheus_client, fastprom):
+                        r = m.CollectorRegistry()
+                        try:
+                            getattr(make(m, r), method)(amount)
+                            outcomes.append(r.get_sample_value(sample))
+                        except (TypeError, ValueError) as e:
+                            outcomes.append(type(e).__name__)
+                        finally:
+                            if m is fastprom:
+                                r.close()  # a process may hold only so many segments
+                    self.assertEqual(outcomes[0], outcomes[1], "prometheus_client, fastprom")
+        # Documented leniency: ctypes converts a Decimal through __float__ before any check could run.
+        r = fastprom.CollectorRegistry()
+        self.addCleanup(r.close)
+        fastprom.Gauge("decimal_gauge", "d", registry=r).inc(Decimal("2.5"))
+        self.assertEqual(r.get_sample_value("decimal_gauge"), 2.5)
+
+    def test_every_name_is_there_or_explained(self):
+        import fastprom.core
+        import prometheus_client.core
+        explained = set()
+        for theirs, ours in ((prometheus_client, fastprom), (prometheus_client.core, fastprom.core)):
+            for name in theirs.__all__:
+                with self.subTest(f"{ours.__name__}.{name}"):
+                    try:
+                        exec(f"from {ours.__name__} import {name}", {})
+                    except ImportError as e:
+                        self.assertIn(f"fastprom: {name} is not available", str(e))
+                        self.assertIn("fastprom-fcgi", str(e))
+                        explained.add(name)
+        self.assertEqual(explained, {"Metric", "ProcessCollector", "PlatformCollector", "GCCollector", "Sample",
+                                     "Exemplar", "Timestamp"} | {n for n in prometheus_client.core.__all__
+                                                                 if n.endswith("MetricFamily")})
+        self.assertIs(fastprom.core.Counter, fastprom.Counter)
+        self.assertIs(fastprom.core.REGISTRY, fastprom.REGISTRY)
+        self.assertFalse(hasattr(fastprom, "no_such_name"))
+
+
+def wsgi_get(app, path="/metrics", query="", **headers):
+    """(status, headers dict, body) of one call of a WSGI app."""
+    got = {}
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query}
+    environ.update(("HTTP_" + k.upper(), v) for k, v in headers.items())
+    body = b"".join(app(environ, lambda status, hdrs: got.update(status=status, headers=dict(hdrs))))
+    return got["status"], got["headers"], body
+
+
+class ServingAndShipping(unittest.TestCase):
+    def setUp(self):
+        self.r = fastprom.CollectorRegistry()
+        self.addCleanup(self.r.close)
+        fastprom.Gauge("served", "d", registry=self.r).set(4)
+        fastprom.Counter("other", "d", registry=self.r).inc()
+
+    def test_make_wsgi_app(self):
+        app = fastprom.make_wsgi_app(self.r)
+        status, headers, body = wsgi_get(app, accept="application/openmetrics-text; version=1.0.0")
+        self.assertEqual(status, "200 OK")
+        self.assertTrue(headers["Content-Type"].startswith("application/openmetrics-text"))
+        self.assertIn(b"served 4", body)
+        # As prometheus_client's choose_encoder: the media type must be listed, not merely contained.
+        self.assertEqual(wsgi_get(app, accept="application/openmetrics-textual")[1]["Content-Type"],
+                         fastprom.CONTENT_TYPE_LATEST)
+        _, headers, body = wsgi_get(app, accept_encoding="br;q=1, GZIP;q=0.5")
+        self.assertEqual(headers["Content-Encoding"], "gzip")
+        self.assertEqual(gzip.decompress(body), fastprom.generate_latest(self.r))
+        self.assertEqual(headers["Content-Length"], str(len(body)))
+        _, headers, body = wsgi_get(fastprom.make_wsgi_app(self.r, disable_compression=True), accept_encoding="gzip")
+        self.assertNotIn("Content-Encoding", headers)
+        self.assertEqual(body, fastprom.generate_latest(self.r))
+        _, _, body = wsgi_get(app, query="name[]=served")
+        self.assertIn(b"served 4", body)
+        self.assertNotIn(b"other", body)
+        self.assertEqual(wsgi_get(app, path="/favicon.ico")[2], b"")
+
+    def test_make_asgi_app(self):
+        def get(app, *headers):
+            sent = []
+
+            async def receive():
+                return {"type": "http.request", "body": b"", "more_body": False}
+
+            async def send(message):
+                sent.append(message)
+            asyncio.run(app({"type": "http", "method": "GET", "path": "/metrics", "query_string": b"name[]=served",
+                             "headers": list(headers)}, receive, send))
+            return dict(sent[0]["headers"]), sent[1]["body"]
+
+        headers, body = get(fastprom.make_asgi_app(self.r), (b"accept", b"application/openmetrics-text"),
+                            (b"accept-encoding", b"gzip"))
+        self.assertEqual(headers[b"content-encoding"], b"gzip")
+        self.assertTrue(headers[b"content-type"].startswith(b"application/openmetrics-text"))
+        self.assertEqual(gzip.decompress(body), fastprom.render("openmetrics", self.r, names=["served"]))
+        headers, body = get(fastprom.make_asgi_app(registry=self.r, disable_compression=True),
+                            (b"accept-encoding", b"gzip"))
+        self.assertNotIn(b"content-encoding", headers)
+        self.assertIn(b"served 4", body)
+
+    def test_start_http_server(self):
+        port = harness.free_port()
+        self.assertIsNone(fastprom.start_http_server(port, addr="127.0.0.1", registry=self.r))
+        self.assertIs(fastprom.start_wsgi_server, fastprom.start_http_server)
+        thread = [t for t in threading.enumerate() if t.name == f"fastprom-metrics-http-{port}"]
+        self.assertTrue(thread and thread[0].daemon, "no daemon thread serves the metrics")
+        url = f"http://127.0.0.1:{port}/metrics"
+        resp = harness.http_get(url, headers={"Accept": "application/openmetrics-text", "Accept-Encoding": "gzip"})
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(resp.header("Content-Encoding"), "gzip")
+        self.assertTrue(resp.header("Content-Type").startswith("application/openmetrics-text"))
+        self.assertEqual(gzip.decompress(resp.body), fastprom.render("openmetrics", self.r))
+        self.assertIn(b"served 4", harness.http_get(url).body)
+        with self.assertRaises(OSError) as ctx:
+            fastprom.start_http_server(port, addr="127.0.0.1", registry=self.r)
+        self.assertIn(f"127.0.0.1:{port}", str(ctx.exception))
+
+    def test_metrics_handler(self):
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), fastprom.MetricsHandler.factory(self.r))
+        self.addCleanup(server.server_close)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.shutdown)
+        resp = harness.http_get(f"http://127.0.0.1:{server.server_port}/?name[]=other")
+        self.assertEqual((resp.status, resp.header("Content-Type")), (200, fastprom.CONTENT_TYPE_LATEST))
+        self.assertIn(b"other_total 1", resp.body)
+        self.assertNotIn(b"served", resp.body)
+        self.assertIs(fastprom.MetricsHandler.registry, fastprom.REGISTRY)
+
+    def test_write_to_textfile_replaces_atomically(self):
+        directory = tempfile.mkdtemp(dir=TMP)
+        path = os.path.join(directory, "app.prom")
+        with open(path, "w") as f:
+            f.write("old\n")
+        old_inode = os.stat(path).st_ino
+        fastprom.write_to_textfile(path, self.r)
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), fastprom.generate_latest(self.r))
+        self.assertNotEqual(os.stat(path).st_ino, old_inode, "rewritten in place: a reader could see half a file")
+        os.mkdir(os.path.join(directory, "taken.prom"))
+        with self.assertRaises(OSError):
+            fastprom.write_to_textfile(os.path.join(directory, "taken.prom"), self.r)
+        self.assertEqual(sorted(os.listdir(directory)), ["app.prom", "taken.prom"], "a temporary file was left")
+
+    def test_push_to_gateway(self):
+        tmp = harness.make_temp_dir(self)
+        port = harness.free_port()
+        harness.start_process(["prometheus-pushgateway", f"--web.listen-address=127.0.0.1:{port}",
+                               f"--persistence.file={tmp}/pushgateway.data"], tmp, "pushgateway", testcase=self)
+        base = f"http://127.0.0.1:{port}"
+        harness.wait_until(lambda: harness.http_get(base + "/-/ready", timeout=2).status == 200, 30,
+                           what="the Pushgateway")
+        group = {"instance": "worker-1", "shard": "a/b"}  # "/" goes base64-encoded
+        labels = (("instance", "worker-1"), ("job", "nightly"), ("shard", "a/b"))
+
+        fastprom.push_to_gateway(f"127.0.0.1:{port}", job="nightly", registry=self.r, grouping_key=group,
+                                 timeout=10)
+        got = python_support.scrape(base + "/metrics")
+        self.assertEqual(got[("served", labels)], 4)
+        self.assertEqual(got[("other_total", labels)], 1)
+
+        extra = fastprom.CollectorRegistry()
+        self.addCleanup(extra.close)
+        fastprom.Gauge("served", "d", registry=extra).set(9)
+        fastprom.pushadd_to_gateway(base, job="nightly", registry=extra, grouping_key=group, timeout=10)
+        got = python_support.scrape(base + "/metrics")
+        self.assertEqual((got[("served", labels)], got[("other_total", labels)]), (9, 1))
+
+        fastprom.delete_from_gateway(base, job="nightly", grouping_key=group, timeout=10)
+        got = python_support.scrape(base + "/metrics")
+        self.assertNotIn(("served", labels), got)
+        with self.assertRaises(OSError):
+            fastprom.push_to_gateway(f"127.0.0.1:{harness.free_port()}", job="j", registry=self.r, timeout=5)
+
+
 class FastpromOnly(unittest.TestCase):
     def test_private_registries_are_separate(self):
         r1, r2 = fastprom.CollectorRegistry(), fastprom.CollectorRegistry()
@@ -427,17 +628,6 @@ class FastpromOnly(unittest.TestCase):
         self.assertEqual(fastprom.CONTENT_TYPE_LATEST, prometheus_client.CONTENT_TYPE_LATEST)
         with self.assertRaises(ValueError):
             fastprom.render("xml", registry=r)
-
-    def test_make_wsgi_app(self):
-        r = fastprom.CollectorRegistry()
-        fastprom.Gauge("served", "d", registry=r).set(4)
-        app = fastprom.make_wsgi_app(r)
-        got = {}
-        body = b"".join(app({"HTTP_ACCEPT": "application/openmetrics-text"},
-                            lambda status, headers: got.update(status=status, headers=dict(headers))))
-        self.assertEqual(got["status"], "200 OK")
-        self.assertTrue(got["headers"]["Content-Type"].startswith("application/openmetrics-text"))
-        self.assertIn(b"served 4", body)
 
 
 class LibraryLookup(unittest.TestCase):

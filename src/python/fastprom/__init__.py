@@ -9,18 +9,40 @@ Metrics go to the segment at $FASTPROM_PATH (default /dev/shm/fastprom);
 nginx sends /metrics to fastprom-fcgi, so the app needs no /metrics route,
 no PROMETHEUS_MULTIPROC_DIR and no files to wipe. Web middleware:
 fastprom.wsgi.MetricsMiddleware, fastprom.flask.instrument,
-fastprom.asgi.MetricsMiddleware. Differences from prometheus_client are
-listed in fastprom.metrics' docstring.
+fastprom.asgi.MetricsMiddleware. Differences of the metrics from
+prometheus_client's are listed in fastprom.metrics' docstring.
+
+The rest of prometheus_client 0.16's top-level API, and where it stands:
+ - Serving without fastprom-fcgi works as there: make_wsgi_app and
+   make_asgi_app (registry, disable_compression), MetricsHandler,
+   start_http_server / start_wsgi_server (a daemon thread; returns None),
+   with the same content negotiation (OpenMetrics on Accept, gzip on
+   Accept-Encoding, ?name[]= filter). They show the registry's whole
+   segment, i.e. every process's metrics.
+ - write_to_textfile (atomic: temporary file, then rename) and
+   push_to_gateway / pushadd_to_gateway / delete_from_gateway /
+   instance_ip_grouping_key (fastprom.push) work as there, on the rendered
+   segment.
+ - fastprom.core holds the prometheus_client.core names fastprom has;
+   fastprom.multiprocess the multiprocess-mode entry points (no-ops here).
+ - Not available, because they run code in the scraped process at scrape
+   time and fastprom's scrape runs in fastprom-fcgi: custom collectors
+   (Metric, *MetricFamily, Sample, ...) and ProcessCollector,
+   PlatformCollector, GCCollector. Importing one raises an ImportError that
+   says what to do instead; registering a custom collector object raises
+   TypeError; Gauge.set_function() raises NotImplementedError.
 
 The library is found through $FASTPROM_LIB, next to this package, the
 source tree's build/, the lib dir `make install` recorded, or the loader.
 """
+from ._compat import missing_name
 from ._native import VERSION as LIBRARY_VERSION
 from .exposition import (
-    CONTENT_TYPE_JSON, CONTENT_TYPE_LATEST, CONTENT_TYPE_OPENMETRICS, generate_latest, make_asgi_app,
-    make_wsgi_app, render,
+    CONTENT_TYPE_JSON, CONTENT_TYPE_LATEST, CONTENT_TYPE_OPENMETRICS, MetricsHandler, generate_latest,
+    make_asgi_app, make_wsgi_app, render, start_http_server, start_wsgi_server, write_to_textfile,
 )
 from .metrics import Counter, Enum, Gauge, Histogram, Info, Summary, dropped_updates_in_process
+from .push import delete_from_gateway, instance_ip_grouping_key, push_to_gateway, pushadd_to_gateway
 from .registry import (
     GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECTOR, REGISTRY, CollectorRegistry, FastpromError,
     FastpromLimitError, FastpromValueError, FastpromWarning,
@@ -31,7 +53,13 @@ __version__ = LIBRARY_VERSION
 __all__ = (
     "CollectorRegistry", "REGISTRY", "Counter", "Gauge", "Summary", "Histogram", "Info", "Enum",
     "CONTENT_TYPE_LATEST", "CONTENT_TYPE_OPENMETRICS", "CONTENT_TYPE_JSON", "generate_latest", "render",
-    "make_wsgi_app", "make_asgi_app", "PROCESS_COLLECTOR", "PLATFORM_COLLECTOR", "GC_COLLECTOR",
+    "MetricsHandler", "make_wsgi_app", "make_asgi_app", "start_http_server", "start_wsgi_server",
+    "write_to_textfile", "push_to_gateway", "pushadd_to_gateway", "delete_from_gateway",
+    "instance_ip_grouping_key", "PROCESS_COLLECTOR", "PLATFORM_COLLECTOR", "GC_COLLECTOR",
     "FastpromError", "FastpromValueError", "FastpromLimitError", "FastpromWarning",
     "dropped_updates_in_process", "LIBRARY_VERSION",
 )
+
+
+def __getattr__(name):
+    return missing_name(__name__, name)

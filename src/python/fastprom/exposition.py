@@ -1,11 +1,27 @@
-"""Rendering a segment through the C renderer, and small WSGI/ASGI apps that
-serve it, for apps that are not behind nginx + fastprom-fcgi (and tests).
+"""Rendering a segment through the C renderer, and the ways
+prometheus_client serves or ships an exposition, for apps that are not
+behind nginx + fastprom-fcgi, batch jobs and tests.
 
 generate_latest() renders the whole segment -- every process's metrics --
 in Prometheus text 0.0.4, as prometheus_client.generate_latest() does for
 its registry. render() also does OpenMetrics and fastprom's JSON.
+
+make_wsgi_app(), make_asgi_app(), MetricsHandler and start_http_server() /
+start_wsgi_server() answer as prometheus_client 0.16's do: OpenMetrics when
+the Accept header lists application/openmetrics-text, gzip when
+Accept-Encoding allows it (unless disable_compression), only the families
+named by ?name[]=... when given. write_to_textfile() writes atomically for
+node_exporter's textfile collector.
 """
 import ctypes
+import gzip
+import os
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler
+from socketserver import ThreadingMixIn
+from urllib.parse import parse_qs, urlparse
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from . import _native
 from ._native import lib
@@ -64,44 +80,146 @@ def generate_latest(registry=REGISTRY):
     return render("text", registry)
 
 
-def _choose(accept_header):
-    if accept_header and "application/openmetrics-text" in accept_header:
-        return "openmetrics"
+# ---- answering a scrape ------------------------------------------------------
+
+def choose_format(accept_header):
+    """'openmetrics' when the Accept header lists that media type (as
+    prometheus_client's choose_encoder decides), else 'text'."""
+    for accepted in (accept_header or "").split(","):
+        if accepted.split(";")[0].strip() == "application/openmetrics-text":
+            return "openmetrics"
     return "text"
 
 
-def make_wsgi_app(registry=REGISTRY):
-    """A WSGI app answering with the segment (OpenMetrics when asked for).
-    Behind nginx, fastprom-fcgi serves /metrics and this is not needed."""
+def gzip_accepted(accept_encoding_header):
+    for accepted in (accept_encoding_header or "").split(","):
+        if accepted.split(";")[0].strip().lower() == "gzip":
+            return True
+    return False
+
+
+def _bake_output(registry, accept, accept_encoding, params, disable_compression):
+    """(status, headers, body) of a scrape answer; params is parse_qs() of
+    the query string."""
+    fmt = choose_format(accept)
+    body = render(fmt, registry, names=params.get("name[]"))
+    headers = [("Content-Type", content_type(fmt))]
+    if not disable_compression and gzip_accepted(accept_encoding):
+        body = gzip.compress(body, compresslevel=6)  # 9 costs much more time for a few bytes
+        headers.append(("Content-Encoding", "gzip"))
+    headers.append(("Content-Length", str(len(body))))
+    return "200 OK", headers, body
+
+
+def make_wsgi_app(registry=REGISTRY, disable_compression=False):
+    """A WSGI app answering with the segment (negotiated as the module
+    docstring says). Behind nginx, fastprom-fcgi serves /metrics and this
+    is not needed."""
 
     def metrics_app(environ, start_response):
-        fmt = _choose(environ.get("HTTP_ACCEPT"))
-        body = render(fmt, registry)
-        start_response("200 OK", [("Content-Type", content_type(fmt)), ("Content-Length", str(len(body)))])
+        if environ.get("PATH_INFO") == "/favicon.ico":  # browsers ask; prometheus_client answers empty
+            start_response("200 OK", [("Content-Length", "0")])
+            return [b""]
+        status, headers, body = _bake_output(registry, environ.get("HTTP_ACCEPT"),
+                                             environ.get("HTTP_ACCEPT_ENCODING"),
+                                             parse_qs(environ.get("QUERY_STRING", "")), disable_compression)
+        start_response(status, headers)
         return [body]
 
     return metrics_app
 
 
-def make_asgi_app(registry=REGISTRY):
+def make_asgi_app(registry=REGISTRY, disable_compression=False):
     """The ASGI twin of make_wsgi_app."""
 
     async def metrics_app(scope, receive, send):
         if scope["type"] != "http":
             return
-        accept = ""
+        request = {}
         for k, v in scope.get("headers", ()):
-            if k == b"accept":
-                accept = v.decode("latin-1")
-        fmt = _choose(accept)
-        body = render(fmt, registry)
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", content_type(fmt).encode()),
-                                (b"content-length", str(len(body)).encode())]})
+            k, v = k.decode("latin-1").lower(), v.decode("latin-1")
+            request[k] = request[k] + "," + v if k in request else v  # repeated headers are one list
+        params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        status, headers, body = _bake_output(registry, request.get("accept"), request.get("accept-encoding"),
+                                             params, disable_compression)
+        await send({"type": "http.response.start", "status": int(status[:3]),
+                    "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]})
         await send({"type": "http.response.body", "body": body})
 
     return metrics_app
 
+
+class MetricsHandler(BaseHTTPRequestHandler):
+    """http.server handler answering GET with the segment of `registry`
+    (REGISTRY; MetricsHandler.factory(registry) makes one for another)."""
+    registry = REGISTRY
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        status, headers, body = _bake_output(self.registry, self.headers.get("Accept"),
+                                             self.headers.get("Accept-Encoding"),
+                                             parse_qs(urlparse(self.path).query), False)
+        self.send_response(int(status[:3]))
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format, *args):  # noqa: A002 - http.server's signature
+        """Scrapes are not logged."""
+
+    @classmethod
+    def factory(cls, registry):
+        """A subclass serving registry."""
+        return type(cls.__name__, (cls,), {"registry": registry})
+
+
+class _QuietWSGIRequestHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - http.server's signature
+        """Scrapes are not logged."""
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    # Request threads are not joined at shutdown: a hung client cannot hold up the app's exit.
+    daemon_threads = True
+
+
+def start_wsgi_server(port, addr="0.0.0.0", registry=REGISTRY):
+    """Serves the segment over HTTP on addr:port (any path) from a daemon
+    thread, one thread per request, as prometheus_client 0.16 does; returns
+    None as it does. An IPv6 addr listens on IPv6."""
+    try:
+        family, _, _, _, sockaddr = socket.getaddrinfo(addr, port, type=socket.SOCK_STREAM)[0]
+        server_class = type("MetricsServer", (_ThreadingWSGIServer,), {"address_family": family})
+        httpd = make_server(sockaddr[0], port, make_wsgi_app(registry), server_class,
+                            handler_class=_QuietWSGIRequestHandler)
+    except OSError as e:
+        raise OSError(e.errno, f"fastprom: start_http_server cannot listen on {addr}:{port}: {e.strerror or e}; "
+                               "pick a free port, or the address of one of this host's interfaces") from e
+    threading.Thread(target=httpd.serve_forever, name=f"fastprom-metrics-http-{port}", daemon=True).start()
+
+
+start_http_server = start_wsgi_server
+
+
+def write_to_textfile(path, registry):
+    """Writes the segment in text format to path (for node_exporter's
+    textfile collector, which wants a name ending in .prom). A reader sees
+    the old file or the new one, never a partial one: the text goes to a
+    temporary file beside it, renamed over path."""
+    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(generate_latest(registry))
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+# ---- reading an exposition back ------------------------------------------------
 
 def _unescape(s):
     out = []

@@ -26,6 +26,13 @@ What is different, and why:
    FastpromLimitError at the family's series limit or when the segment is
    full (the middleware catches it and skips the request's metrics).
  - A counter increment of NaN raises ValueError (prometheus_client stores it).
+ - Amounts: a str, bytes or None is a TypeError, as in prometheus_client
+   (Gauge.set() converts with float() there and here, so set("3.5") works);
+   so is a complex amount (prometheus_client stores it in some metrics and
+   breaks its own exposition). A Decimal, or any object with __float__, is
+   converted (prometheus_client raises TypeError): ctypes converts it
+   before any check could run, and checking the type first would cost
+   every update.
  - Gauge.set_function() raises NotImplementedError: the scrape runs in
    fastprom-fcgi, which cannot call back into the app; call set() instead.
  - remove() and clear() act on the segment, for every process. Another
@@ -71,6 +78,13 @@ def _warn_once(key, text):
     if key not in _warned:
         _warned.add(key)
         warnings.warn(text, FastpromWarning, stacklevel=4)
+
+
+def _as_double(amount):
+    """amount as a float, refusing what prometheus_client's `value +=
+    amount` refuses (str, bytes, None) with its TypeError. Only reached
+    when ctypes refused the amount (it takes int, float and __float__)."""
+    return float(0.0 + amount)
 
 
 def _update_failed(metric, rc):
@@ -339,7 +353,7 @@ class Counter(MetricWrapperBase):
         try:
             rc = _inc(s, _ONE if amount == 1 else amount)
         except _ArgumentError:
-            rc = _inc(s, float(amount))
+            rc = _inc(s, _as_double(amount))
         if rc:
             _update_failed(self, rc)
 
@@ -347,7 +361,7 @@ class Counter(MetricWrapperBase):
         self._raise_if_not_observable()
         if not amount >= 0:
             raise ValueError("Counters can only be incremented by non-negative amounts.")
-        _exemplar_update(self, _inc, lib.fastprom_inc_exemplar, float(amount), exemplar)
+        _exemplar_update(self, _inc, lib.fastprom_inc_exemplar, _as_double(amount), exemplar)
 
     def count_exceptions(self, exception=Exception):
         """Counts exceptions of the given type leaving a block or function."""
@@ -379,7 +393,7 @@ class Gauge(MetricWrapperBase):
         try:
             rc = _inc(s, _ONE if amount == 1 else amount)
         except _ArgumentError:
-            rc = _inc(s, float(amount))
+            rc = _inc(s, _as_double(amount))
         if rc:
             _update_failed(self, rc)
 
@@ -391,7 +405,7 @@ class Gauge(MetricWrapperBase):
         try:
             rc = _dec(s, _ONE if amount == 1 else amount)
         except _ArgumentError:
-            rc = _dec(s, float(amount))
+            rc = _dec(s, _as_double(amount))
         if rc:
             _update_failed(self, rc)
 
@@ -452,7 +466,7 @@ class Summary(MetricWrapperBase):
         try:
             rc = _observe(s, amount)
         except _ArgumentError:
-            rc = _observe(s, float(amount))
+            rc = _observe(s, _as_double(amount))
         if rc:
             _update_failed(self, rc)
 
@@ -497,11 +511,12 @@ class Histogram(MetricWrapperBase):
         s = self._series
         if s is None or exemplar:
             self._raise_if_not_observable()
-            return _exemplar_update(self, _observe, lib.fastprom_observe_exemplar, float(amount), exemplar)
+            return _exemplar_update(self, _observe, lib.fastprom_observe_exemplar, _as_double(amount),
+                                    exemplar)
         try:
             rc = _observe(s, amount)
         except _ArgumentError:
-            rc = _observe(s, float(amount))
+            rc = _observe(s, _as_double(amount))
         if rc:
             _update_failed(self, rc)
 

@@ -18,9 +18,9 @@ process may not register two metrics whose sample names clash.
 import ctypes
 import os
 import threading
-import weakref
 
 from . import _native
+from ._compat import missing_name
 from ._native import lib
 
 
@@ -273,3 +273,8 @@ class _DefaultRegistry(CollectorRegistry):
 
 
 REGISTRY = _DefaultRegistry()
+
+
+def __getattr__(name):
+    # prometheus_client.registry.Collector: an ImportError explaining why not.
+    return missing_name(__name__, name)

@@ -19,6 +19,14 @@ exhausted means the client went away: status 499. An exception raised by
 the app (or while streaming) counts in http_request_exceptions_total and
 gives status 500; with Flask, exceptions Flask turns into a 500 page are
 counted too (fastprom.flask hears of them from Flask).
+
+What the server learns from the response iterable stays intact:
+ - an instance of the server's wsgi.file_wrapper (Flask's send_file) is
+   returned as is, so the server still recognises it and uses sendfile();
+   its close() is replaced by one that records the request after closing
+   (a file sent by sendfile cannot tell a client that went away: no 499);
+ - a sized iterable (a list) stays sized, so the server can still set
+   Content-Length from a one-element body.
 """
 from time import perf_counter
 
@@ -61,7 +69,33 @@ class MetricsMiddleware:
         except BaseException as e:
             record.finish(self.group_unmatched, exception=e)
             raise
+        file_wrapper = environ.get("wsgi.file_wrapper")
+        if isinstance(file_wrapper, type) and isinstance(body, file_wrapper) and \
+                _record_on_close(body, record, self.group_unmatched):
+            return body
+        if hasattr(body, "__len__"):
+            return _SizedRecordedBody(body, record, self.group_unmatched)
         return _RecordedBody(body, record, self.group_unmatched)
+
+
+def _record_on_close(body, record, unmatched):
+    """Makes body.close() record the request; False if body takes no new
+    attribute (then it gets wrapped like any iterable)."""
+    close_body = getattr(body, "close", None)
+
+    def close():
+        end = perf_counter()
+        try:
+            if close_body is not None:
+                close_body()
+        finally:
+            record.finish(unmatched, end=end)
+
+    try:
+        body.close = close
+    except AttributeError:
+        return False
+    return True
 
 
 class _RecordedBody:
@@ -94,3 +128,11 @@ class _RecordedBody:
                 close()
         finally:
             self._record.finish(self._unmatched, end=end, status=None if self._exhausted else CLIENT_CLOSED)
+
+
+class _SizedRecordedBody(_RecordedBody):
+    """A _RecordedBody whose len() is the wrapped body's."""
+    __slots__ = ()
+
+    def __len__(self):
+        return len(self._body)
