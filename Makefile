@@ -211,7 +211,7 @@ clean:
 
 # Everything any target uses: build, tests with real servers, benchmarks.
 DEB_PACKAGES := gcc make pkg-config libc6-dev libjansson-dev libfcgi-dev libfcgi-bin zlib1g-dev check \
-  clang libclang-rt-14-dev nginx spawn-fcgi prometheus curl wrk systemd man-db strace \
+  clang libclang-rt-14-dev nginx spawn-fcgi prometheus prometheus-pushgateway curl wrk systemd man-db strace \
   python3 python3-prometheus-client python3-flask python3-fastapi python3-httpx python3-yaml \
   gunicorn uvicorn
 
