@@ -18,7 +18,7 @@
 
 struct fcgi_selfmetrics {
     fastprom_t *fp;
-    fastprom_family_t *scrape_duration, *scrapes, *in_flight, *render_errors;
+    fastprom_family_t *scrape_duration, *scrapes, *in_flight, *render_errors, *connections_dropped;
     fastprom_family_t *segment_up, *segment_size, *segment_used, *families, *series;
     fastprom_family_t *writer_slots, *writer_processes, *dropped_series, *dropped_updates;
     fastprom_family_t *last_write_age, *health_status, *build_info;
@@ -90,6 +90,10 @@ fcgi_selfmetrics_t *fcgi_selfmetrics_new(unsigned threads, fastprom_error_t *err
         {&sm->in_flight, FASTPROM_GAUGE, "fastprom_scrapes_in_flight", "Scrapes being answered now.", NULL, NULL, SUM},
         {&sm->render_errors, FASTPROM_COUNTER, "fastprom_render_errors_total",
          "Scrapes that could not render the application's segment, by reason.", "reason", NULL, SUM},
+        {&sm->connections_dropped, FASTPROM_COUNTER, "fastprom_connections_dropped_total",
+         "FastCGI connections closed unanswered (malformed, too_large, truncated, timeout) or cut at their "
+         "deadline (deadline).",
+         "reason", NULL, SUM},
         {&sm->segment_up, FASTPROM_GAUGE, "fastprom_segment_up",
          "1 when the application's segment is attached and valid.", NULL, NULL, LAST},
         {&sm->segment_size, FASTPROM_GAUGE, "fastprom_segment_size_bytes", "Size of the application's segment.", NULL,
@@ -190,6 +194,11 @@ void fcgi_selfmetrics_scrape_finished(fcgi_selfmetrics_t *sm, const char *format
 void fcgi_selfmetrics_render_error(fcgi_selfmetrics_t *sm, const char *reason)
 {
     inc(series2(sm->render_errors, reason, NULL), 1);
+}
+
+void fcgi_selfmetrics_connection_dropped(fcgi_selfmetrics_t *sm, const char *reason)
+{
+    inc(series2(sm->connections_dropped, reason, NULL), 1);
 }
 
 /* Advances a mirroring counter by how much the reading grew since *last. */

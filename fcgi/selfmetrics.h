@@ -34,6 +34,10 @@ void fcgi_selfmetrics_scrape_finished(fcgi_selfmetrics_t *sm, const char *format
 /* reason: "missing", "corrupt", "version", "busy", "nomem", "deadline", ... */
 void fcgi_selfmetrics_render_error(fcgi_selfmetrics_t *sm, const char *reason);
 
+/* A connection closed before libfcgi read it, or cut at its deadline.
+ * reason: "malformed", "too_large", "truncated", "timeout", "deadline". */
+void fcgi_selfmetrics_connection_dropped(fcgi_selfmetrics_t *sm, const char *reason);
+
 void fcgi_selfmetrics_observe(fcgi_selfmetrics_t *sm, const fcgi_segment_observation_t *obs);
 
 /* Refreshes the process_* figures, then renders the worker's families

@@ -21,6 +21,7 @@ Stable API (other test files import it; keep it small):
     http_request(url, method, headers)   -> Response (.status .headers .header(name) .body)
     http_get(url, headers), http_head(url, headers)
     fastcgi_request(socket, params)      -> (status, headers, body) straight to a FastCGI socket
+    fastcgi_request_bytes(params)        -> the bytes of such a request, for raw clients
     samples(body, openmetrics=False)     -> [(name, labels, value)] via prometheus_client's parsers
 
 Example:
@@ -453,14 +454,20 @@ def fastcgi_params(params):
     return out
 
 
-def fastcgi_request(socket_path, params, role=1, timeout=10):
-    """Sends one RESPONDER request straight to a FastCGI unix socket and
-    returns (status, headers dict with lower-case names, body bytes)."""
+def fastcgi_request_bytes(params, role=1):
+    """One whole request as nginx sends it: BEGIN_REQUEST, the PARAMS records
+    and the empty one ending them, the empty FCGI_STDIN."""
     payload = fastcgi_record(FCGI_BEGIN_REQUEST, struct.pack(">HB5x", role, 0))
     encoded = fastcgi_params(params)
     for i in range(0, len(encoded), 65535):
         payload += fastcgi_record(FCGI_PARAMS, encoded[i:i + 65535])
-    payload += fastcgi_record(FCGI_PARAMS, b"") + fastcgi_record(FCGI_STDIN, b"")
+    return payload + fastcgi_record(FCGI_PARAMS, b"") + fastcgi_record(FCGI_STDIN, b"")
+
+
+def fastcgi_request(socket_path, params, role=1, timeout=10):
+    """Sends one RESPONDER request straight to a FastCGI unix socket and
+    returns (status, headers dict with lower-case names, body bytes)."""
+    payload = fastcgi_request_bytes(params, role)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
         s.connect(socket_path)

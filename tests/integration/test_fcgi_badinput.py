@@ -2,8 +2,12 @@
 """test_fcgi_badinput.py - hostile and broken input: malformed Accept,
 Accept-Encoding and query strings, huge headers through nginx, and raw
 clients writing garbage FastCGI records (or nothing at all) straight to the
-worker's socket. After each, the worker is alive and serves the next request.
+worker's socket: the regression inputs of tests/regress/ (name-value lengths
+that made libfcgi abort the worker), giant declared lengths, and requests
+that never end or trickle in. After each, the worker is alive and serves the
+next request.
 """
+import glob
 import json
 import os
 import socket
@@ -18,6 +22,15 @@ from harness import FCGI_BEGIN_REQUEST, FCGI_PARAMS, FCGI_STDIN, fastcgi_params,
 
 THREADS = 2
 IO_TIMEOUT = 1.0
+REGRESS = os.path.join(harness.ROOT, "tests", "regress")
+GET_LIVE = {"REQUEST_METHOD": "GET", "DOCUMENT_URI": "/api/v1/health/live"}
+BEGIN = fastcgi_record(FCGI_BEGIN_REQUEST, struct.pack(">HB5x", 1, 0))
+
+
+def declared_lengths(name_len, value_len):
+    """BEGIN and a PARAMS record declaring a name and a value of these
+    lengths (4-byte encodings) followed by a few bytes, not the lengths."""
+    return BEGIN + fastcgi_record(FCGI_PARAMS, struct.pack(">II", name_len | 1 << 31, value_len | 1 << 31) + b"A" * 96)
 
 
 class BadInput(unittest.TestCase):
@@ -38,6 +51,32 @@ class BadInput(unittest.TestCase):
         r = harness.http_get(self.nginx.url("/metrics?name[]=http_requests_total"))
         self.assertEqual(r.status, 200)
         self.assertIn(b"http_requests_total", r.body)
+
+    def dropped(self, reason):
+        """fastprom_connections_dropped_total{reason=...} now."""
+        status, _, body = harness.fastcgi_request(self.worker.socket, {
+            "REQUEST_METHOD": "GET", "DOCUMENT_URI": "/metrics",
+            "QUERY_STRING": "name[]=fastprom_connections_dropped_total"})
+        self.assertEqual(status, 200)
+        return sum(value for _, labels, value in harness.samples(body) if labels.get("reason") == reason)
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(self.worker.socket)
+        return s
+
+    @staticmethod
+    def read_until_closed(s, timeout):
+        """What the worker sent before it closed s; socket.timeout when it
+        still holds the connection after timeout seconds."""
+        s.settimeout(timeout)
+        data = b""
+        try:
+            while chunk := s.recv(65536):
+                data += chunk
+        except ConnectionResetError:
+            pass
+        return data
 
     def raw(self, payload, linger=0.0):
         """Connects straight to the worker, sends payload, maybe waits, and
@@ -108,6 +147,64 @@ class BadInput(unittest.TestCase):
             answer = self.raw(payload)
             self.assertNotIn(b"Status: 200", answer)
             self.assert_still_serving()
+
+    def test_regression_inputs_do_not_kill_the_worker(self):
+        # Each made libfcgi 2.4.2 malloc an overflowed size and abort the
+        # whole worker on its own assert (fcgiapp.c:75).
+        files = sorted(glob.glob(os.path.join(REGRESS, "fcgi-*.bin")))
+        self.assertGreaterEqual(len(files), 2)
+        for path in files:
+            with open(path, "rb") as f:
+                payload = f.read()
+            before = self.dropped("too_large") + self.dropped("malformed")
+            self.assertEqual(self.raw(payload), b"", path)
+            self.assert_still_serving()
+            self.assertEqual(self.dropped("too_large") + self.dropped("malformed"), before + 1, path)
+
+    def test_oversized_lengths_are_refused_before_libfcgi_allocates(self):
+        # Sums past INT_MAX (the crash; the Debian CVE-2025-23016 patch
+        # catches only the first pair) and a 256 MiB value libfcgi would
+        # malloc as declared. The sender keeps the connection open: the
+        # refusal comes from the declared lengths, not from a timeout.
+        for name_len, value_len in ((0x7FFFFFFF, 0x7FFFFFFF), (0x7FFFFFF0, 0x7FFFFFF0), (0x40000000, 0x3FFFFFFF),
+                                    (4, 0x10000000)):
+            before = self.dropped("too_large")
+            with self.connect() as s:
+                s.sendall(declared_lengths(name_len, value_len))
+                self.assertEqual(self.read_until_closed(s, IO_TIMEOUT + 5), b"")
+            self.assertEqual(self.dropped("too_large"), before + 1, hex(value_len))
+            self.assert_still_serving()
+
+    def test_params_that_never_end_are_dropped_at_the_io_timeout(self):
+        before = self.dropped("timeout")
+        with self.connect() as s:  # PARAMS without the empty record that ends them
+            s.sendall(BEGIN + fastcgi_record(FCGI_PARAMS, fastcgi_params(GET_LIVE)))
+            self.assertEqual(self.read_until_closed(s, IO_TIMEOUT + 5), b"")
+        self.assertEqual(self.dropped("timeout"), before + 1)
+        self.assert_still_serving()
+
+    def test_a_trickling_request_is_dropped_at_the_io_timeout(self):
+        # A byte every 50 ms: each read beats the socket's I/O timeout, so
+        # only a deadline on the whole request frees the thread.
+        before = self.dropped("timeout")
+        params = fastcgi_params({f"HTTP_X_{i}": "v" * 100 for i in range(500)})[:60000]
+        trickle = BEGIN + fastcgi_record(FCGI_PARAMS, params)
+        started = time.monotonic()
+        with self.connect() as s:
+            s.settimeout(1)
+            cut = False
+            for i in range(len(trickle)):
+                if time.monotonic() - started > IO_TIMEOUT + 5:
+                    break
+                try:
+                    s.send(trickle[i:i + 1])
+                except OSError:  # EPIPE: the worker closed it
+                    cut = True
+                    break
+                time.sleep(0.05)
+        self.assertTrue(cut, f"the worker still read a trickling request after {time.monotonic() - started:.1f} s")
+        self.assertEqual(self.dropped("timeout"), before + 1)
+        self.assert_still_serving()
 
     def test_no_params_answers_404_not_a_crash(self):
         begin = fastcgi_record(FCGI_BEGIN_REQUEST, struct.pack(">HB5x", 1, 0))

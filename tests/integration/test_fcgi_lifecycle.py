@@ -3,7 +3,9 @@
 (refuses a live one, replaces a stale one, mode and group), inherited sockets
 (spawn-fcgi's fd 0, systemd's LISTEN_FDS fd 3, never a public TCP address),
 SIGTERM/SIGINT, SIGHUP reloads (a bad file keeps the old configuration),
---check-config, --version, --help, and the privilege drop."""
+--check-config, --version, --help, the privilege drop, and connection
+deadlines: a client that never stops sending neither keeps the only thread
+nor delays SIGTERM."""
 import grp
 import json
 import os
@@ -13,6 +15,7 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -25,6 +28,52 @@ GET_LIVE = {"REQUEST_METHOD": "GET", "DOCUMENT_URI": "/api/v1/health/live"}
 
 def run_worker(*args, timeout=10):
     return subprocess.run([harness.WORKER, *args], capture_output=True, text=True, timeout=timeout)
+
+
+class Flood:
+    """A client that sends a whole request, then zero bytes without end: it
+    reads its answer while the worker drains the connection before closing,
+    which lasts as long as bytes keep coming. Stops when the worker cuts the
+    connection (.cut) or on stop(); bounded by a time limit either way."""
+
+    LIMIT_SECONDS = 30
+
+    def __init__(self, socket_path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(5)
+        self.sock.connect(socket_path)
+        self.sock.sendall(harness.fastcgi_request_bytes(GET_LIVE))
+        self.stopping = threading.Event()
+        self.cut = False
+        self.thread = threading.Thread(target=self._send, daemon=True)
+        self.thread.start()
+
+    def _send(self):
+        zeros = b"\0" * 65536
+        started = time.monotonic()
+        while not self.stopping.is_set() and time.monotonic() - started < self.LIMIT_SECONDS:
+            try:
+                self.sock.send(zeros)
+            except socket.timeout:
+                continue
+            except OSError:  # EPIPE / ECONNRESET: the worker closed it
+                self.cut = True
+                return
+
+    def wait_answered(self):
+        """Reads until the answer's FCGI_END_REQUEST record arrived."""
+        data = b""
+        while b"\x01\x03\x00\x01" not in data:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise AssertionError(f"the worker closed the flooding connection unanswered: {data!r}")
+            data += chunk
+        return data
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(10)
+        self.sock.close()
 
 
 class Lifecycle(unittest.TestCase):
@@ -192,9 +241,10 @@ class Lifecycle(unittest.TestCase):
             time.sleep(0.05)
         baseline = min(samples)
         probe.stop()
-        # ...and one more: the first held connection uses it up, the next
-        # accept fails with EMFILE.
-        limit = baseline + 1
+        # ...and two more: the first held connection uses them up (its socket
+        # and the watchdog's descriptor of it), the next accept fails with
+        # EMFILE.
+        limit = baseline + 2
         path = os.path.join(self.tmp, "limited.sock")
         worker = harness.start_process(["prlimit", f"--nofile={limit}:{limit}", harness.WORKER, "--socket", path,
                                         "--segment", self.segment, *args], self.tmp, "limited", testcase=self)
@@ -216,6 +266,39 @@ class Lifecycle(unittest.TestCase):
                            what="service after the descriptors came back")
         self.assertTrue(worker.alive())
         self.assertEqual(worker.log().count("accept failed"), 1, "the error is logged once, not per retry")
+
+    def test_a_client_that_never_stops_sending_neither_pins_a_thread_nor_delays_sigterm(self):
+        # libfcgi drains a connection it closes while bytes keep arriving; a
+        # client streaming zero bytes used to hold the only thread forever,
+        # and SIGTERM waited for it.
+        io_timeout, render_deadline = 0.5, 0.5
+        deadline = 2 * io_timeout + render_deadline  # per connection, from its accept
+        config = os.path.join(self.tmp, "fastprom.json")
+        with open(config, "w") as f:
+            json.dump({"threads": 1, "io_timeout_seconds": io_timeout, "render_deadline_seconds": render_deadline}, f)
+        worker = harness.start_worker(self.tmp, self.segment, args=["--config", config], testcase=self)
+        flood = Flood(worker.socket)
+        self.addCleanup(flood.stop)
+        self.assertIn(b"Status: 200", flood.wait_answered())
+        started = time.monotonic()
+        status = harness.fastcgi_request(worker.socket, GET_LIVE, timeout=deadline + 10)[0]
+        waited = time.monotonic() - started
+        self.assertEqual(status, 200)
+        self.assertLess(waited, deadline + 1.5, "the liveness request waited for the flood")
+        flood.thread.join(5)
+        self.assertTrue(flood.cut, "the worker never cut the flooding connection")
+        _, _, body = harness.fastcgi_request(worker.socket, dict(GET_METRICS,
+                                             QUERY_STRING="name[]=fastprom_connections_dropped_total"))
+        self.assertIn(("fastprom_connections_dropped_total", {"reason": "deadline"}, 1.0), harness.samples(body))
+        self.assertIn("cut a FastCGI connection", worker.log())
+
+        again = Flood(worker.socket)
+        self.addCleanup(again.stop)
+        again.wait_answered()
+        started = time.monotonic()
+        worker.send_signal(signal.SIGTERM)
+        self.assertEqual(worker.wait(5), 0, worker.log())
+        self.assertLess(time.monotonic() - started, 3, "SIGTERM waited for the flood")
 
     @unittest.skipUnless(os.geteuid() == 0, "dropping privileges needs root")
     def test_root_drops_to_the_configured_user_after_binding(self):
