@@ -26,6 +26,58 @@ double fcgi_wall_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Idle render buffers kept for reuse; more concurrent renders than this
+ * allocate and free their own. */
+#define IDLE_SCRATCH_MAX 2
+/* A buffer this large and over four times what its last answer needed is
+ * given back rather than kept. */
+#define TRIM_RENDER_ABOVE (1u << 20)
+
+static void scratch_free(fcgi_scratch_t *sc)
+{
+    fastprom_buf_free(&sc->render);
+    fcgi_gzip_free(sc->gzip);
+    free(sc);
+}
+
+fcgi_scratch_t *fcgi_app_scratch_take(fcgi_app_t *app)
+{
+    pthread_mutex_lock(&app->scratch_lock);
+    fcgi_scratch_t *sc = app->idle_scratch;
+    if (sc) {
+        app->idle_scratch = sc->next;
+        app->nidle_scratch--;
+    }
+    pthread_mutex_unlock(&app->scratch_lock);
+    if (sc)
+        return sc;
+    sc = calloc(1, sizeof *sc);
+    if (sc && !(sc->gzip = fcgi_gzip_new())) {
+        free(sc);
+        sc = NULL;
+    }
+    return sc;
+}
+
+void fcgi_app_scratch_give(fcgi_app_t *app, fcgi_scratch_t *sc)
+{
+    if (!sc)
+        return;
+    if (sc->render.cap > TRIM_RENDER_ABOVE && sc->render.cap > 4 * sc->render.len)
+        fastprom_buf_free(&sc->render);
+    fcgi_gzip_trim(sc->gzip);
+    pthread_mutex_lock(&app->scratch_lock);
+    int keep = app->nidle_scratch < IDLE_SCRATCH_MAX;
+    if (keep) {
+        sc->next = app->idle_scratch;
+        app->idle_scratch = sc;
+        app->nidle_scratch++;
+    }
+    pthread_mutex_unlock(&app->scratch_lock);
+    if (!keep)
+        scratch_free(sc);
+}
+
 fcgi_app_t *fcgi_app_new(fcgi_config_t *cfg, char *err, size_t errlen)
 {
     fcgi_app_t *app = calloc(1, sizeof *app);
@@ -41,12 +93,14 @@ fcgi_app_t *fcgi_app_new(fcgi_config_t *cfg, char *err, size_t errlen)
     pthread_rwlock_init(&app->config_lock, &attr);
     pthread_rwlockattr_destroy(&attr);
     pthread_mutex_init(&app->error_lock, NULL);
+    pthread_mutex_init(&app->scratch_lock, NULL);
     app->config = cfg;
     app->started_monotonic = fcgi_monotonic_seconds();
     app->source = fcgi_source_new();
     app->self = fcgi_selfmetrics_new(cfg->threads, &ferr);
-    if (!app->source || !app->self) {
-        snprintf(err, errlen, "cannot set up the worker's own metrics: %s",
+    app->share = fcgi_share_new(FCGI_SHARE_KEYS);
+    if (!app->source || !app->self || !app->share) {
+        snprintf(err, errlen, "cannot set up the worker: %s",
                  app->self ? "out of memory" : ferr.text);
         fcgi_app_free(app);
         return NULL;
@@ -59,6 +113,13 @@ void fcgi_app_free(fcgi_app_t *app)
     if (!app)
         return;
     fcgi_selfmetrics_free(app->self);
+    fcgi_share_free(app->share);
+    while (app->idle_scratch) {
+        fcgi_scratch_t *sc = app->idle_scratch;
+        app->idle_scratch = sc->next;
+        scratch_free(sc);
+    }
+    pthread_mutex_destroy(&app->scratch_lock);
     fcgi_source_free(app->source);
     fcgi_config_free(app->config);
     pthread_rwlock_destroy(&app->config_lock);

@@ -404,7 +404,7 @@ static fcgi_config_t *defaults(const char *origin)
     cfg->socket_path = strdup(FCGI_DEFAULT_SOCKET);
     cfg->socket_mode = 0660;
     cfg->listen_backlog = 1024;
-    cfg->threads = 4;
+    cfg->threads = 16;
     cfg->metric_namespace = strdup("");
     cfg->uri_prefix = strdup("");
     cfg->render_deadline_seconds = 5;

@@ -9,6 +9,7 @@
  * as ordinary code instead of in a signal handler.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,16 @@
 #include "listen.h"
 #include "log.h"
 #include "server.h"
+
+/* Answers are large, short-lived blocks allocated by whichever thread
+ * serves: with glibc's defaults every thread gets an arena that keeps the
+ * freed blocks, and the mmap threshold climbs past the answer size after
+ * the first free, so a worker under load held ~10x its answer size. A
+ * fixed threshold gives large blocks back to the system when freed (the
+ * ones reused per render are pooled, so only shared copies pay the mmap),
+ * and two arenas bound what small blocks can strand. */
+#define MMAP_THRESHOLD_BYTES (128 * 1024)
+#define MALLOC_ARENAS 2
 
 #define EXIT_CONFIG 1
 #define EXIT_USAGE 2
@@ -41,7 +52,7 @@ static void usage(FILE *out)
             "  --user USER          owner of the socket; when started as root, run as this user\n"
             "  --group GROUP        group of the socket (give it nginx's group)\n"
             "  --segment PATH       the segment to export (default $FASTPROM_PATH, else %s)\n"
-            "  --threads N          concurrent requests (default 4)\n"
+            "  --threads N          concurrent requests (default 16)\n"
             "  --namespace NS       prefix every application metric name with NS_\n"
             "  --uri-prefix P       serve P/metrics, P/api/v1/... instead of /metrics, /api/v1/...\n"
             "  --check-config       validate the configuration and exit (0 when valid)\n"
@@ -152,6 +163,9 @@ int main(int argc, char **argv)
         fcgi_config_free(cfg);
         return 0;
     }
+
+    mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
+    mallopt(M_ARENA_MAX, MALLOC_ARENAS);
 
     sigset_t set;
     sigemptyset(&set);

@@ -5,7 +5,9 @@
  * A scrape renders the application's segment (with the configured metric
  * prefix and, for OpenMetrics, without "# EOF"), then the worker's private
  * self-metrics segment behind it, into the thread's buffer; then it is
- * gzip-encoded when the client allows. Anything that keeps the application's
+ * gzip-encoded when the client allows. Unfiltered scrapes that arrive while
+ * an identical one renders share the next render (share.h) instead of each
+ * rendering and compressing the same bytes. Anything that keeps the application's
  * families from being rendered is a 503 with one line saying why: a scrape
  * must fail visibly rather than return a partial exposition.
  */
@@ -219,8 +221,26 @@ static void render(fcgi_app_t *app, const fcgi_config_t *cfg, fcgi_scratch_t *sc
     }
 }
 
-static void handle_scrape(fcgi_app_t *app, const fcgi_config_t *cfg, fcgi_scratch_t *sc, const fcgi_request_t *req,
-                          fcgi_response_t *r, int json)
+/* Which kind of answer a scrape gets, for sharing one render among
+ * identical scrapes (share.h). */
+static unsigned share_key(int json, fcgi_exposition_t expo, const fcgi_request_t *req)
+{
+    unsigned kind = json ? 3u : (unsigned)expo;
+    return kind * 2 + (fcgi_negotiate_gzip(req->accept_encoding) ? 1u : 0u);
+}
+
+static void take_shared(fcgi_response_t *r, fcgi_shared_answer_t *a)
+{
+    r->shared = a;
+    r->status = fcgi_shared_status(a);
+    r->content_type = fcgi_shared_content_type(a);
+    r->gzip = fcgi_shared_gzip(a);
+    r->body = fcgi_shared_body(a);
+    r->body_len = fcgi_shared_len(a);
+}
+
+static void handle_scrape(fcgi_app_t *app, const fcgi_config_t *cfg, const fcgi_request_t *req, fcgi_response_t *r,
+                          int json)
 {
     fcgi_exposition_t expo = fcgi_negotiate_exposition(req->accept);
     const char *label = json ? "json" : fcgi_exposition_label(expo);
@@ -233,15 +253,40 @@ static void handle_scrape(fcgi_app_t *app, const fcgi_config_t *cfg, fcgi_scratc
     fcgi_selfmetrics_scrape_started(app->self);
     if (fcgi_query_parse(req->query, &q, err, sizeof err) != 0) {
         text_response(r, 400, "%s", err);
-    } else if (fcgi_app_render_begin(app, cfg->max_in_flight) != 0) {
+        goto done;
+    }
+    /* Filtered scrapes are rarely identical; they render on their own. */
+    unsigned key = share_key(json, expo, req);
+    fcgi_shared_answer_t *shared = NULL;
+    fcgi_share_role_t role = q.nnames ? FCGI_SHARE_ALONE
+                                      : fcgi_share_join(app->share, key, started + cfg->render_deadline_seconds, &shared);
+    if (role == FCGI_SHARE_FOLLOW) {
+        take_shared(r, shared);
+        fcgi_selfmetrics_scrape_shared(app->self, label);
+        goto done;
+    }
+    if (role == FCGI_SHARE_ALONE && !q.nnames) { /* the render it waited for ran past the deadline */
+        char why[160];
+        snprintf(why, sizeof why, "waited %g s (render_deadline_seconds) for another scrape's render; raise it or "
+                 "filter with name[]", cfg->render_deadline_seconds);
+        render_failed(app, r, 1, "deadline", "rendering too slow", why);
+        goto done;
+    }
+    if (fcgi_app_render_begin(app, cfg->max_in_flight) != 0) {
         text_response(r, 503, "too many scrapes at once (max_in_flight is %u); retry later or raise max_in_flight",
                       cfg->max_in_flight);
+    } else if (!(r->scratch = fcgi_app_scratch_take(app))) {
+        render_failed(app, r, 1, "nomem", "cannot render the fastprom segment", "out of memory for the output buffers");
+        fcgi_app_render_end(app);
     } else {
-        render(app, cfg, sc, req, format, &q, r, started);
+        render(app, cfg, r->scratch, req, format, &q, r, started);
         if (r->status == 200)
             r->content_type = json ? fastprom_content_type(FASTPROM_FORMAT_JSON) : fcgi_exposition_content_type(expo);
         fcgi_app_render_end(app);
     }
+    if (role == FCGI_SHARE_LEAD)
+        fcgi_share_publish(app->share, key, r->status, r->content_type, r->gzip, r->body, r->body_len);
+done:
     fcgi_query_free(&q);
     fcgi_selfmetrics_scrape_finished(app->self, label, r->status, fcgi_monotonic_seconds() - started);
 }
@@ -282,7 +327,7 @@ static void handle_live(fcgi_app_t *app, fcgi_response_t *r)
     r->body_len = strlen(r->owned);
 }
 
-void fcgi_handle(fcgi_app_t *app, fcgi_scratch_t *scratch, const fcgi_request_t *req, fcgi_response_t *resp)
+void fcgi_handle(fcgi_app_t *app, const fcgi_request_t *req, fcgi_response_t *resp)
 {
     memset(resp, 0, sizeof *resp);
     if (req->role && strcmp(req->role, "RESPONDER") != 0) {
@@ -301,7 +346,7 @@ void fcgi_handle(fcgi_app_t *app, fcgi_scratch_t *scratch, const fcgi_request_t 
         text_response(resp, 405, "method not allowed; use GET or HEAD");
         resp->allow = "GET, HEAD";
     } else if (route == FCGI_ROUTE_METRICS || route == FCGI_ROUTE_METRICS_JSON) {
-        handle_scrape(app, cfg, scratch, req, resp, route == FCGI_ROUTE_METRICS_JSON);
+        handle_scrape(app, cfg, req, resp, route == FCGI_ROUTE_METRICS_JSON);
     } else if (route == FCGI_ROUTE_HEALTH) {
         handle_health(app, cfg, resp);
     } else {
@@ -311,13 +356,12 @@ void fcgi_handle(fcgi_app_t *app, fcgi_scratch_t *scratch, const fcgi_request_t 
     fcgi_app_config_release(app);
 }
 
-void fcgi_response_done(fcgi_response_t *resp, fcgi_scratch_t *scratch)
+void fcgi_response_done(fcgi_app_t *app, fcgi_response_t *resp)
 {
     free(resp->owned);
     resp->owned = NULL;
-    /* Keep the buffer for the next scrape unless one huge answer left it
-     * far larger than this one needed. */
-    if (scratch->render.cap > (1u << 20) && scratch->render.cap > 4 * scratch->render.len)
-        fastprom_buf_free(&scratch->render);
-    fcgi_gzip_trim(scratch->gzip);
+    fcgi_share_release(resp->shared);
+    resp->shared = NULL;
+    fcgi_app_scratch_give(app, resp->scratch);
+    resp->scratch = NULL;
 }

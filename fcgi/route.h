@@ -11,7 +11,7 @@
 
 #include "app.h"
 #include "fastprom.h"
-#include "gzip.h"
+#include "share.h"
 
 typedef enum fcgi_route {
     FCGI_ROUTE_NONE = 0,
@@ -34,12 +34,6 @@ typedef struct fcgi_request {
     const char *accept_encoding; /* HTTP_ACCEPT_ENCODING */
 } fcgi_request_t;
 
-/* A thread's reusable buffers. */
-typedef struct fcgi_scratch {
-    fastprom_buf_t render;
-    fcgi_gzip_t *gzip;
-} fcgi_scratch_t;
-
 typedef struct fcgi_response {
     int status;
     const char *content_type;
@@ -50,14 +44,17 @@ typedef struct fcgi_response {
     const char *body;
     size_t body_len;
     char *owned;             /* free()d by fcgi_response_done */
+    fcgi_shared_answer_t *shared; /* released by fcgi_response_done */
+    fcgi_scratch_t *scratch;      /* the render's buffers, given back by fcgi_response_done */
     char text[FCGI_LINE_MAX + 2]; /* short bodies: error lines */
 } fcgi_response_t;
 
-/* Answers req into resp (which it initialises). */
-void fcgi_handle(fcgi_app_t *app, fcgi_scratch_t *scratch, const fcgi_request_t *req, fcgi_response_t *resp);
+/* Answers req into resp (which it initialises); resp->body stays valid
+ * until fcgi_response_done. */
+void fcgi_handle(fcgi_app_t *app, const fcgi_request_t *req, fcgi_response_t *resp);
 
-/* Frees what resp owns and gives back oversized scratch memory. */
-void fcgi_response_done(fcgi_response_t *resp, fcgi_scratch_t *scratch);
+/* Frees what resp owns and gives its render buffers back to the app. */
+void fcgi_response_done(fcgi_app_t *app, fcgi_response_t *resp);
 
 /* "OK", "Not Found", ... for a status code. */
 const char *fcgi_status_reason(int status);

@@ -18,7 +18,7 @@
 
 struct fcgi_selfmetrics {
     fastprom_t *fp;
-    fastprom_family_t *scrape_duration, *scrapes, *in_flight, *render_errors, *connections_dropped;
+    fastprom_family_t *scrape_duration, *scrapes, *scrapes_shared, *in_flight, *render_errors, *connections_dropped;
     fastprom_family_t *segment_up, *segment_size, *segment_used, *families, *series;
     fastprom_family_t *writer_slots, *writer_processes, *dropped_series, *dropped_updates;
     fastprom_family_t *last_write_age, *health_status, *build_info;
@@ -87,6 +87,8 @@ fcgi_selfmetrics_t *fcgi_selfmetrics_new(unsigned threads, fastprom_error_t *err
          "Time to answer a scrape, render and compression included.", "format", NULL, SUM},
         {&sm->scrapes, FASTPROM_COUNTER, "fastprom_scrapes_total", "Scrapes answered, by format and HTTP status code.",
          "format", "code", SUM},
+        {&sm->scrapes_shared, FASTPROM_COUNTER, "fastprom_scrapes_shared_total",
+         "Scrapes answered by a render that another identical scrape began after they arrived.", "format", NULL, SUM},
         {&sm->in_flight, FASTPROM_GAUGE, "fastprom_scrapes_in_flight", "Scrapes being answered now.", NULL, NULL, SUM},
         {&sm->render_errors, FASTPROM_COUNTER, "fastprom_render_errors_total",
          "Scrapes that could not render the application's segment, by reason.", "reason", NULL, SUM},
@@ -189,6 +191,11 @@ void fcgi_selfmetrics_scrape_finished(fcgi_selfmetrics_t *sm, const char *format
     s = series2(sm->scrape_duration, format, NULL);
     if (s)
         fastprom_observe(s, seconds);
+}
+
+void fcgi_selfmetrics_scrape_shared(fcgi_selfmetrics_t *sm, const char *format)
+{
+    inc(series2(sm->scrapes_shared, format, NULL), 1);
 }
 
 void fcgi_selfmetrics_render_error(fcgi_selfmetrics_t *sm, const char *reason)

@@ -31,6 +31,9 @@ void fcgi_selfmetrics_free(fcgi_selfmetrics_t *sm);
 void fcgi_selfmetrics_scrape_started(fcgi_selfmetrics_t *sm);
 void fcgi_selfmetrics_scrape_finished(fcgi_selfmetrics_t *sm, const char *format, int code, double seconds);
 
+/* A scrape got the answer of a render another scrape led (share.h). */
+void fcgi_selfmetrics_scrape_shared(fcgi_selfmetrics_t *sm, const char *format);
+
 /* reason: "missing", "corrupt", "version", "busy", "nomem", "deadline", ... */
 void fcgi_selfmetrics_render_error(fcgi_selfmetrics_t *sm, const char *reason);
 

@@ -65,7 +65,6 @@ typedef struct worker {
     pthread_t thread;
     int started;
     fcgi_guard_t *guard;
-    fcgi_scratch_t scratch;
 } worker_t;
 
 struct fcgi_server {
@@ -191,9 +190,9 @@ static void serve(worker_t *w, FCGX_Request *req)
     if (!in.uri)
         in.uri = FCGX_GetParam("SCRIPT_NAME", req->envp);
     fcgi_response_t resp;
-    fcgi_handle(w->srv->app, &w->scratch, &in, &resp);
+    fcgi_handle(w->srv->app, &in, &resp);
     send_response(req->out, &resp); /* a client that left needs no answer */
-    fcgi_response_done(&resp, &w->scratch);
+    fcgi_response_done(w->srv->app, &resp);
 }
 
 static void connection_timeouts(fcgi_app_t *app, double *io, double *render)
@@ -331,9 +330,8 @@ fcgi_server_t *fcgi_server_start(fcgi_app_t *app, int listen_fd, unsigned thread
         worker_t *w = &srv->workers[i];
         w->srv = srv;
         w->index = i;
-        w->scratch.gzip = fcgi_gzip_new();
         w->guard = fcgi_guard_new(srv->wake_fd);
-        int rc = !w->guard ? errno : !w->scratch.gzip ? ENOMEM : pthread_create(&w->thread, NULL, worker_main, w);
+        int rc = !w->guard ? errno : pthread_create(&w->thread, NULL, worker_main, w);
         if (rc != 0) {
             snprintf(err, errlen, "cannot start worker thread %u of %u: %s", i + 1, threads, strerror(rc));
             fcgi_server_stop(srv);
@@ -359,8 +357,6 @@ void fcgi_server_stop(fcgi_server_t *srv)
         worker_t *w = &srv->workers[i];
         if (w->started)
             pthread_join(w->thread, NULL);
-        fastprom_buf_free(&w->scratch.render);
-        fcgi_gzip_free(w->scratch.gzip);
         fcgi_guard_free(w->guard);
     }
     fcgi_watchdog_stop(srv->watchdog); /* after the threads: it bounds their last connections */

@@ -33,8 +33,8 @@ START_TEST(the_shipped_example_loads)
     ck_assert_str_eq(cfg->socket_path, "/run/fastprom/fastprom-fcgi.sock");
     ck_assert_uint_eq(cfg->socket_mode, 0660);
     ck_assert_ptr_null(cfg->user); /* "" means none */
-    ck_assert_uint_eq(cfg->threads, 4);
-    ck_assert_uint_eq(cfg->max_in_flight, 4);
+    ck_assert_uint_eq(cfg->threads, 16);
+    ck_assert_uint_eq(cfg->max_in_flight, 16);
     ck_assert_int_eq(cfg->gzip_level, 1);
     ck_assert_double_eq(cfg->health.stale_after_seconds, 300);
     fcgi_config_free(cfg);

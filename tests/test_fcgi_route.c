@@ -17,7 +17,6 @@
 #include "support.h"
 
 static fcgi_app_t *app;
-static fcgi_scratch_t scratch;
 static fastprom_t *writer;
 static const char *segment;
 static fastprom_family_t *requests;
@@ -43,14 +42,10 @@ static void start_app(const char *json)
     ck_assert_msg(cfg != NULL, "%s", err);
     app = fcgi_app_new(cfg, err, sizeof err);
     ck_assert_msg(app != NULL, "%s", err);
-    scratch.gzip = fcgi_gzip_new();
 }
 
 static void teardown(void)
 {
-    fastprom_buf_free(&scratch.render);
-    fcgi_gzip_free(scratch.gzip);
-    memset(&scratch, 0, sizeof scratch);
     fcgi_app_free(app);
     fastprom_close(writer);
 }
@@ -60,12 +55,12 @@ static char *request(const char *method, const char *uri, const char *query, con
                      const char *encoding, fcgi_response_t *r)
 {
     fcgi_request_t req = {"RESPONDER", method, uri, query, accept, encoding};
-    fcgi_handle(app, &scratch, &req, r);
+    fcgi_handle(app, &req, r);
     char *body = malloc(r->body_len + 1);
     memcpy(body, r->body, r->body_len);
     body[r->body_len] = '\0';
-    fcgi_response_done(r, &scratch);
-    r->body = NULL; /* gone with the scratch buffers */
+    fcgi_response_done(app, r);
+    r->body = NULL; /* gone with the render buffers */
     return body;
 }
 
@@ -171,11 +166,11 @@ START_TEST(gzip_decompresses_to_the_identity_body)
     char *plain = request("GET", "/metrics", "name[]=http_requests_total", NULL, "identity", &r);
     ck_assert_int_eq(r.gzip, 0);
     fcgi_request_t req = {"RESPONDER", "GET", "/metrics", "name[]=http_requests_total", NULL, "gzip, deflate"};
-    fcgi_handle(app, &scratch, &req, &r);
+    fcgi_handle(app, &req, &r);
     ck_assert_int_eq(r.status, 200);
     ck_assert_int_eq(r.gzip, 1);
     char *inflated = gunzip(r.body, r.body_len);
-    fcgi_response_done(&r, &scratch);
+    fcgi_response_done(app, &r);
     ck_assert_str_eq(inflated, plain);
     ck_assert_ptr_nonnull(strstr(plain, "http_requests_total{"));
     free(inflated);
@@ -223,9 +218,9 @@ START_TEST(errors_404_405_403)
     free(request(NULL, "/mon/metrics", NULL, NULL, NULL, &r));
     ck_assert_int_eq(r.status, 405);
     fcgi_request_t req = {"AUTHORIZER", "GET", "/mon/metrics", NULL, NULL, NULL};
-    fcgi_handle(app, &scratch, &req, &r);
+    fcgi_handle(app, &req, &r);
     ck_assert_int_eq(r.status, 403);
-    fcgi_response_done(&r, &scratch);
+    fcgi_response_done(app, &r);
     free(request("GET", "/mon/api/v1/health/live", NULL, NULL, NULL, &r));
     ck_assert_int_eq(r.status, 200);
 }

@@ -198,7 +198,8 @@ class Lifecycle(unittest.TestCase):
                                         "--segment", self.segment, "--socket", "/nonexistent/ignored.sock"],
                                        self.tmp, "spawned", testcase=self)
         harness.wait_until(lambda: harness.fastcgi_request(path, GET_METRICS)[0] == 200, 5, what="spawned worker")
-        self.assertIn("inherited fd 0", worker.log())
+        # The line follows the threads' start, which may come after they answer.
+        harness.wait_until(lambda: "inherited fd 0" in worker.log(), 5, what="the worker's listening line")
         self.assertEqual(worker.stop(), 0)
         self.assertTrue(os.path.exists(path), "the inherited socket is not the worker's to remove")
 
@@ -214,7 +215,8 @@ class Lifecycle(unittest.TestCase):
         worker = harness.start_process(argv, self.tmp, "activated", pass_fds=(fd,), testcase=self)
         listener.close()
         harness.wait_until(lambda: harness.fastcgi_request(path, GET_METRICS)[0] == 200, 5, what="activated worker")
-        self.assertIn("inherited fd 3 from systemd LISTEN_FDS", worker.log())
+        harness.wait_until(lambda: "inherited fd 3 from systemd LISTEN_FDS" in worker.log(), 5,
+                           what="the worker's listening line")
         self.assertEqual(worker.stop(), 0)
 
     def test_refuses_an_inherited_public_tcp_socket(self):
