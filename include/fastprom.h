@@ -288,6 +288,11 @@ FASTPROM_API fastprom_series_t *fastprom_series(fastprom_family_t *family, const
  * Removes one series (same arguments as fastprom_series). Its values vanish
  * from the output; handles to it keep accepting updates that go nowhere. A
  * later fastprom_series() with the same values starts a new series from zero.
+ * The removed series' record and cells stay allocated until the segment is
+ * re-created: a handle another process still holds may write to them at any
+ * time, so they cannot be handed to another series. remove() suits label
+ * sets that end now and then (a finished job); values that churn without
+ * bound (request ids) belong in no label, removed or not.
  * Errors: ENOENT (no such series), EINVAL, ERDONLY.
  */
 FASTPROM_API int fastprom_remove(fastprom_family_t *family, const char *const *values, const size_t *lengths,
@@ -308,7 +313,9 @@ FASTPROM_API int fastprom_clear(fastprom_family_t *family, fastprom_error_t *err
  * the segment is full that update is dropped, counted, and EFULL returned.
  *
  * Return 0, or EINVAL (wrong type for the operation, negative or NaN counter
- * increment), EFULL (see above), ERDONLY. All are thread-safe and fork-safe.
+ * increment, or a NULL series: fastprom_inc(fastprom_series(...), 1) drops
+ * the update when the series could not be made), EFULL (see above),
+ * ERDONLY. All are thread-safe and fork-safe.
  */
 
 /* COUNTER: adds v >= 0. GAUGE: adds v (any sign). */

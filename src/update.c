@@ -107,6 +107,8 @@ static int counter_add(fastprom_series_t *s, double v)
 
 static __attribute__((noinline)) int inc_general(fastprom_series_t *s, double v)
 {
+    if (UNLIKELY(!s))
+        return FASTPROM_EINVAL;
     if (s->type == FASTPROM_COUNTER)
         return counter_add(s, v);
     if (s->type == FASTPROM_GAUGE)
@@ -118,7 +120,7 @@ static __attribute__((noinline)) int inc_general(fastprom_series_t *s, double v)
  * no stack frame; everything else in inc_general. */
 int fastprom_inc(fastprom_series_t *s, double v)
 {
-    if (LIKELY(s->type == FASTPROM_COUNTER && v == 1.0)) {
+    if (LIKELY(s && s->type == FASTPROM_COUNTER && v == 1.0)) {
         acell_u64 *c = cached_cells(s);
         if (LIKELY(c != NULL)) {
             add_u64(c, 1);
@@ -130,14 +132,14 @@ int fastprom_inc(fastprom_series_t *s, double v)
 
 int fastprom_dec(fastprom_series_t *s, double v)
 {
-    if (s->type != FASTPROM_GAUGE)
+    if (!s || s->type != FASTPROM_GAUGE)
         return FASTPROM_EINVAL;
     return gauge_add(s, -v);
 }
 
 int fastprom_set(fastprom_series_t *s, double v)
 {
-    if (UNLIKELY(s->type != FASTPROM_GAUGE))
+    if (UNLIKELY(!s || s->type != FASTPROM_GAUGE))
         return FASTPROM_EINVAL;
     int rc = 0;
     acell_f64 *c = (acell_f64 *)gauge_cell(s, &rc);
@@ -216,7 +218,7 @@ static __attribute__((noinline)) int observe_slow(fastprom_series_t *s, double v
 
 int fastprom_observe(fastprom_series_t *s, double v)
 {
-    if (UNLIKELY(s->type != FASTPROM_HISTOGRAM && s->type != FASTPROM_SUMMARY))
+    if (UNLIKELY(!s || (s->type != FASTPROM_HISTOGRAM && s->type != FASTPROM_SUMMARY)))
         return FASTPROM_EINVAL;
     acell_u64 *c = cached_cells(s);
     if (UNLIKELY(!c))
@@ -288,7 +290,7 @@ static int record_exemplar(fastprom_series_t *s, double v, uint32_t bucket, cons
 int fastprom_inc_exemplar(fastprom_series_t *s, double v, const fastprom_label_t *labels, size_t nlabels,
                           double timestamp)
 {
-    if (s->type != FASTPROM_COUNTER)
+    if (!s || s->type != FASTPROM_COUNTER)
         return FASTPROM_EINVAL;
     int rc = counter_add(s, v);
     return rc ? rc : record_exemplar(s, v, 0, labels, nlabels, timestamp);
@@ -297,7 +299,7 @@ int fastprom_inc_exemplar(fastprom_series_t *s, double v, const fastprom_label_t
 int fastprom_observe_exemplar(fastprom_series_t *s, double v, const fastprom_label_t *labels, size_t nlabels,
                               double timestamp)
 {
-    if (s->type != FASTPROM_HISTOGRAM)
+    if (!s || s->type != FASTPROM_HISTOGRAM)
         return FASTPROM_EINVAL;
     int rc = 0;
     acell_u64 *c = own_cells(s, &rc);

@@ -11,10 +11,10 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "app.h"
+#include "support.h"
 #include "watchdog.h"
 
 static fcgi_watchdog_t *start(unsigned nslots)
@@ -28,12 +28,6 @@ static fcgi_watchdog_t *start(unsigned nslots)
 static void pair(int sv[2])
 {
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-}
-
-static void sleep_seconds(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    nanosleep(&ts, NULL);
 }
 
 START_TEST(a_blocked_read_returns_at_the_deadline)

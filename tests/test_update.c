@@ -200,6 +200,16 @@ START_TEST(each_operation_refuses_types_it_does_not_apply_to)
 }
 END_TEST
 
+/* fastprom_series() returns NULL on an error; passing that straight to an
+ * update must be a refused update, never a crash of the host. */
+START_TEST(every_operation_refuses_a_null_series)
+{
+    for (int op = 0; op < NOPS; op++)
+        ck_assert_msg(apply((enum op)op, NULL) == FASTPROM_EINVAL, "%s on NULL should be EINVAL", op_names[op]);
+    ck_assert_int_eq(fastprom_inc(NULL, 2.5), FASTPROM_EINVAL);
+}
+END_TEST
+
 /* ---- gauges -------------------------------------------------------------------- */
 
 START_TEST(gauge_inc_dec_set)
@@ -634,6 +644,7 @@ static Suite *update_suite(void)
     tcase_add_test(tc, counter_adds_huge_integral_amounts);
     tcase_add_test(tc, counter_refuses_negative_and_nan_increments_and_records_nothing);
     tcase_add_test(tc, each_operation_refuses_types_it_does_not_apply_to);
+    tcase_add_test(tc, every_operation_refuses_a_null_series);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("gauge");

@@ -21,6 +21,9 @@ const char *tmp_segment_path(void);
  * tmp_segment_path(); the test fails if it cannot be opened. */
 fastprom_t *open_tmp_segment(size_t size, const char **path);
 
+/* Sleeps s seconds (fractions included). */
+void sleep_seconds(double s);
+
 /* The whole exposition in `format` (render flags as given), NUL-terminated
  * and malloc'd; the test fails if rendering fails. */
 char *render_or_fail(fastprom_t *fp, fastprom_format_t format, unsigned flags);
