@@ -4,7 +4,7 @@
  *
  * A scrape renders the application's segment (with the configured metric
  * prefix and, for OpenMetrics, without "# EOF"), then the worker's private
- * self-metrics segment behind it, into the thread's buffer; then it is
+ * self-metrics segment behind it, into pooled render buffers; then it is
  * gzip-encoded when the client allows. Unfiltered scrapes that arrive while
  * an identical one renders share the next render (share.h) instead of each
  * rendering and compressing the same bytes. Anything that keeps the application's
@@ -256,16 +256,17 @@ static void handle_scrape(fcgi_app_t *app, const fcgi_config_t *cfg, const fcgi_
         goto done;
     }
     /* Filtered scrapes are rarely identical; they render on their own. */
+    int shareable = q.nnames == 0;
     unsigned key = share_key(json, expo, req);
     fcgi_shared_answer_t *shared = NULL;
-    fcgi_share_role_t role = q.nnames ? FCGI_SHARE_ALONE
-                                      : fcgi_share_join(app->share, key, started + cfg->render_deadline_seconds, &shared);
+    fcgi_share_role_t role = shareable ? fcgi_share_join(app->share, key, started + cfg->render_deadline_seconds, &shared)
+                                       : FCGI_SHARE_LEAD;
     if (role == FCGI_SHARE_FOLLOW) {
         take_shared(r, shared);
         fcgi_selfmetrics_scrape_shared(app->self, label);
         goto done;
     }
-    if (role == FCGI_SHARE_ALONE && !q.nnames) { /* the render it waited for ran past the deadline */
+    if (role == FCGI_SHARE_TIMEOUT) {
         char why[160];
         snprintf(why, sizeof why, "waited %g s (render_deadline_seconds) for another scrape's render; raise it or "
                  "filter with name[]", cfg->render_deadline_seconds);
@@ -284,7 +285,7 @@ static void handle_scrape(fcgi_app_t *app, const fcgi_config_t *cfg, const fcgi_
             r->content_type = json ? fastprom_content_type(FASTPROM_FORMAT_JSON) : fcgi_exposition_content_type(expo);
         fcgi_app_render_end(app);
     }
-    if (role == FCGI_SHARE_LEAD)
+    if (shareable)
         fcgi_share_publish(app->share, key, r->status, r->content_type, r->gzip, r->body, r->body_len);
 done:
     fcgi_query_free(&q);

@@ -132,7 +132,7 @@ fcgi_share_role_t fcgi_share_join(fcgi_share_t *sh, unsigned key, double deadlin
         }
         int rc = pthread_cond_timedwait(&s->done, &s->lock, &until);
         if (rc == ETIMEDOUT) {
-            role = FCGI_SHARE_ALONE;
+            role = FCGI_SHARE_TIMEOUT;
             break;
         }
     }

@@ -21,7 +21,7 @@ typedef struct fcgi_share fcgi_share_t;
 typedef enum fcgi_share_role {
     FCGI_SHARE_LEAD,   /* render, then fcgi_share_publish (always, even an error) */
     FCGI_SHARE_FOLLOW, /* *answer is set: send it, then fcgi_share_release */
-    FCGI_SHARE_ALONE   /* the wait passed its deadline: render, do not publish */
+    FCGI_SHARE_TIMEOUT /* no render this scrape may take ended by the deadline */
 } fcgi_share_role_t;
 
 /* nkeys kinds of answer (format x encoding). NULL when out of memory. */
@@ -31,8 +31,8 @@ void fcgi_share_free(fcgi_share_t *sh);
 /*
  * Joins the scrapes for answer kind key. Returns LEAD when no render of key
  * runs (or the one this scrape waited for ended without a copy to give);
- * FOLLOW with *answer from a render that started after this call; ALONE when
- * no such render finished by deadline (fcgi_monotonic_seconds() time).
+ * FOLLOW with *answer from a render that started after this call; TIMEOUT
+ * when no such render finished by deadline (fcgi_monotonic_seconds() time).
  */
 fcgi_share_role_t fcgi_share_join(fcgi_share_t *sh, unsigned key, double deadline, fcgi_shared_answer_t **answer);
 

@@ -348,6 +348,34 @@ START_TEST(renders_past_the_deadline_get_503)
 }
 END_TEST
 
+/* A scrape waiting to share an identical scrape's next render gives up at
+ * the render deadline with a 503 rather than wait on; a different kind of
+ * answer (here gzip) and a filtered scrape do not wait at all. */
+START_TEST(a_scrape_waiting_past_the_deadline_for_a_shared_render_gets_503)
+{
+    start_app("{\"render_deadline_seconds\": 0.2, \"gzip_min_bytes\": 0}");
+    fcgi_shared_answer_t *none;
+    unsigned text_identity = 0; /* route.c's key: text 0.0.4, no gzip */
+    ck_assert_int_eq(fcgi_share_join(app->share, text_identity, fcgi_monotonic_seconds() + 1, &none),
+                     FCGI_SHARE_LEAD); /* another scrape renders and never finishes */
+    fcgi_response_t r;
+    double before = fcgi_monotonic_seconds();
+    char *body = request("GET", "/metrics", NULL, NULL, NULL, &r);
+    ck_assert_double_ge(fcgi_monotonic_seconds() - before, 0.2);
+    ck_assert_int_eq(r.status, 503);
+    ck_assert_msg(strstr(body, "another scrape's render") != NULL, "%s", body);
+    free(body);
+    free(request("GET", "/metrics", NULL, NULL, "gzip", &r));
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(r.gzip, 1);
+    free(request("GET", "/metrics", "name[]=http_requests_total", NULL, NULL, &r));
+    ck_assert_int_eq(r.status, 200);
+    fcgi_share_publish(app->share, text_identity, 200, "text/plain", 0, "", 0);
+    free(request("GET", "/metrics", NULL, NULL, NULL, &r));
+    ck_assert_int_eq(r.status, 200);
+}
+END_TEST
+
 static Suite *route_suite(void)
 {
     Suite *s = suite_create("fcgi_route");
@@ -367,6 +395,7 @@ static Suite *route_suite(void)
     tcase_add_test(tc, a_vanished_segment_is_a_503_and_comes_back_by_itself);
     tcase_add_test(tc, renders_past_max_in_flight_get_503);
     tcase_add_test(tc, renders_past_the_deadline_get_503);
+    tcase_add_test(tc, a_scrape_waiting_past_the_deadline_for_a_shared_render_gets_503);
     suite_add_tcase(s, tc);
     return s;
 }
