@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "config.h"
 #include "gzip.h"
@@ -84,5 +85,8 @@ void fcgi_app_last_error(fcgi_app_t *app, char *out, size_t outlen);
 
 double fcgi_monotonic_seconds(void);
 double fcgi_wall_seconds(void);
+/* seconds (an fcgi_monotonic_seconds() time) as the absolute timespec of
+ * pthread_cond_timedwait on a CLOCK_MONOTONIC condition variable. */
+struct timespec fcgi_seconds_timespec(double seconds);
 
 #endif

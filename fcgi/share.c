@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "app.h"
 #include "share.h"
 
 struct fcgi_shared_answer {
@@ -79,20 +80,6 @@ void fcgi_share_free(fcgi_share_t *sh)
     free(sh);
 }
 
-static struct timespec to_timespec(double seconds)
-{
-    struct timespec ts;
-    ts.tv_sec = (time_t)seconds;
-    ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    } else if (ts.tv_nsec < 0) {
-        ts.tv_nsec = 0;
-    }
-    return ts;
-}
-
 /* One waiter fewer; the slot lets go of its copy once nobody waits. Locked. */
 static void stop_waiting(share_slot_t *s)
 {
@@ -114,7 +101,7 @@ fcgi_share_role_t fcgi_share_join(fcgi_share_t *sh, unsigned key, double deadlin
         return FCGI_SHARE_LEAD;
     }
     uint64_t want = s->started + 1;
-    struct timespec until = to_timespec(deadline);
+    struct timespec until = fcgi_seconds_timespec(deadline);
     fcgi_share_role_t role;
     s->waiting++;
     for (;;) {

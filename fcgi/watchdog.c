@@ -64,8 +64,7 @@ static void *watch(void *arg)
         if (isinf(wd->next_check)) {
             pthread_cond_wait(&wd->wake, &wd->lock);
         } else {
-            double whole = floor(wd->next_check);
-            struct timespec at = {(time_t)whole, (long)((wd->next_check - whole) * 1e9)};
+            struct timespec at = fcgi_seconds_timespec(wd->next_check);
             pthread_cond_timedwait(&wd->wake, &wd->lock, &at);
         }
     }
