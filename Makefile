@@ -225,6 +225,6 @@ deps:
 	  fi; \
 	  echo "make deps: installing" $$missing; \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+	  apt-get -o DPkg::Lock::Timeout=900 update -qq >/dev/null && apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends $$missing >/dev/null \
 	    || { echo "make deps: apt-get install failed for:" $$missing; exit 1; }; \
 	fi
