@@ -5,36 +5,12 @@
  * use; requests are short and bounded by the render deadline and I/O
  * timeouts, so the wait is too.
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "app.h"
-
-double fcgi_monotonic_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-struct timespec fcgi_seconds_timespec(double seconds)
-{
-    double whole = floor(seconds);
-    struct timespec ts = {(time_t)whole, (long)((seconds - whole) * 1e9)};
-    if (ts.tv_nsec >= 1000000000L) /* rounding of the fraction */
-        ts.tv_nsec = 999999999L;
-    return ts;
-}
-
-double fcgi_wall_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "clock.h"
 
 /* Idle render buffers kept for reuse; more concurrent renders than this
  * allocate and free their own. */

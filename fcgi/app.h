@@ -11,7 +11,6 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "config.h"
 #include "gzip.h"
@@ -82,11 +81,5 @@ void fcgi_app_render_outcome(fcgi_app_t *app, const char *error_line, int segmen
 
 /* Copies the last render error ("" when the last render worked). */
 void fcgi_app_last_error(fcgi_app_t *app, char *out, size_t outlen);
-
-double fcgi_monotonic_seconds(void);
-double fcgi_wall_seconds(void);
-/* seconds (an fcgi_monotonic_seconds() time) as the absolute timespec of
- * pthread_cond_timedwait on a CLOCK_MONOTONIC condition variable. */
-struct timespec fcgi_seconds_timespec(double seconds);
 
 #endif

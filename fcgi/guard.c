@@ -43,7 +43,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "app.h"
+#include "clock.h"
 #include "guard.h"
 
 #define HEADER_LEN 8

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "health.h"
 #include "negotiate.h"
 #include "query.h"

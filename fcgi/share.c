@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "app.h"
+#include "clock.h"
 #include "share.h"
 
 struct fcgi_shared_answer {
@@ -51,14 +51,10 @@ fcgi_share_t *fcgi_share_new(unsigned nkeys)
     if (!sh)
         return NULL;
     sh->nkeys = nkeys;
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* deadlines are fcgi_monotonic_seconds() */
     for (unsigned i = 0; i < nkeys; i++) {
         pthread_mutex_init(&sh->slots[i].lock, NULL);
-        pthread_cond_init(&sh->slots[i].done, &attr);
+        fcgi_cond_init_monotonic(&sh->slots[i].done); /* deadlines are fcgi_monotonic_seconds() */
     }
-    pthread_condattr_destroy(&attr);
     return sh;
 }
 

@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "source.h"
 
 #define RETRY_SECONDS 1.0
@@ -32,13 +32,6 @@ struct fcgi_source {
     uint64_t last_activity;
     double last_change;            /* monotonic */
 };
-
-static double monotonic_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void resolve_path(const char *path, char *out, size_t outlen)
 {
@@ -104,7 +97,7 @@ static void repair(fcgi_source_t *src, const char *path)
         snprintf(src->path, sizeof src->path, "%s", path);
         src->last_attempt = -RETRY_SECONDS; /* a new path is tried at once */
     }
-    double now = monotonic_now();
+    double now = fcgi_monotonic_seconds();
     if (now - src->last_attempt < RETRY_SECONDS)
         return;
     src->last_attempt = now;
@@ -124,7 +117,7 @@ static void repair(fcgi_source_t *src, const char *path)
 /* Remembers when the segment's activity counter last moved. */
 static double write_age(fcgi_source_t *src, uint64_t generation, uint64_t activity)
 {
-    double now = monotonic_now();
+    double now = fcgi_monotonic_seconds();
     pthread_mutex_lock(&src->activity_lock);
     if (generation != src->seen_generation || activity != src->last_activity) {
         src->seen_generation = generation;
@@ -170,7 +163,7 @@ void fcgi_source_acquire(fcgi_source_t *src, const char *path, fcgi_source_view_
         int same_path = strcmp(src->path, want) == 0;
         if (src->fp && same_path && observe(src, view, want_stat) == 0)
             return; /* shared lock stays held until release */
-        int retry_due = monotonic_now() - src->last_attempt >= RETRY_SECONDS;
+        int retry_due = fcgi_monotonic_seconds() - src->last_attempt >= RETRY_SECONDS;
         if (pass > 0 || (!src->fp && same_path && !retry_due)) {
             view->error = src->error ? src->error : FASTPROM_ECORRUPT;
             snprintf(view->reason, sizeof view->reason, "%s", src->reason);

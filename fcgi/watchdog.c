@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "app.h"
+#include "clock.h"
 #include "watchdog.h"
 
 typedef struct slot {
@@ -83,11 +83,7 @@ fcgi_watchdog_t *fcgi_watchdog_start(unsigned nslots, char *err, size_t errlen)
     wd->next_check = INFINITY;
     for (unsigned i = 0; i < nslots; i++)
         wd->slots[i].fd = -1;
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* the clock of fcgi_monotonic_seconds */
-    pthread_cond_init(&wd->wake, &attr);
-    pthread_condattr_destroy(&attr);
+    fcgi_cond_init_monotonic(&wd->wake);
     pthread_mutex_init(&wd->lock, NULL);
     int rc = pthread_create(&wd->thread, NULL, watch, wd);
     if (rc != 0) {

@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "app.h"
+#include "clock.h"
 #include "guard.h"
 
 #define BEGIN_REQUEST 1

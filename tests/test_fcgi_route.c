@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "app.h"
+#include "clock.h"
 #include "route.h"
 #include "support.h"
 

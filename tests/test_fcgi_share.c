@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "clock.h"
 #include "share.h"
 #include "support.h"
 

@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "app.h"
+#include "clock.h"
 #include "support.h"
 #include "watchdog.h"
 
