@@ -118,7 +118,8 @@ typedef struct fastprom_options {
  * Errors: ENOENT (missing, with READONLY/NO_CREATE), ECORRUPT (not a fastprom
  * segment, or inconsistent header), EVERSION (another layout version: the
  * text names both versions), ESYS (open/mmap/fcntl failed), EINVAL (bad
- * option or environment value), ENOMEM.
+ * option or environment value: a size out of range, unknown flags, a mode
+ * beyond 0777, PRIVATE with READONLY), ENOMEM.
  *
  * Thread safety: may be called from any thread. Fork safety: a handle stays
  * valid in a fork child; the child's first update claims its own writer slot.
@@ -138,7 +139,8 @@ FASTPROM_API void fastprom_close(fastprom_t *fp);
  * Checks that the handle's segment is still usable: the path still names the
  * mapped file (it was not deleted or replaced) and the header still
  * validates. Returns 0, or ENOENT (deleted or replaced: reopen), ECORRUPT,
- * EVERSION. Costs one stat(2); meant for exporters, once per scrape.
+ * EVERSION, EINVAL (fp is NULL). Costs one stat(2); meant for exporters,
+ * once per scrape.
  */
 FASTPROM_API int fastprom_check(fastprom_t *fp, fastprom_error_t *err);
 
@@ -150,7 +152,8 @@ FASTPROM_API const char *fastprom_path(const fastprom_t *fp);
  * totals and frees the slots and their memory. Writers do this on attach and
  * whenever they need a slot; call it to do it now. Counters, histograms and
  * summaries never go backwards through a fold. Returns the number of slots
- * folded (>= 0) or a negative errcode (ERDONLY on a read-only handle, EFULL
+ * folded (>= 0) or a negative errcode (EINVAL when fp is NULL, ERDONLY on a
+ * read-only handle, EFULL
  * when the merged totals do not fit; nothing is lost then, the dead slots
  * just stay until there is room).
  */
@@ -370,7 +373,7 @@ typedef enum fastprom_format {
     FASTPROM_FORMAT_JSON = 2         /* fastprom's JSON view (see README) */
 } fastprom_format_t;
 
-/* The exact Content-Type string for a format. */
+/* The exact Content-Type string for a format; NULL for an unknown one. */
 FASTPROM_API const char *fastprom_content_type(fastprom_format_t format);
 
 /* fastprom_render_options_t.flags */
@@ -417,7 +420,9 @@ FASTPROM_API void fastprom_buf_free(fastprom_buf_t *buf);
  * dead processes; live gauges only live processes.
  *
  * Errors: ECORRUPT, EBUSY (the segment changed under every retry, which only
- * sustained folding can cause), EINVAL (bad options), ENOMEM. On error out
+ * sustained folding can cause), EINVAL (fp or out NULL; unknown format or
+ * flags; names or exclude NULL with a count, or holding NULL; bad prefix),
+ * ENOMEM. On error out
  * keeps its previous length.
  * Thread-safe; works on read-only and writable handles.
  */
@@ -451,7 +456,8 @@ typedef struct fastprom_stat {
     uint64_t activity;
 } fastprom_stat_t;
 
-/* Fills st. Errors: ECORRUPT, EBUSY. Thread-safe, lock-free. */
+/* Fills st. Errors: EINVAL (fp or st NULL), ECORRUPT, EBUSY. Thread-safe,
+ * lock-free. */
 FASTPROM_API int fastprom_stat(fastprom_t *fp, fastprom_stat_t *st, fastprom_error_t *err);
 
 /* The name of a type ("counter", ...), or NULL when out of range. */

@@ -392,6 +392,8 @@ int fp_collect_dead_locked(fastprom_t *fp, fastprom_error_t *err)
 int fastprom_collect_dead(fastprom_t *fp, fastprom_error_t *err)
 {
     fp_ok(err);
+    if (!fp)
+        return fp_fail(err, FASTPROM_EINVAL, "fastprom_collect_dead: the segment handle is NULL");
     if (fp->readonly)
         return fp_fail(err, FASTPROM_ERDONLY, "segment %s is open read-only; folding needs a writable handle", fp->path);
     int rc = fp_lock(fp, err);

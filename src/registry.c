@@ -124,6 +124,11 @@ static int check_bounds(const fastprom_family_def_t *d, struct normdef *n, fastp
             b = default_buckets, nb = FASTPROM_DEFAULT_NBUCKETS;
         if (!b)
             return fp_fail(err, FASTPROM_EINVAL, "histogram %s: nbuckets is %zu but buckets is NULL", n->name, nb);
+        /* Checked before b[nb - 1] is read: a huge count is the caller's
+         * mistake, not a reason to read past its array. */
+        if (nb > FASTPROM_MAX_BUCKETS + 1)
+            return fp_fail(err, FASTPROM_EINVAL, "histogram %s: needs 1 to %d finite bucket bounds, got %zu", n->name,
+                           FASTPROM_MAX_BUCKETS, nb);
         if (nb && isinf(b[nb - 1]) && b[nb - 1] > 0)
             nb--; /* +Inf is implied */
         if (nb == 0 || nb > FASTPROM_MAX_BUCKETS)

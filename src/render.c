@@ -42,6 +42,12 @@ int fp_render_check_options(const fastprom_render_options_t *opt, fastprom_error
     for (size_t i = 0; i < opt->nnames; i++)
         if (!opt->names[i])
             return fp_fail(err, FASTPROM_EINVAL, "render names[%zu] is NULL: pass a metric name", i);
+    if (opt->nexclude && !opt->exclude)
+        return fp_fail(err, FASTPROM_EINVAL, "render exclude is NULL with nexclude %zu: pass the array or nexclude 0",
+                       opt->nexclude);
+    for (size_t i = 0; i < opt->nexclude; i++)
+        if (!opt->exclude[i])
+            return fp_fail(err, FASTPROM_EINVAL, "render exclude[%zu] is NULL: pass a name prefix", i);
     const char *p = opt->prefix;
     if (!p)
         return 0;

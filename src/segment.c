@@ -137,6 +137,9 @@ static int resolve_options(const fastprom_options_t *opt, struct resolved *r, fa
     if (!r->path || !*r->path)
         r->path = (env = getenv("FASTPROM_PATH")) && *env ? env : FASTPROM_DEFAULT_PATH;
     r->size = opt->size;
+    if (r->size > FASTPROM_MAX_SIZE)
+        return fp_fail(err, FASTPROM_EINVAL, "segment size %zu is out of range; use %u bytes to %u bytes", r->size,
+                       FASTPROM_MIN_SIZE, FASTPROM_MAX_SIZE);
     if (!r->size) {
         r->size = FASTPROM_DEFAULT_SIZE;
         if ((env = getenv("FASTPROM_SIZE")) && *env && parse_size(env, &r->size) < 0)
@@ -155,6 +158,9 @@ static int resolve_options(const fastprom_options_t *opt, struct resolved *r, fa
     if ((env = getenv("FASTPROM_FAMILY_LIMIT")) && *env && !opt->family_limit &&
         (parse_uint(env, 10, &r->family_limit) < 0 || r->family_limit == 0))
         return fp_fail(err, FASTPROM_EINVAL, "FASTPROM_FAMILY_LIMIT=\"%s\" is not a positive number", env);
+    if (opt->mode > 0777)
+        return fp_fail(err, FASTPROM_EINVAL, "file mode %#o is not a permission mode like 0660 (no set-id or sticky bits)",
+                       opt->mode);
     r->mode = opt->mode ? opt->mode : 0640;
     if ((env = getenv("FASTPROM_MODE")) && *env && !opt->mode &&
         (parse_uint(env, 8, &r->mode) < 0 || r->mode > 0777))
@@ -350,6 +356,12 @@ fastprom_t *fastprom_open(const fastprom_options_t *opt, fastprom_error_t *err)
     if (!opt)
         opt = &defaults;
     fp_ok(err);
+    const unsigned known = FASTPROM_READONLY | FASTPROM_PRIVATE | FASTPROM_NO_CREATE;
+    if (opt->flags & ~known) {
+        fp_fail(err, FASTPROM_EINVAL, "open flags 0x%x are unknown: use FASTPROM_READONLY, _PRIVATE, _NO_CREATE",
+                opt->flags & ~known);
+        return NULL;
+    }
     if ((opt->flags & FASTPROM_PRIVATE) && (opt->flags & FASTPROM_READONLY)) {
         fp_fail(err, FASTPROM_EINVAL, "a private segment cannot be read-only: nobody else could write it");
         return NULL;
@@ -433,6 +445,8 @@ const char *fastprom_path(const fastprom_t *fp) { return fp ? fp->path : NULL; }
 int fastprom_check(fastprom_t *fp, fastprom_error_t *err)
 {
     fp_ok(err);
+    if (!fp)
+        return fp_fail(err, FASTPROM_EINVAL, "fastprom_check: the segment handle is NULL");
     if (!(fp->flags & FASTPROM_PRIVATE)) {
         struct stat st;
         if (stat(fp->path, &st) < 0)

@@ -409,6 +409,9 @@ void fp_snapshot_free(fastprom_t *fp, fp_snapshot_t *snap)
 
 int fastprom_stat(fastprom_t *fp, fastprom_stat_t *st, fastprom_error_t *err)
 {
+    if (!fp || !st)
+        return fp_fail(err, FASTPROM_EINVAL, "fastprom_stat: %s is NULL: pass an open handle and a fastprom_stat_t",
+                       fp ? "st" : "fp");
     fp_snapshot_t snap;
     int rc = take(fp, NULL, 1, &snap, err);
     if (rc)

@@ -234,7 +234,9 @@ int fastprom_observe(fastprom_series_t *s, double v)
 static int encode_exemplar(const fastprom_label_t *labels, size_t n, unsigned char *out, uint32_t *len)
 {
     size_t chars = 0, pos = 0;
-    if (n && !labels)
+    /* Every name is at least one byte: more labels than the byte limit are
+     * refused before the array is read. */
+    if ((n && !labels) || n > FASTPROM_MAX_EXEMPLAR_LABELS)
         return -1;
     for (size_t i = 0; i < n; i++) {
         const char *k = labels[i].name, *v = labels[i].value;
