@@ -159,6 +159,7 @@ check: deps
 	$(MAKE) check-tools
 	$(MAKE) check-fcgi
 	$(MAKE) check-python
+	$(MAKE) check-node
 	$(MAKE) check-deploy
 	@echo "make check: all passed"
 
@@ -228,3 +229,44 @@ deps:
 	  apt-get -o DPkg::Lock::Timeout=900 update -qq >/dev/null && apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends $$missing >/dev/null \
 	    || { echo "make deps: apt-get install failed for:" $$missing; exit 1; }; \
 	fi
+	@$(MAKE) --no-print-directory node-deps
+
+# ---- Node.js package (src/node) ------------------------------------------------
+#
+# The N-API addon, compiled with cc against the installed Node's headers (no
+# node-gyp, no download), libfastprom linked in: $(BUILD)/node/fastprom.node,
+# which src/node/lib/native.js finds from a checkout. `make install` puts the
+# package and the addon in $(LIBDIR)/node_modules/fastprom (deploy/install.py).
+
+NODE ?= node
+NODE_INCLUDE ?= $(firstword $(wildcard /usr/include/node /usr/local/include/node /usr/include/nodejs/src))
+NODE_ADDON := $(BUILD)/node/fastprom.node
+NODE_ADDON_OBJS := $(patsubst src/node/addon/%.c,$(BUILD)/obj/node/%.o,$(wildcard src/node/addon/*.c))
+NODE_MODULES_STAMP := src/node/node_modules/.package-lock.json
+
+# Node itself only when missing (this machine's Node 20 stays); headers likewise.
+DEB_PACKAGES += $(if $(shell command -v node),,nodejs npm) $(if $(wildcard /usr/include/node/node_api.h),,libnode-dev)
+
+.PHONY: node node-deps check-node
+# Without Node's headers (before `make deps`) the C parts still build.
+all: $(if $(NODE_INCLUDE),node)
+node: $(NODE_ADDON)
+
+$(BUILD)/obj/node/%.o: src/node/addon/%.c src/node/addon/addon.h include/fastprom.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -I$(NODE_INCLUDE) $(CFLAGS) -c $< -o $@
+
+$(NODE_ADDON): $(NODE_ADDON_OBJS) $(A)
+	@mkdir -p $(@D)
+	$(CC) -shared $(LDFLAGS) -Wl,--exclude-libs,ALL -o $@ $(NODE_ADDON_OBJS) $(A) $(LIB_LIBS)
+
+# prom-client, express and fastify for the tests and benchmarks, exactly as
+# package-lock.json pins them; no dependency install scripts run.
+node-deps: $(NODE_MODULES_STAMP)
+$(NODE_MODULES_STAMP): src/node/package-lock.json src/node/package.json
+	cd src/node && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+check-node: all node-deps
+	cd src/node && FASTPROM_TEST_BUILD=$(abspath $(BUILD)) $(NODE) --test test/*.test.js
+	@if ls tests/integration/test_node_*.py >/dev/null 2>&1; then $(PYTHON) tests/integration/run.py node; fi

@@ -117,6 +117,7 @@ def plan_install(a):
     p.copy(os.path.join(build, "fastprom-fcgi"), os.path.join(a.sbindir, "fastprom-fcgi"), 0o755)
 
     plan_python(p, a)
+    plan_node(p, a, build)
 
     conf_src = os.path.join(ROOT, "conf")
     for dirpath, dirnames, filenames in os.walk(conf_src):
@@ -157,6 +158,27 @@ def plan_python(p, a):
     p.text(os.path.join(dst, "_paths.py"),
            '"""Written by `make install`: where the installed libfastprom.so is."""\n'
            f"LIBDIR = {a.libdir!r}\n")
+
+
+def plan_node(p, a, build):
+    """The Node package in LIBDIR/node_modules/fastprom (NODE_PATH=LIBDIR/node_modules, or
+    `npm install` that directory), the addon beside it, and lib/paths.json naming the addon's
+    installed path for copies of the package."""
+    src = os.path.join(ROOT, "src/node")
+    addon = os.path.join(build, "node", "fastprom.node")
+    if not os.path.exists(addon):
+        print("install.py: no node/fastprom.node in the build: the Node package is not installed")
+        return
+    dst = os.path.join(a.libdir, "node_modules", "fastprom")
+    for name in sorted(os.listdir(src)):
+        if name == "package.json" or name.endswith((".js", ".d.ts")):
+            p.copy(os.path.join(src, name), os.path.join(dst, name))
+    for name in sorted(os.listdir(os.path.join(src, "lib"))):
+        if name.endswith(".js"):
+            p.copy(os.path.join(src, "lib", name), os.path.join(dst, "lib", name))
+    p.copy(addon, os.path.join(dst, "fastprom.node"), 0o755)
+    p.text(os.path.join(dst, "lib", "paths.json"),
+           json.dumps({"addon": os.path.join(dst, "fastprom.node")}) + "\n")
 
 
 def staged(destdir, path):
