@@ -22,8 +22,8 @@
 #define FCGI_LINE_MAX (FCGI_REASON_MAX + 256)
 
 /* Kinds of scrape answer that can be shared: (three expositions + the JSON
- * view) x (identity, gzip). route.c numbers them. */
-#define FCGI_SHARE_KEYS 8
+ * view) x (identity, gzip, gzip only). route.c numbers them. */
+#define FCGI_SHARE_KEYS 12
 
 /* The buffers one render fills: the exposition and its gzip encoding.
  * Pooled by the app rather than owned by threads, so memory follows the

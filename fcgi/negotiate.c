@@ -5,6 +5,8 @@
  * Headers come from any client, so parsing never fails: a malformed element
  * is skipped, a malformed q-value disqualifies its element, and at most
  * MAX_ELEMENTS elements are looked at so a huge header costs bounded time.
+ * q=0 means "not acceptable" (RFC 9110 12.4.2): what a header refuses is
+ * never sent, and a header that refuses everything it names gets a 406.
  */
 #include <string.h>
 #include <strings.h>
@@ -61,20 +63,36 @@ static const char *find_sep(const char *s, const char *e, char sep)
     return e;
 }
 
-/* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ) */
+/*
+ * RFC 9110 12.4.2: qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ),
+ * a weight "normalized to a real number in the range 0 through 1". A
+ * decimal number outside that grammar is still a usable weight (section 2.2
+ * lets a recipient recover one from an invalid construct): above 1 it is
+ * read as 1 (the sender ranks the element first: gzip;q=1.5 asks for gzip),
+ * extra decimals are kept. Anything else (a sign, letters, two points, an
+ * empty value) is no weight at all and disqualifies its element.
+ */
 static int parse_q(span_t v, double *q)
 {
-    if (v.len == 0 || v.len > 5 || (v.p[0] != '0' && v.p[0] != '1'))
+    double value = 0, scale = 1;
+    int digits = 0, point = 0;
+    if (v.len == 0 || v.len > 16)
         return -1;
-    if (v.len > 1 && v.p[1] != '.')
-        return -1;
-    double value = v.p[0] - '0', scale = 0.1;
-    for (size_t i = 2; i < v.len; i++, scale /= 10) {
-        if (v.p[i] < '0' || v.p[i] > '9' || (v.p[0] == '1' && v.p[i] != '0'))
+    for (size_t i = 0; i < v.len; i++) {
+        char ch = v.p[i];
+        if (ch == '.' && !point && digits > 0) {
+            point = 1;
+        } else if (ch >= '0' && ch <= '9') {
+            digits++;
+            if (point)
+                value += (ch - '0') * (scale /= 10);
+            else
+                value = value * 10 + (ch - '0');
+        } else {
             return -1;
-        value += (v.p[i] - '0') * scale;
+        }
     }
-    *q = value;
+    *q = value > 1 ? 1 : value;
     return 0;
 }
 
@@ -126,71 +144,79 @@ static void each_element(const char *header, int (*fn)(const element_t *, int, v
 
 /* ---- Accept ---------------------------------------------------------- */
 
-#define NEXPO 3
-#define WILDCARD NEXPO
-#define UNSUPPORTED (-1)
+#define NEXPO 3 /* the expositions offered, FCGI_EXPO_* in the worker's order of preference */
+#define UNNAMED (-1)
+
+/* How an Accept element names an exposition: RFC 9110 12.5.1 lets the most
+ * specific matching range give an offer its weight. */
+enum { BY_ANY = 0, BY_TYPE_WILDCARD = 1, BY_TYPE = 2, BY_VERSION = 3 };
 
 typedef struct accept_state {
-    double q[NEXPO + 1]; /* best q seen per exposition, and for wildcards */
-    int order[NEXPO + 1];
-    int excluded[NEXPO]; /* explicitly q=0 */
+    int named[NEXPO]; /* the specificity of the element that weighs it, or UNNAMED */
+    double q[NEXPO];
+    int order[NEXPO]; /* that element's place in the header */
 } accept_state_t;
 
-static int classify(const element_t *el)
+/* How specifically el names expo, or UNNAMED. */
+static int specificity(const element_t *el, int expo)
 {
-    span_t v = el->version;
-    if (span_is(el->name, "application/openmetrics-text")) {
-        if (!el->has_version || span_is(v, "1.0.0"))
-            return FCGI_EXPO_OPENMETRICS_1_0_0;
-        return span_is(v, "0.0.1") ? FCGI_EXPO_OPENMETRICS_0_0_1 : UNSUPPORTED;
-    }
-    if (span_is(el->name, "text/plain"))
-        return !el->has_version || span_is(v, "0.0.4") ? FCGI_EXPO_TEXT : UNSUPPORTED;
-    if (span_is(el->name, "*/*") || span_is(el->name, "text/*"))
-        return WILDCARD;
-    return UNSUPPORTED;
+    int text = expo == FCGI_EXPO_TEXT;
+    if (span_is(el->name, "*/*"))
+        return BY_ANY;
+    if (span_is(el->name, text ? "text/*" : "application/*"))
+        return BY_TYPE_WILDCARD;
+    if (!span_is(el->name, text ? "text/plain" : "application/openmetrics-text"))
+        return UNNAMED;
+    if (!el->has_version)
+        return BY_TYPE;
+    const char *version = text ? "0.0.4" : expo == FCGI_EXPO_OPENMETRICS_1_0_0 ? "1.0.0" : "0.0.1";
+    return span_is(el->version, version) ? BY_VERSION : UNNAMED;
 }
 
 static int note_accept(const element_t *el, int index, void *ctx)
 {
     accept_state_t *st = ctx;
-    int expo = classify(el);
-    if (expo == UNSUPPORTED)
-        return 0;
-    if (el->q == 0) {
-        if (expo != WILDCARD)
-            st->excluded[expo] = 1;
-        return 0;
-    }
-    if (el->q > st->q[expo]) {
-        st->q[expo] = el->q;
-        st->order[expo] = index;
+    for (int e = 0; e < NEXPO; e++) {
+        int spec = specificity(el, e);
+        if (spec > st->named[e]) { /* equally specific later elements do not override */
+            st->named[e] = spec;
+            st->q[e] = el->q;
+            st->order[e] = index;
+        }
     }
     return 0;
+}
+
+/* 1 when acceptable exposition a is preferred to acceptable b. */
+static int preferred(const accept_state_t *st, int a, int b)
+{
+    if (st->q[a] != st->q[b])
+        return st->q[a] > st->q[b];
+    if (st->named[a] != st->named[b])
+        return st->named[a] > st->named[b];
+    if (st->order[a] != st->order[b])
+        return st->order[a] < st->order[b];
+    return a < b;
 }
 
 fcgi_exposition_t fcgi_negotiate_exposition(const char *accept)
 {
     accept_state_t st;
-    memset(&st, 0, sizeof st);
+    int best = -1, refused = 0;
+    for (int e = 0; e < NEXPO; e++)
+        st.named[e] = UNNAMED;
     each_element(accept, note_accept, &st);
-
-    int best = -1;
     for (int e = 0; e < NEXPO; e++) {
-        if (st.excluded[e] || st.q[e] == 0)
+        if (st.named[e] == UNNAMED)
             continue;
-        if (best < 0 || st.q[e] > st.q[best] || (st.q[e] == st.q[best] && st.order[e] < st.order[best]))
+        if (st.q[e] == 0)
+            refused = 1;
+        else if (best < 0 || preferred(&st, e, best))
             best = e;
     }
-    /* A wildcard stands for text, or OpenMetrics when text was refused; it
-     * wins only with a strictly higher q than every named type. */
-    if (st.q[WILDCARD] > 0 && (best < 0 || st.q[WILDCARD] > st.q[best])) {
-        if (!st.excluded[FCGI_EXPO_TEXT])
-            return FCGI_EXPO_TEXT;
-        if (!st.excluded[FCGI_EXPO_OPENMETRICS_1_0_0])
-            return FCGI_EXPO_OPENMETRICS_1_0_0;
-    }
-    return best < 0 ? FCGI_EXPO_TEXT : (fcgi_exposition_t)best;
+    if (best >= 0)
+        return (fcgi_exposition_t)best;
+    return refused ? FCGI_EXPO_NONE : FCGI_EXPO_TEXT;
 }
 
 fastprom_format_t fcgi_exposition_format(fcgi_exposition_t expo)
@@ -207,7 +233,7 @@ const char *fcgi_exposition_content_type(fcgi_exposition_t expo)
 
 const char *fcgi_exposition_label(fcgi_exposition_t expo)
 {
-    return expo == FCGI_EXPO_TEXT ? "text" : "openmetrics";
+    return expo == FCGI_EXPO_NONE ? "none" : expo == FCGI_EXPO_TEXT ? "text" : "openmetrics";
 }
 
 /* ---- Accept-Encoding --------------------------------------------------- */
@@ -235,13 +261,20 @@ static int note_coding(const element_t *el, int index, void *ctx)
     return 0;
 }
 
-int fcgi_negotiate_gzip(const char *accept_encoding)
+/* RFC 9110 12.5.3: a coding is acceptable when listed (or covered by "*")
+ * with q > 0; identity also when neither it nor "*" is listed, then with
+ * no weight of its own, so any listed coding it could be compared with is
+ * preferred. */
+fcgi_coding_t fcgi_negotiate_coding(const char *accept_encoding)
 {
     coding_state_t st;
     memset(&st, 0, sizeof st);
     each_element(accept_encoding, note_coding, &st);
     double gzip = st.has_gzip ? st.gzip : st.has_star ? st.star : 0;
-    double identity = st.has_identity ? st.identity : st.has_star ? st.star : 1;
-    /* "*;q=0" alone refuses identity too; gzip is then the only way out. */
-    return gzip > 0 && gzip >= identity;
+    int identity_weighed = st.has_identity || st.has_star;
+    double identity = st.has_identity ? st.identity : st.star;
+    int identity_ok = !identity_weighed || identity > 0;
+    if (gzip > 0 && (!identity_weighed || gzip >= identity))
+        return identity_ok ? FCGI_CODING_GZIP : FCGI_CODING_GZIP_ONLY;
+    return identity_ok ? FCGI_CODING_IDENTITY : FCGI_CODING_NONE;
 }

@@ -55,6 +55,7 @@ const char *fcgi_status_reason(int status)
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
     default: return "Unknown";
@@ -151,7 +152,7 @@ static void render_failed(fcgi_app_t *app, fcgi_response_t *r, int attached, con
 }
 
 /* Renders the exposition (or the JSON view) into scratch->render. */
-static void render(fcgi_app_t *app, const fcgi_config_t *cfg, fcgi_scratch_t *sc, const fcgi_request_t *req,
+static void render(fcgi_app_t *app, const fcgi_config_t *cfg, fcgi_scratch_t *sc, fcgi_coding_t coding,
                    fastprom_format_t format, const fcgi_query_t *q, fcgi_response_t *r, double started)
 {
     fcgi_source_view_t view;
@@ -214,20 +215,37 @@ static void render(fcgi_app_t *app, const fcgi_config_t *cfg, fcgi_scratch_t *sc
     r->body_len = sc->render.len;
     const char *zipped;
     size_t zipped_len;
-    if (r->body_len >= cfg->gzip_min_bytes && fcgi_negotiate_gzip(req->accept_encoding) &&
-        fcgi_gzip_encode(sc->gzip, r->body, r->body_len, cfg->gzip_level, &zipped, &zipped_len) == 0) {
+    int want_gzip = coding == FCGI_CODING_GZIP_ONLY || (coding == FCGI_CODING_GZIP && r->body_len >= cfg->gzip_min_bytes);
+    if (!want_gzip)
+        return;
+    if (fcgi_gzip_encode(sc->gzip, r->body, r->body_len, cfg->gzip_level, &zipped, &zipped_len) == 0) {
         r->body = zipped;
         r->body_len = zipped_len;
         r->gzip = 1;
+    } else if (coding == FCGI_CODING_GZIP_ONLY) { /* identity is refused: no way left to send it */
+        render_failed(app, r, 1, "nomem", "cannot gzip the exposition", "out of memory, and Accept-Encoding refuses "
+                      "identity");
     }
 }
 
 /* Which kind of answer a scrape gets, for sharing one render among
  * identical scrapes (share.h). */
-static unsigned share_key(int json, fcgi_exposition_t expo, const fcgi_request_t *req)
+static unsigned share_key(int json, fcgi_exposition_t expo, fcgi_coding_t coding)
 {
     unsigned kind = json ? 3u : (unsigned)expo;
-    return kind * 2 + (fcgi_negotiate_gzip(req->accept_encoding) ? 1u : 0u);
+    return kind * 3 + (unsigned)coding; /* identity, gzip or gzip only */
+}
+
+/* The 406 of a scrape whose Accept or Accept-Encoding refuses everything
+ * offered (negotiate.h says when). */
+static void not_acceptable(fcgi_response_t *r, int json, fcgi_exposition_t expo)
+{
+    if (!json && expo == FCGI_EXPO_NONE)
+        text_response(r, 406, "Accept refuses every format offered; /metrics offers text/plain; version=0.0.4, "
+                              "application/openmetrics-text; version=1.0.0 and version=0.0.1");
+    else
+        text_response(r, 406, "Accept-Encoding refuses every coding offered; /metrics and /api/v1/metrics offer "
+                              "identity and gzip");
 }
 
 static void take_shared(fcgi_response_t *r, fcgi_shared_answer_t *a)
@@ -244,6 +262,7 @@ static void handle_scrape(fcgi_app_t *app, const fcgi_config_t *cfg, const fcgi_
                           int json)
 {
     fcgi_exposition_t expo = fcgi_negotiate_exposition(req->accept);
+    fcgi_coding_t coding = fcgi_negotiate_coding(req->accept_encoding);
     const char *label = json ? "json" : fcgi_exposition_label(expo);
     fastprom_format_t format = json ? FASTPROM_FORMAT_JSON : fcgi_exposition_format(expo);
     double started = fcgi_monotonic_seconds();
@@ -256,9 +275,13 @@ static void handle_scrape(fcgi_app_t *app, const fcgi_config_t *cfg, const fcgi_
         text_response(r, 400, "%s", err);
         goto done;
     }
+    if ((!json && expo == FCGI_EXPO_NONE) || coding == FCGI_CODING_NONE) {
+        not_acceptable(r, json, expo);
+        goto done;
+    }
     /* Filtered scrapes are rarely identical; they render on their own. */
     int shareable = q.nnames == 0;
-    unsigned key = share_key(json, expo, req);
+    unsigned key = share_key(json, expo, coding);
     fcgi_shared_answer_t *shared = NULL;
     fcgi_share_role_t role = shareable ? fcgi_share_join(app->share, key, started + cfg->render_deadline_seconds, &shared)
                                        : FCGI_SHARE_LEAD;
@@ -281,7 +304,7 @@ static void handle_scrape(fcgi_app_t *app, const fcgi_config_t *cfg, const fcgi_
         render_failed(app, r, 1, "nomem", "cannot render the fastprom segment", "out of memory for the output buffers");
         fcgi_app_render_end(app);
     } else {
-        render(app, cfg, r->scratch, req, format, &q, r, started);
+        render(app, cfg, r->scratch, coding, format, &q, r, started);
         if (r->status == 200)
             r->content_type = json ? fastprom_content_type(FASTPROM_FORMAT_JSON) : fcgi_exposition_content_type(expo);
         fcgi_app_render_end(app);

@@ -188,6 +188,57 @@ START_TEST(small_bodies_are_not_compressed)
 }
 END_TEST
 
+/* A client that refuses identity gets gzip however small the body. */
+START_TEST(refused_identity_is_gzip_even_for_small_bodies)
+{
+    start_app("{\"gzip_min_bytes\": 100000}");
+    fcgi_response_t r;
+    char *plain = request("GET", "/metrics", "name[]=http_requests_total", NULL, NULL, &r);
+    fcgi_request_t req = {"RESPONDER", "GET", "/metrics", "name[]=http_requests_total", NULL, "identity;q=0, gzip"};
+    fcgi_handle(app, &req, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(r.gzip, 1);
+    char *inflated = gunzip(r.body, r.body_len);
+    fcgi_response_done(app, &r);
+    ck_assert_str_eq(inflated, plain);
+    free(inflated);
+    free(plain);
+}
+END_TEST
+
+/* q=0 is "not acceptable" (RFC 9110): a scrape refusing everything offered
+ * gets a 406 naming what is offered, and it is counted. */
+START_TEST(nothing_acceptable_is_406)
+{
+    start_app("{}");
+    fcgi_response_t r;
+    const struct {
+        const char *accept, *encoding, *says;
+    } cases[] = {
+        {"text/plain;q=0", NULL, "Accept refuses"},
+        {"application/openmetrics-text;q=0, text/plain;q=0", "gzip", "Accept refuses"},
+        {NULL, "identity;q=0", "Accept-Encoding refuses"},
+        {"application/openmetrics-text", "*;q=0", "Accept-Encoding refuses"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *body = request("GET", "/metrics", NULL, cases[i].accept, cases[i].encoding, &r);
+        ck_assert_int_eq(r.status, 406);
+        ck_assert_int_eq(r.vary, 1);
+        ck_assert_int_eq(r.gzip, 0);
+        ck_assert_msg(strstr(body, cases[i].says) != NULL, "%s", body);
+        free(body);
+    }
+    char *body = request("GET", "/api/v1/metrics", NULL, "text/plain;q=0", NULL, &r);
+    ck_assert_int_eq(r.status, 200); /* the JSON view has one format: Accept is not consulted */
+    free(body);
+    free(request("GET", "/api/v1/metrics", NULL, NULL, "identity;q=0", &r));
+    ck_assert_int_eq(r.status, 406);
+    body = request("GET", "/metrics", "name[]=fastprom_scrapes_total", NULL, NULL, &r);
+    ck_assert_msg(strstr(body, "fastprom_scrapes_total{format=\"none\",code=\"406\"} 2\n") != NULL, "%s", body);
+    free(body);
+}
+END_TEST
+
 START_TEST(head_has_the_get_headers_and_no_body)
 {
     start_app("{}");
@@ -356,7 +407,7 @@ START_TEST(a_scrape_waiting_past_the_deadline_for_a_shared_render_gets_503)
 {
     start_app("{\"render_deadline_seconds\": 0.2, \"gzip_min_bytes\": 0}");
     fcgi_shared_answer_t *none;
-    unsigned text_identity = 0; /* route.c's key: text 0.0.4, no gzip */
+    unsigned text_identity = 0; /* route.c's key: text 0.0.4, identity */
     ck_assert_int_eq(fcgi_share_join(app->share, text_identity, fcgi_monotonic_seconds() + 1, &none),
                      FCGI_SHARE_LEAD); /* another scrape renders and never finishes */
     fcgi_response_t r;
@@ -389,6 +440,8 @@ static Suite *route_suite(void)
     tcase_add_test(tc, created_samples_when_configured);
     tcase_add_test(tc, gzip_decompresses_to_the_identity_body);
     tcase_add_test(tc, small_bodies_are_not_compressed);
+    tcase_add_test(tc, refused_identity_is_gzip_even_for_small_bodies);
+    tcase_add_test(tc, nothing_acceptable_is_406);
     tcase_add_test(tc, head_has_the_get_headers_and_no_body);
     tcase_add_test(tc, errors_404_405_403);
     tcase_add_test(tc, name_filters_and_malformed_queries);

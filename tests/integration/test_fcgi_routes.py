@@ -79,6 +79,20 @@ class Routes(unittest.TestCase):
         r = self.get("/metrics", {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"})
         self.assertEqual(r.header("Content-Type"), TEXT)
 
+    def test_q_zero_is_not_acceptable(self):
+        # RFC 9110: q=0 refuses. Refusing every format or coding offered is
+        # a 406 naming what is offered; refusing identity alone gets gzip.
+        for headers, says in (({"Accept": "text/plain;q=0"}, b"Accept refuses"),
+                              ({"Accept-Encoding": "identity;q=0"}, b"Accept-Encoding refuses")):
+            r = self.get("/metrics", headers)
+            self.assertEqual(r.status, 406, r)
+            self.assertEqual(r.header("Vary"), "Accept, Accept-Encoding")
+            self.assertIn(says, r.body)
+        r = self.get("/metrics" + APP_ONLY, {"Accept-Encoding": "identity;q=0, gzip;q=1.5"})
+        self.assertEqual((r.status, r.header("Content-Encoding")), (200, "gzip"))
+        r = self.get("/metrics", {"Accept": "text/plain;q=0, */*"})
+        self.assertEqual((r.status, r.header("Content-Type")), (200, OM1))
+
     def test_gzip_body_decompresses_to_the_identity_body(self):
         for accept in (None, PROMETHEUS_2_42):
             headers = {"Accept": accept} if accept else {}
