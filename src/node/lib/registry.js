@@ -18,6 +18,12 @@ const { FORMAT_TEXT, FORMAT_OPENMETRICS, FORMAT_JSON, RENDER_NO_EOF } = segments
 const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 
+// {private: true} registries have a segment of their own, 1 MiB unless
+// options.size says otherwise, closed when the registry (and so its metrics,
+// which reference it) is garbage-collected.
+const PRIVATE_REGISTRY_SIZE = 1 << 20;
+const closeWhenCollected = new FinalizationRegistry(seg => seg.close());
+
 class Registry {
   static get PROMETHEUS_CONTENT_TYPE() {
     return PROMETHEUS_CONTENT_TYPE;
@@ -36,12 +42,19 @@ class Registry {
     this._contentType = regContentType;
     this._options = options || {};
     this._whole = false; // true for the global registry: shows the whole segment
+    this._own = null; // the segment of a {private: true} registry
   }
 
   // The segment a metric registered first here records into.
   _segment() {
     const o = this._options;
-    if (o.private) return segments.privateSegment();
+    if (o.private) {
+      if (!this._own) {
+        this._own = segments.newPrivate(o.size || PRIVATE_REGISTRY_SIZE);
+        closeWhenCollected.register(this, this._own);
+      }
+      return this._own;
+    }
     if (o.path) return segments.namedSegment(o.path, o);
     return segments.sharedSegment();
   }

@@ -18,6 +18,7 @@ const FORMAT_TEXT = 0;
 const FORMAT_OPENMETRICS = 1;
 const FORMAT_JSON = 2;
 const RENDER_NO_EOF = 0x2;
+const SMALL_PRIVATE = 256 << 10;
 
 class Segment {
   constructor(id, label, isPrivate) {
@@ -87,10 +88,14 @@ function diagnose(err) {
   }
 }
 
+// A new anonymous segment (memfd) of this process; size 0: FASTPROM_SIZE or 8 MiB.
+function newPrivate(size) {
+  return new Segment(native.open(null, size || 0, FLAG_PRIVATE, 0), '<private>', true);
+}
+
+// The process's private segment: fallbacks and aggregator 'omit'.
 function privateSegment() {
-  if (!privateSeg) {
-    privateSeg = new Segment(native.open(null, 0, FLAG_PRIVATE, 0), '<private>', true);
-  }
+  if (!privateSeg) privateSeg = newPrivate(0);
   return privateSeg;
 }
 
@@ -162,14 +167,17 @@ function family(seg, def) {
   try {
     return { seg, fam: native.family(seg.id, def) };
   } catch (err) {
-    if (!isSegmentProblem(err) || seg.isPrivate) throw err;
-    const priv = fallback(err, `cannot record ${def.name} in ${seg.label}`);
+    if (!isSegmentProblem(err)) throw err;
+    let priv = fallback(err, `cannot record ${def.name} in ${seg.label}`);
+    // A private segment that refuses too (the same name defined twice
+    // differently in this process): a small one of the metric's own.
+    if (priv === seg) priv = newPrivate(SMALL_PRIVATE);
     return { seg: priv, fam: native.family(priv.id, def) };
   }
 }
 
 module.exports = {
-  Segment, sharedSegment, namedSegment, privateSegment, family, fallback, isSegmentProblem,
+  Segment, sharedSegment, namedSegment, privateSegment, newPrivate, family, fallback, isSegmentProblem,
   hasPrivate: () => privateSeg !== null,
   FORMAT_TEXT, FORMAT_OPENMETRICS, FORMAT_JSON, RENDER_NO_EOF,
 };

@@ -212,11 +212,14 @@ class Observing extends Metric {
     let s;
     if (labels !== null && typeof labels === 'object') {
       s = this._seriesOf(labels);
+      value = observedValue(value);
     } else {
-      value = observedValue(labels);
+      // prom-client reads a falsy first argument other than 0 (NaN, null,
+      // false) as "no labels" and the second as the value: same errors here.
+      value = observedValue(!labels && labels !== 0 ? value : labels);
       s = this._s >= 0 ? this._s : this._unlabelled();
     }
-    const rc = native.observe(s, observedValue(value));
+    const rc = native.observe(s, value);
     if (rc !== undefined) this._failed(rc, s);
   }
 

@@ -61,7 +61,7 @@ test("errors: prom-client's messages for the same misuse", () => {
   assert.throws(() => g.set('1'), { name: 'TypeError', message: 'Value is not a valid number: 1' });
   assert.throws(() => g.inc('1'), { name: 'TypeError', message: 'Delta is not a valid number: 1' });
   const h = new Histogram({ name: 'core_err_hist', help: 'H.' });
-  assert.throws(() => h.observe(NaN), { name: 'TypeError', message: 'Value is not a valid number: NaN' });
+  assert.throws(() => h.observe({}, NaN), { name: 'TypeError', message: 'Value is not a valid number: NaN' });
   // A failed call recorded nothing: no empty-label series appeared.
   return register.metrics().then(text => {
     assert.strictEqual(parse(text).filter(s => s.name === 'core_err_total').length, 0);
