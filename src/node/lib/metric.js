@@ -49,14 +49,23 @@ function keyOf(names, labels) {
   return key;
 }
 
-function keyOfValues(values) {
-  let key = '';
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    const s = v === undefined ? '' : typeof v === 'string' ? v : String(v);
-    key += s.length + ':' + s;
+// Values that may key the trees: primitives. An object as a label value
+// (converted with String()) is looked up the slow way every time, so a new
+// object per call cannot grow the trees without bound.
+function cacheable(v) {
+  const t = typeof v;
+  return t === 'string' || t === 'number' || t === 'boolean' || t === 'undefined';
+}
+
+function treeSet(tree, raw, value) {
+  if (!raw.every(cacheable)) return;
+  let node = tree;
+  for (let i = 0; i < raw.length - 1; i++) {
+    let next = node.get(raw[i]);
+    if (next === undefined) node.set(raw[i], (next = new Map()));
+    node = next;
   }
-  return key;
+  if (raw.length) node.set(raw[raw.length - 1], value);
 }
 
 function ownKeyCount(labels) {
@@ -156,6 +165,8 @@ class Metric {
     this._fam = made.fam;
     this._byKey = new Map(); // label values key -> series id
     this._children = new Map(); // label values key -> child object
+    this._tree = new Map(); // raw label values, one Map level per label -> series id
+    this._childTree = new Map(); // the same -> child object
     this._s = NOT_MADE; // the series without labels (all "" for a labelled metric)
     if (this.labelNames.length === 0) this._s = this._makeSeries([]);
     for (const register of this.registers) register.registerMetric(this);
@@ -199,15 +210,27 @@ class Metric {
   }
 
   // The series of a label set given as an object; validates as prom-client.
+  // Fast path: one Map per label, keyed by the raw values as given, so a
+  // repeated label set costs Map lookups and a count of its keys, no string
+  // building. The key count is what makes an unknown label throw as in
+  // prom-client: a cached hit with an extra key goes the slow way.
   _seriesOf(labels) {
     const names = this.labelNames;
-    const key = keyOf(names, labels);
-    const s = this._byKey.get(key);
-    if (s !== undefined && ownKeyCount(labels) === definedCount(names, labels)) return s;
+    const n = names.length;
+    if (n === 0) {
+      if (ownKeyCount(labels)) validateLabel(names, labels);
+      return this._s >= 0 ? this._s : this._unlabelled();
+    }
+    let node = this._tree;
+    for (let i = 0; node !== undefined && i < n; i++) node = node.get(labels[names[i]]);
+    if (node !== undefined && ownKeyCount(labels) === definedCount(names, labels)) return node;
     validateLabel(names, labels);
-    return this._seriesByKey(key, names.map(n => (labels[n] === undefined ? '' : String(labels[n]))));
+    const s = this._seriesByKey(keyOf(names, labels), names.map(k => (labels[k] === undefined ? '' : String(labels[k]))));
+    if (s !== NO_SERIES) treeSet(this._tree, names.map(k => labels[k]), s);
+    return s;
   }
 
+  // The canonical Map: one entry per series, whatever raw values named it.
   _seriesByKey(key, values) {
     let s = this._byKey.get(key);
     if (s === undefined) {
@@ -240,30 +263,37 @@ class Metric {
   // The cached child object of labels(...args); make() builds a new one.
   _child(args, make) {
     const names = this.labelNames;
-    let key;
-    let labels = null;
-    if (typeof args[0] === 'object' && args[0] !== null) {
-      labels = args[0];
-      key = keyOf(names, labels);
-      if (ownKeyCount(labels) !== definedCount(names, labels)) validateLabel(names, labels);
-    } else {
-      if (names.length !== args.length) getLabels(names, args); // throws prom-client's error
-      key = keyOfValues(args);
+    const n = names.length;
+    const byObject = typeof args[0] === 'object' && args[0] !== null;
+    let node = n === 0 ? undefined : this._childTree;
+    if (byObject) {
+      const labels = args[0];
+      for (let i = 0; node !== undefined && i < n; i++) node = node.get(labels[names[i]]);
+      if (node !== undefined && ownKeyCount(labels) === definedCount(names, labels)) return node;
+    } else if (args.length === n) {
+      for (let i = 0; node !== undefined && i < n; i++) node = node.get(args[i]);
+      if (node !== undefined) return node;
     }
+    const labels = getLabels(names, args); // throws prom-client's error for a wrong count
+    validateLabel(names, labels);
+    const raw = names.map(k => labels[k]);
+    const key = keyOf(names, labels);
     let child = this._children.get(key);
     if (child === undefined) {
-      labels = labels || getLabels(names, args);
-      validateLabel(names, labels);
-      const values = names.map(n => (labels[n] === undefined ? '' : String(labels[n])));
-      child = make(this._seriesByKey(key, values), labels);
-      if (child._s !== NO_SERIES) this._children.set(key, child);
+      const values = names.map(k => (labels[k] === undefined ? '' : String(labels[k])));
+      child = make(n === 0 ? this._unlabelled() : this._seriesByKey(key, values), labels);
+      if (child._s === NO_SERIES) return child;
+      this._children.set(key, child);
     }
+    treeSet(this._childTree, raw, child);
     return child;
   }
 
   _forget() {
     this._byKey.clear();
     this._children.clear();
+    this._tree = new Map();
+    this._childTree = new Map();
     this._s = NOT_MADE;
   }
 
@@ -281,6 +311,9 @@ class Metric {
     const child = this._children.get(key);
     if (child) child._s = NO_SERIES;
     this._children.delete(key);
+    // Other raw spellings of this label set may be in the trees: start them afresh.
+    this._tree = new Map();
+    this._childTree = new Map();
   }
 
   // reset(): every series of the family leaves the segment (for every

@@ -227,7 +227,8 @@ class Observing extends Metric {
     const start = performance.now();
     return endLabels => {
       const value = elapsedSince(start);
-      this.observe(Object.assign({}, labels, endLabels), value);
+      if (labels === undefined && endLabels === undefined) this.observe(value);
+      else this.observe(Object.assign({}, labels, endLabels), value);
       return value;
     };
   }

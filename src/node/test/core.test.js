@@ -113,6 +113,22 @@ test('histogram: buckets, sum, count, startTimer, zero, get()', async () => {
   assert.ok(got.values.some(v => v.labels.le === 0.1), 'finite bounds are numbers, as in prom-client');
 });
 
+test('unlabelled metrics take {} as no labels: startTimer, observe({}, v), labels()', async () => {
+  const h = new Histogram({ name: 'core_plain_seconds', help: 'P.', buckets: [1] });
+  const secs = h.startTimer()();
+  h.observe({}, 2);
+  h.labels().observe(0.5);
+  const c = new Counter({ name: 'core_plain_obj_total', help: 'P.' });
+  c.inc({}, 2);
+  c.labels().inc();
+  assert.throws(() => c.inc({ x: 1 }), /Added label "x"/);
+  const text = await register.metrics();
+  assert.strictEqual(sample(text, 'core_plain_seconds_count'), 3);
+  assert.strictEqual(sample(text, 'core_plain_seconds_sum'), secs + 2.5);
+  assert.strictEqual(sample(text, 'core_plain_obj_total'), 3);
+  assert.deepStrictEqual(client.droppedInProcess(), { updates: 0, series: 0 });
+});
+
 test('summary: count, sum and the configured quantiles', async () => {
   const s = new Summary({ name: 'core_sizes', help: 'S.', percentiles: [0.5, 0.9] });
   for (let i = 1; i <= 100; i++) s.observe(i);
