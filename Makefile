@@ -270,3 +270,6 @@ $(NODE_MODULES_STAMP): src/node/package-lock.json src/node/package.json
 check-node: all node-deps
 	cd src/node && FASTPROM_TEST_BUILD=$(abspath $(BUILD)) $(NODE) --test test/*.test.js
 	$(PYTHON) tests/integration/run.py node
+
+# tests/bench/bench_node.py compares with prom-client in the same run.
+bench: node-deps
