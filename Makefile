@@ -161,6 +161,7 @@ check: deps
 	$(MAKE) check-python
 	$(MAKE) check-node
 	$(MAKE) check-deploy
+	$(MAKE) check-nginxlog
 	@echo "make check: all passed"
 
 # The exposition checked by the tools that consume it: promtool and
@@ -207,6 +208,50 @@ uninstall:
 
 clean:
 	rm -rf build build-asan
+
+# ---- fastprom-nginxlog: nginx's access log into the segment ---------------------
+
+NGINXLOG_SRCS := $(wildcard src/nginxlog/*.c)
+NGINXLOG_OBJS := $(patsubst src/nginxlog/%.c,$(BUILD)/obj/nginxlog/%.o,$(NGINXLOG_SRCS))
+NGINXLOG_LIB_OBJS := $(filter-out $(BUILD)/obj/nginxlog/main.o,$(NGINXLOG_OBJS))
+NGINXLOG := $(BUILD)/fastprom-nginxlog
+NGINXLOG_FUZZ := build/fuzz/fuzz_nginxlog_line
+
+all: $(NGINXLOG)
+
+$(BUILD)/obj/nginxlog/%.o: src/nginxlog/%.c $(wildcard src/nginxlog/*.h) include/fastprom.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(NGINXLOG): $(NGINXLOG_OBJS) $(A)
+	$(CC) $(LDFLAGS) -o $@ $(NGINXLOG_OBJS) $(A) $(LIB_LIBS)
+
+$(BUILD)/tests/test_nginxlog_%: tests/test_nginxlog_%.c $(TEST_SUPPORT) $(wildcard tests/support/*.h) $(NGINXLOG_LIB_OBJS) $(A)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests/support -Isrc/nginxlog $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(TEST_SUPPORT) $(NGINXLOG_LIB_OBJS) $(A) $(LDFLAGS) $(LIB_LIBS) $(CHECK_LIBS)
+
+$(BUILD)/bench/bench_nginxlog: tests/bench/bench_nginxlog.c $(NGINXLOG_LIB_OBJS) $(A)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests/support -Isrc/nginxlog $(CFLAGS) -O2 -Wno-missing-prototypes -o $@ $< $(NGINXLOG_LIB_OBJS) $(A) $(LDFLAGS) $(LIB_LIBS)
+
+$(NGINXLOG_FUZZ): tests/fuzz/fuzz_nginxlog_line.c src/nginxlog/line.c src/nginxlog/route.c src/nginxlog/config.c $(wildcard src/nginxlog/*.h)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -Isrc/nginxlog -o $@ tests/fuzz/fuzz_nginxlog_line.c src/nginxlog/line.c src/nginxlog/route.c src/nginxlog/config.c -ljansson
+
+.PHONY: check-nginxlog fuzz-smoke-nginxlog fuzz-nginxlog
+fuzz-smoke: fuzz-smoke-nginxlog
+fuzz: fuzz-nginxlog
+
+fuzz-smoke-nginxlog: $(NGINXLOG_FUZZ)
+	@mkdir -p build/fuzz/nginxlog-corpus
+	$(NGINXLOG_FUZZ) -runs=50000 -max_len=4096 -seed=1 -artifact_prefix=build/fuzz/ build/fuzz/nginxlog-corpus tests/fuzz/nginxlog-corpus
+
+fuzz-nginxlog: $(NGINXLOG_FUZZ)
+	@mkdir -p build/fuzz/nginxlog-corpus
+	$(NGINXLOG_FUZZ) -max_total_time=$${FUZZ_SECONDS:-600} -max_len=16384 -artifact_prefix=build/fuzz/ build/fuzz/nginxlog-corpus tests/fuzz/nginxlog-corpus
+
+check-nginxlog: all
+	$(PYTHON) tests/integration/run.py nginxlog
 
 # ---- Debian packages ---------------------------------------------------------
 
