@@ -228,15 +228,15 @@ $(NGINXLOG): $(NGINXLOG_OBJS) $(A)
 
 $(BUILD)/tests/test_nginxlog_%: tests/test_nginxlog_%.c $(TEST_SUPPORT) $(wildcard tests/support/*.h) $(NGINXLOG_LIB_OBJS) $(A)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests/support -Isrc/nginxlog $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(TEST_SUPPORT) $(NGINXLOG_LIB_OBJS) $(A) $(LDFLAGS) $(LIB_LIBS) $(CHECK_LIBS)
+	$(CC) $(CPPFLAGS) -Itests/support $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(TEST_SUPPORT) $(NGINXLOG_LIB_OBJS) $(A) $(LDFLAGS) $(LIB_LIBS) $(CHECK_LIBS)
 
 $(BUILD)/bench/bench_nginxlog: tests/bench/bench_nginxlog.c $(NGINXLOG_LIB_OBJS) $(A)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests/support -Isrc/nginxlog $(CFLAGS) -O2 -Wno-missing-prototypes -o $@ $< $(NGINXLOG_LIB_OBJS) $(A) $(LDFLAGS) $(LIB_LIBS)
+	$(CC) $(CPPFLAGS) -Itests/support $(CFLAGS) -O2 -Wno-missing-prototypes -o $@ $< $(NGINXLOG_LIB_OBJS) $(A) $(LDFLAGS) $(LIB_LIBS)
 
 $(NGINXLOG_FUZZ): tests/fuzz/fuzz_nginxlog_line.c src/nginxlog/line.c src/nginxlog/route.c src/nginxlog/config.c $(wildcard src/nginxlog/*.h)
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS) -Isrc/nginxlog -o $@ tests/fuzz/fuzz_nginxlog_line.c src/nginxlog/line.c src/nginxlog/route.c src/nginxlog/config.c -ljansson
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_nginxlog_line.c src/nginxlog/line.c src/nginxlog/route.c src/nginxlog/config.c -ljansson
 
 .PHONY: check-nginxlog fuzz-smoke-nginxlog fuzz-nginxlog
 fuzz-smoke: fuzz-smoke-nginxlog

@@ -180,7 +180,8 @@ static int hex_value(char c)
     return -1;
 }
 
-/* Appends code point cp as UTF-8 if it fits; returns the new length. */
+/* Appends code point cp as UTF-8; returns the new length, or 0 when it does
+ * not fit (a character is never split). */
 static size_t put_utf8(char *out, size_t o, size_t cap, unsigned cp)
 {
     char b[3];
@@ -199,7 +200,7 @@ static size_t put_utf8(char *out, size_t o, size_t cap, unsigned cp)
         n = 3;
     }
     if (cap - o < n)
-        return cap; /* full: stop here */
+        return 0;
     memcpy(out + o, b, n);
     return o + n;
 }
@@ -227,7 +228,10 @@ size_t nl_unescape(nl_str_t in, char *out, size_t cap)
                 h[k] = hex_value(in.p[i + 2 + (size_t)k]);
             if (h[0] >= 0 && h[1] >= 0 && h[2] >= 0 && h[3] >= 0) {
                 unsigned cp = (unsigned)(h[0] << 12 | h[1] << 8 | h[2] << 4 | h[3]);
-                o = put_utf8(out, o, cap, cp);
+                size_t grown = put_utf8(out, o, cap, cp);
+                if (!grown)
+                    break; /* full */
+                o = grown;
                 i += 5;
                 continue;
             }

@@ -289,8 +289,8 @@ pid {prefix}/nginx.pid;
 error_log {prefix}/error.log notice;
 events {{ worker_connections 1024; }}
 http {{
-    log_format fastprom '$status "$request" accept="$http_accept" encoding="$http_accept_encoding"';
-    access_log {prefix}/access.log fastprom;
+    log_format harness '$status "$request" accept="$http_accept" encoding="$http_accept_encoding"';
+    access_log {prefix}/access.log harness;
     client_body_temp_path {temp}/body;
     proxy_temp_path {temp}/proxy;
     fastcgi_temp_path {temp}/fastcgi;
