@@ -99,8 +99,8 @@ START_TEST(exact_counts_by_label)
     sz = json_series(json_family(root, "nginx_http_request_size_bytes"), 3, "server", "a.com", "route", "/orders",
                      "method", "POST");
     ck_assert_double_eq(json_member_number(sz, "sum"), 900);
-    ck_assert_double_eq(value(root, "fastprom_nginxlog_datagrams", 0), 12);
-    ck_assert_double_eq(value(root, "fastprom_nginxlog_lines_recorded", 0), 12);
+    ck_assert_double_eq(value(root, "nginxlog_datagrams", 0), 12);
+    ck_assert_double_eq(value(root, "nginxlog_lines_recorded", 0), 12);
     json_decref(root);
     stop();
 }
@@ -138,11 +138,11 @@ START_TEST(bad_input_is_counted_by_reason_and_never_recorded)
     json_t *root = render_json(fp);
     const char *reasons[] = {"foreign_tag", "syslog_header", "foreign_format", "field_count", "oversized"};
     for (int i = 0; i < 5; i++)
-        ck_assert_double_eq(value(root, "fastprom_nginxlog_malformed", 1, "reason", reasons[i]), 1);
-    ck_assert_double_eq(value(root, "fastprom_nginxlog_malformed", 1, "reason", "status"), 0);
+        ck_assert_double_eq(value(root, "nginxlog_malformed", 1, "reason", reasons[i]), 1);
+    ck_assert_double_eq(value(root, "nginxlog_malformed", 1, "reason", "status"), 0);
     ck_assert_ptr_null(json_series(json_family(root, "nginx_http_requests"), 0));
     ck_assert_uint_eq(json_array_size(json_object_get(json_family(root, "nginx_http_requests"), "series")), 0);
-    ck_assert_double_eq(value(root, "fastprom_nginxlog_datagrams", 0), 5);
+    ck_assert_double_eq(value(root, "nginxlog_datagrams", 0), 5);
     ck_assert_uint_eq(ing.suppressed, 3); /* two logged, the rest counted only */
     json_decref(root);
     stop();
@@ -160,8 +160,8 @@ START_TEST(series_limits_count_overflow_and_keep_existing_series)
     ck_assert_double_eq(requests(root, "a.com", "/r", "GET", "200"), 2);
     ck_assert_double_eq(requests(root, "a.com", "/r", "GET", "202"), 1);
     ck_assert_double_eq(requests(root, "a.com", "/r", "GET", "203"), -1);
-    ck_assert_double_eq(value(root, "fastprom_nginxlog_dropped", 1, "reason", "series_limit"), 4);
-    ck_assert_double_eq(value(root, "fastprom_nginxlog_lines_recorded", 0), 4);
+    ck_assert_double_eq(value(root, "nginxlog_dropped", 1, "reason", "series_limit"), 4);
+    ck_assert_double_eq(value(root, "nginxlog_lines_recorded", 0), 4);
     json_decref(root);
     fastprom_stat_t st;
     ck_assert_int_eq(fastprom_stat(fp, &st, NULL), 0);
@@ -176,7 +176,7 @@ START_TEST(label_values_the_library_refuses_are_dropped_not_fatal)
     ck_assert_int_eq(send_line("a.com", "GET", 200, "/bad\xff", "/", "", ""), NL_OK);
     ck_assert_int_eq(send_line("a.com", "GET", 200, "/good", "/", "", ""), NL_OK);
     json_t *root = render_json(fp);
-    ck_assert_double_eq(value(root, "fastprom_nginxlog_dropped", 1, "reason", "invalid_label"), 1);
+    ck_assert_double_eq(value(root, "nginxlog_dropped", 1, "reason", "invalid_label"), 1);
     ck_assert_double_eq(requests(root, "a.com", "/good", "GET", "200"), 1);
     json_decref(root);
     stop();
@@ -208,7 +208,7 @@ START_TEST(lag_is_now_minus_the_newest_line)
     send_line("a.com", "GET", 200, "/r", "/r", "", ""); /* $msec 1796586510.888 */
     nl_ingest_tick(&ing, 1796586512.888);
     json_t *root = render_json(fp);
-    ck_assert_double_eq_tol(value(root, "fastprom_nginxlog_lag_seconds", 0), 2.0, 1e-3);
+    ck_assert_double_eq_tol(value(root, "nginxlog_lag_seconds", 0), 2.0, 1e-3);
     json_decref(root);
     stop();
 }

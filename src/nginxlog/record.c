@@ -308,22 +308,22 @@ nl_recorder_t *nl_recorder_new(fastprom_t *fp, unsigned max_series, char *err, s
     }
     static const char *const malformed_help = "Datagrams on the socket that were not fastprom access-log lines.";
     static const char *const dropped_help = "Lines not (fully) recorded: a series limit, a full segment, a bad label.";
-    if (!(r->datagrams = self_series(fp, FASTPROM_COUNTER, "fastprom_nginxlog_datagrams_total",
+    if (!(r->datagrams = self_series(fp, FASTPROM_COUNTER, "nginxlog_datagrams_total",
                                      "Datagrams fastprom-nginxlog received.", NULL, &e)) ||
-        !(r->recorded = self_series(fp, FASTPROM_COUNTER, "fastprom_nginxlog_lines_recorded_total",
+        !(r->recorded = self_series(fp, FASTPROM_COUNTER, "nginxlog_lines_recorded_total",
                                     "Access-log lines recorded in the nginx_http_* families.", NULL, &e)) ||
-        !(r->lag = self_series(fp, FASTPROM_GAUGE, "fastprom_nginxlog_lag_seconds",
+        !(r->lag = self_series(fp, FASTPROM_GAUGE, "nginxlog_lag_seconds",
                                "Seconds between nginx logging the newest line and its recording.", NULL, &e)) ||
-        !(r->qlen = self_series(fp, FASTPROM_GAUGE, "fastprom_nginxlog_unix_max_dgram_qlen",
+        !(r->qlen = self_series(fp, FASTPROM_GAUGE, "nginxlog_unix_max_dgram_qlen",
                                 "net.unix.max_dgram_qlen: datagrams the socket queues before nginx drops lines.",
                                 NULL, &e)))
         goto fail;
     for (int i = NL_OK + 1; i < NL_NERRORS; i++)
-        if (!(r->malformed[i] = self_series(fp, FASTPROM_COUNTER, "fastprom_nginxlog_malformed_total",
+        if (!(r->malformed[i] = self_series(fp, FASTPROM_COUNTER, "nginxlog_malformed_total",
                                             malformed_help, nl_error_name(i), &e)))
             goto fail;
     for (int i = NL_DROP_NONE + 1; i < NL_NDROPS; i++)
-        if (!(r->dropped[i] = self_series(fp, FASTPROM_COUNTER, "fastprom_nginxlog_dropped_total", dropped_help,
+        if (!(r->dropped[i] = self_series(fp, FASTPROM_COUNTER, "nginxlog_dropped_total", dropped_help,
                                           nl_drop_name((nl_drop_t)i), &e)))
             goto fail;
     return r;

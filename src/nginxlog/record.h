@@ -8,13 +8,16 @@
  *                                        one observation per attempt nginx made
  *   nginx_http_response_size_bytes{server, route, method}           $bytes_sent
  *   nginx_http_request_size_bytes{server, route, method}            $request_length
- *   fastprom_nginxlog_datagrams_total          datagrams received
- *   fastprom_nginxlog_lines_recorded_total     lines counted in nginx_http_*
- *   fastprom_nginxlog_malformed_total{reason}  datagrams that were not lines
- *   fastprom_nginxlog_dropped_total{reason}    lines refused by a series limit,
- *                                              a full segment, a bad label value
- *   fastprom_nginxlog_lag_seconds              now - $msec of the newest line
- *   fastprom_nginxlog_unix_max_dgram_qlen      the kernel's queue limit in force
+ *   nginxlog_datagrams_total             datagrams received
+ *   nginxlog_lines_recorded_total        lines counted in nginx_http_*
+ *   nginxlog_malformed_total{reason}     datagrams that were not lines
+ *   nginxlog_dropped_total{reason}       lines refused by a series limit,
+ *                                        a full segment, a bad label value
+ *   nginxlog_lag_seconds                 now - $msec of the newest line
+ *   nginxlog_unix_max_dgram_qlen         the kernel's queue limit in force
+ *
+ * Not fastprom_*: the worker renders those names itself and leaves the
+ * segment's out, so the daemon's figures would never reach /metrics.
  *
  * Series handles are kept in a hash table keyed by the label values, so a
  * line costs one lookup whatever the number of families. The table is
