@@ -116,7 +116,10 @@ const char *nl_route(nl_router_t *r, const nl_line_t *line, const char *server, 
         return buf;
     }
     if (r->cfg->nrules) {
-        size_t n = nl_unescape(line->uri, r->path, sizeof r->path);
+        /* NUL-terminated as well, though REG_STARTEND bounds the match:
+         * some regexec implementations (and ASan's) still scan for it. */
+        size_t n = nl_unescape(line->uri, r->path, sizeof r->path - 1);
+        r->path[n] = '\0';
         char *q = memchr(r->path, '?', n);
         size_t path_len = q ? (size_t)(q - r->path) : n;
         int rule = lookup_rule(r, server, server_len, r->path, path_len);
