@@ -181,6 +181,21 @@ class StagedInstallTest(unittest.TestCase):
         dump = run([self.staged("/usr/bin/fastprom"), "dump"], env=env).stdout
         self.assertRegex(dump, r"(?m)^deploy_python_total 2(\.0)?$")
 
+    def test_node_package_from_the_staged_node_modules(self):
+        pkg = self.staged("/usr/lib/node_modules/fastprom")
+        with open(os.path.join(pkg, "lib/paths.json")) as f:
+            self.assertIn('"/usr/lib/node_modules/fastprom/fastprom.node"', f.read())
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(pkg, "fastprom.node")).st_mode), 0o755)
+        segment = os.path.join(self.work, "node-segment")
+        env = dict(os.environ, NODE_PATH=self.staged("/usr/lib/node_modules"), FASTPROM_PATH=segment)
+        env.pop("FASTPROM_NODE_ADDON", None)
+        script = ("const c = require('fastprom'); console.log('addon', c.addonPath);"
+                  "new c.Counter({name: 'deploy_node_total', help: 'Counted by the install test.'}).inc(4);")
+        out = run(["node", "-e", script], env=env, cwd=self.work).stdout
+        self.assertIn(f"addon {pkg}/fastprom.node", out)
+        dump = run([self.staged("/usr/bin/fastprom"), "dump"], env=env).stdout
+        self.assertRegex(dump, r"(?m)^deploy_node_total 4(\.0)?$")
+
     def test_man_pages_render_without_warnings(self):
         for page, section in MAN_PAGES.items():
             path = self.staged(f"/usr/share/man/man{section}/{page}")
