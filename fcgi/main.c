@@ -19,6 +19,7 @@
 #include "config.h"
 #include "listen.h"
 #include "log.h"
+#include "mapguard.h"
 #include "server.h"
 
 /* Answers are large, short-lived blocks allocated by whichever thread
@@ -174,6 +175,12 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN); /* a vanished nginx is an EPIPE, not a death */
+
+    if (fcgi_mapguard_install(err, sizeof err) != 0) {
+        fprintf(stderr, "fastprom-fcgi: %s\n", err);
+        fcgi_config_free(cfg);
+        return EXIT_CONFIG;
+    }
 
     fcgi_listener_t listener;
     if (fcgi_listen_open(cfg, &listener, err, sizeof err) != 0 || fcgi_drop_privileges(cfg, err, sizeof err) != 0) {

@@ -179,10 +179,19 @@ static void render(fcgi_app_t *app, const fcgi_config_t *cfg, fcgi_scratch_t *sc
     sc->render.len = 0;
     int rc = fastprom_render(view.fp, &opt, &sc->render, &err);
     opt.stat = NULL;
-    if (rc == 0)
+    int shrank = fcgi_source_shrank(&view);
+    if (rc == 0 && !shrank)
         fcgi_source_note_stat(app->source, &view);
-    observe_segment(app, cfg, &view);
+    if (!shrank)
+        observe_segment(app, cfg, &view);
     fcgi_source_release(app->source, &view);
+    if (shrank) { /* part of what was read were zeros standing in for the missing pages */
+        char why[FCGI_REASON_MAX];
+        snprintf(why, sizeof why, "segment %s was truncated by another process during the render; it is attached "
+                 "again once whole (whoever can write the segment can do this)", view.path);
+        render_failed(app, r, 1, "truncated", "the fastprom segment shrank while being read", why);
+        return;
+    }
     if (rc != 0) {
         render_failed(app, r, 1, error_label(rc), "cannot render the fastprom segment", err.text);
         return;

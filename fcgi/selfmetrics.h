@@ -34,7 +34,8 @@ void fcgi_selfmetrics_scrape_finished(fcgi_selfmetrics_t *sm, const char *format
 /* A scrape got the answer of a render another scrape led (share.h). */
 void fcgi_selfmetrics_scrape_shared(fcgi_selfmetrics_t *sm, const char *format);
 
-/* reason: "missing", "corrupt", "version", "busy", "nomem", "deadline", ... */
+/* reason: "missing", "corrupt", "version", "busy", "nomem", "deadline", "truncated" (the segment
+ * shrank under the render), ... */
 void fcgi_selfmetrics_render_error(fcgi_selfmetrics_t *sm, const char *reason);
 
 /* A connection closed before libfcgi read it, or cut at its deadline.

@@ -24,6 +24,7 @@ typedef struct fcgi_source_view {
     fastprom_stat_t stat;
     double last_write_age; /* seconds since a recorded value last changed */
     uint64_t generation;   /* changes each time a segment is (re)attached */
+    int region;            /* the mapping's mapguard region */
 } fcgi_source_view_t;
 
 fcgi_source_t *fcgi_source_new(void);
@@ -40,6 +41,10 @@ void fcgi_source_acquire(fcgi_source_t *src, const char *path, fcgi_source_view_
 /* Completes a view acquired without its stat once the caller filled
  * view->stat itself (from the render's own pass: one pass per scrape). */
 void fcgi_source_note_stat(fcgi_source_t *src, fcgi_source_view_t *view);
+/* 1 when the segment shrank under reads made through view (another
+ * process truncated it): what they returned is void, and the next acquire
+ * attaches the segment anew. Call before fcgi_source_release. */
+int fcgi_source_shrank(const fcgi_source_view_t *view);
 void fcgi_source_release(fcgi_source_t *src, fcgi_source_view_t *view);
 
 #endif
