@@ -75,6 +75,23 @@ DEMO := $(BUILD)/fastprom-demo
 
 all: $(SO) $(A) $(CLI) $(FCGI) $(DEMO)
 
+# ---- the Python extension: fastprom._native ----------------------------------
+# libfastprom linked in statically with its symbols hidden: the package's one
+# binding, found by fastprom/__init__.py in $(BUILD)/python/fastprom or, once
+# installed, next to the package.
+PY_INCLUDE := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)
+PY_EXT_SUFFIX := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
+PYEXT_SRCS := $(wildcard src/python/native/*.c)
+PYEXT := $(BUILD)/python/fastprom/_native$(PY_EXT_SUFFIX)
+
+$(PYEXT): $(PYEXT_SRCS) src/python/native/native.h include/fastprom.h $(A)
+	@mkdir -p $(@D)
+	@test -f $(PY_INCLUDE)/Python.h || { echo "make: $(PY_INCLUDE)/Python.h is missing: install python3-dev (make deps)"; exit 1; }
+	$(CC) $(CPPFLAGS) -I$(PY_INCLUDE) $(CFLAGS) -fno-strict-aliasing -shared -o $@ $(PYEXT_SRCS) $(A) \
+	  $(LDFLAGS) -Wl,--exclude-libs,ALL $(LIB_LIBS)
+
+all: $(PYEXT)
+
 $(BUILD)/obj/lib/%.o: src/%.c $(wildcard src/*.h) include/fastprom.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
@@ -258,7 +275,7 @@ check-nginxlog: all
 # Everything any target uses: build, tests with real servers, benchmarks.
 DEB_PACKAGES := gcc make pkg-config libc6-dev libjansson-dev libfcgi-dev libfcgi-bin zlib1g-dev check \
   clang libclang-rt-14-dev nginx spawn-fcgi prometheus prometheus-pushgateway curl wrk systemd man-db strace \
-  python3 python3-prometheus-client python3-flask python3-fastapi python3-httpx python3-yaml \
+  python3 python3-dev python3-prometheus-client python3-flask python3-fastapi python3-httpx python3-yaml \
   gunicorn uvicorn
 
 deps:

@@ -14,6 +14,7 @@ file, the Python package's library path) name the final location, never
 DESTDIR.
 """
 import argparse
+import glob
 import hashlib
 import json
 import os
@@ -142,8 +143,8 @@ def plan_install(a):
 
 
 def plan_python(p, a):
-    """The package's .py files, plus _paths.py naming the installed library
-    directory so `import fastprom` finds libfastprom.so without FASTPROM_LIB."""
+    """The package's .py files and its C extension fastprom._native (which
+    has libfastprom linked in), built by `make` into BUILD/python/fastprom."""
     src = os.path.join(ROOT, "src/python/fastprom")
     if not os.path.isdir(src):
         print("install.py: src/python/fastprom does not exist yet: the Python package is not installed")
@@ -155,9 +156,9 @@ def plan_python(p, a):
             if name.endswith(".py") and name != "_paths.py":
                 full = os.path.join(dirpath, name)
                 p.copy(full, os.path.join(dst, os.path.relpath(full, src)))
-    p.text(os.path.join(dst, "_paths.py"),
-           '"""Written by `make install`: where the installed libfastprom.so is."""\n'
-           f"LIBDIR = {a.libdir!r}\n")
+    build = os.path.join(ROOT, a.build) if not os.path.isabs(a.build) else a.build
+    for ext in sorted(glob.glob(os.path.join(build, "python", "fastprom", "_native*.so"))):
+        p.copy(ext, os.path.join(dst, os.path.basename(ext)), 0o644)
 
 
 def plan_node(p, a, build):

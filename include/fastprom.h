@@ -119,7 +119,8 @@ typedef struct fastprom_options {
  * segment, or inconsistent header), EVERSION (another layout version: the
  * text names both versions), ESYS (open/mmap/fcntl failed), EINVAL (bad
  * option or environment value: a size out of range, unknown flags, a mode
- * beyond 0777, PRIVATE with READONLY), ENOMEM.
+ * beyond 0777, PRIVATE with READONLY), ELIMIT (this process already has 64
+ * writable handles open: close one), ENOMEM.
  *
  * Thread safety: may be called from any thread. Fork safety: a handle stays
  * valid in a fork child; the child's first update claims its own writer slot.
@@ -329,6 +330,17 @@ FASTPROM_API int fastprom_dec(fastprom_series_t *s, double v);
 FASTPROM_API int fastprom_set(fastprom_series_t *s, double v);
 /* HISTOGRAM, SUMMARY: records one observation. */
 FASTPROM_API int fastprom_observe(fastprom_series_t *s, double v);
+
+/*
+ * 1 when the next update of s from the calling thread will not wait: its
+ * cells are already resolved, so the update takes no lock and makes no
+ * system call. 0 when it will take the segment lock to claim them (the
+ * first update of a series from a thread, or after a fork). Meant for
+ * bindings that hold an interpreter lock: they release it around the update
+ * only when this returns 0. NULL: 1 (the update fails at once). Thread-safe,
+ * lock-free.
+ */
+FASTPROM_API int fastprom_update_ready(const fastprom_series_t *s);
 
 typedef struct fastprom_label {
     const char *name;

@@ -227,6 +227,27 @@ int fastprom_observe(fastprom_series_t *s, double v)
     return 0;
 }
 
+/* Whether an update of s from this thread finds its cells already resolved,
+ * i.e. will not take the segment lock: bindings that hold an interpreter lock
+ * (Python's GIL) release it only when this says 0. */
+int fastprom_update_ready(const fastprom_series_t *s)
+{
+    if (UNLIKELY(!s))
+        return 1; /* the update fails with EINVAL at once */
+    switch (s->type) {
+    case FASTPROM_COUNTER:
+    case FASTPROM_HISTOGRAM:
+    case FASTPROM_SUMMARY:
+        return cached_cells(s) != NULL;
+    case FASTPROM_GAUGE:
+        return atomic_load_explicit(&s->gauge, memory_order_acquire) != NULL &&
+               atomic_load_explicit(&s->gauge_epoch, memory_order_relaxed) ==
+                   atomic_load_explicit(&fp_fork_epoch, memory_order_relaxed);
+    default:
+        return 1; /* statesets write the series record: never a lock */
+    }
+}
+
 /* ---- exemplars --------------------------------------------------------------- */
 
 /* Encodes labels as (u8 len, name, u8 len, value)...; -1 when invalid or too

@@ -177,7 +177,7 @@ int fp_writer_attach(fastprom_t *fp, fastprom_error_t *err)
     }
     pthread_mutex_unlock(&g_mu);
     if (a == FP_MAX_ATTACH)
-        return fp_fail(err, FASTPROM_EINVAL, "this process already has %d writable fastprom handles open; close some",
+        return fp_fail(err, FASTPROM_ELIMIT, "this process already has %d writable fastprom handles open; close some",
                        FP_MAX_ATTACH);
     fp->fork_epoch = fp->fd_epoch = atomic_load(&fp_fork_epoch);
     /* Each new writer reclaims the slots of writers that died before it: this

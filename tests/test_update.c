@@ -8,6 +8,8 @@
  */
 #include <check.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,6 +209,45 @@ START_TEST(every_operation_refuses_a_null_series)
     for (int op = 0; op < NOPS; op++)
         ck_assert_msg(apply((enum op)op, NULL) == FASTPROM_EINVAL, "%s on NULL should be EINVAL", op_names[op]);
     ck_assert_int_eq(fastprom_inc(NULL, 2.5), FASTPROM_EINVAL);
+}
+END_TEST
+
+/* A thread's first update of a series resolves its cells (under the segment
+ * lock); fastprom_update_ready says so beforehand, and after it, never again
+ * in that thread. */
+static void *ready_in_new_thread(void *arg)
+{
+    fastprom_series_t *s = arg;
+    intptr_t before = fastprom_update_ready(s);
+    fastprom_inc(s, 1);
+    return (void *)(before * 2 + fastprom_update_ready(s));
+}
+
+START_TEST(update_ready_is_false_until_the_threads_first_update)
+{
+    fastprom_series_t *c = make(fp, FASTPROM_COUNTER, "ready_c", 0, NULL, 0);
+    fastprom_series_t *g = make(fp, FASTPROM_GAUGE, "ready_g", 0, NULL, 0);
+    fastprom_series_t *h = make(fp, FASTPROM_HISTOGRAM, "ready_h", 0, NULL, 0);
+    fastprom_series_t *e = make(fp, FASTPROM_STATESET, "ready_e", 0, NULL, 0);
+    ck_assert_int_eq(fastprom_update_ready(c), 0);
+    ck_assert_int_eq(fastprom_update_ready(g), 0);
+    ck_assert_int_eq(fastprom_update_ready(h), 0);
+    ck_assert_int_eq(fastprom_update_ready(e), 1); /* a stateset never takes the lock */
+    ck_assert_int_eq(fastprom_update_ready(NULL), 1);
+    fastprom_inc(c, 1), fastprom_set(g, 1), fastprom_observe(h, 1);
+    ck_assert_int_eq(fastprom_update_ready(c), 1);
+    ck_assert_int_eq(fastprom_update_ready(g), 1);
+    ck_assert_int_eq(fastprom_update_ready(h), 1);
+    /* Another thread has its own cells for the counter; the gauge cell is the process's. */
+    pthread_t t;
+    void *r;
+    ck_assert_int_eq(pthread_create(&t, NULL, ready_in_new_thread, c), 0);
+    pthread_join(t, &r);
+    ck_assert_int_eq((intptr_t)r, 1); /* not ready before, ready after */
+    ck_assert_int_eq(pthread_create(&t, NULL, ready_in_new_thread, g), 0);
+    pthread_join(t, &r);
+    ck_assert_int_eq((intptr_t)r, 3);
+    ck_assert_double_eq(value_of("ready_c"), 2);
 }
 END_TEST
 
@@ -645,6 +686,7 @@ static Suite *update_suite(void)
     tcase_add_test(tc, counter_refuses_negative_and_nan_increments_and_records_nothing);
     tcase_add_test(tc, each_operation_refuses_types_it_does_not_apply_to);
     tcase_add_test(tc, every_operation_refuses_a_null_series);
+    tcase_add_test(tc, update_ready_is_false_until_the_threads_first_update);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("gauge");

@@ -2,7 +2,7 @@
 """python_support.py - what the Python package's tests share (test_python_*.py).
 
  - import_fastprom(): puts src/python on sys.path (and the build's
-   libfastprom.so in FASTPROM_LIB unless set) and imports the package;
+   build directory in FASTPROM_BUILD unless set) and imports the package;
  - scrape(url) / parse(text): a /metrics answer as {(sample name, labels
    tuple): value}, parsed by prometheus_client's own parser;
  - start_app_server(): gunicorn or uvicorn on a free port, running one of
@@ -28,7 +28,7 @@ PYTHON = "/usr/bin/python3"
 
 
 def import_fastprom():
-    os.environ.setdefault("FASTPROM_LIB", os.path.join(harness.BUILD, "libfastprom.so"))
+    os.environ.setdefault("FASTPROM_BUILD", harness.BUILD)
     if PYTHON_SRC not in sys.path:
         sys.path.insert(0, PYTHON_SRC)
     import fastprom
@@ -72,7 +72,7 @@ def app_env(segment, extra=None):
     env = {
         "PYTHONPATH": PYTHON_SRC,
         "FASTPROM_PATH": segment,
-        "FASTPROM_LIB": os.path.join(harness.BUILD, "libfastprom.so"),
+        "FASTPROM_BUILD": harness.BUILD,
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     env.update(extra or {})

@@ -5,7 +5,7 @@ installed files:
     `--static` against libfastprom.a) from a DESTDIR-staged tree runs;
   - the Python package imports from the staged site directory and records
     into a segment the installed CLI reads back; installed under a PREFIX it
-    finds the installed library by itself (no FASTPROM_LIB);
+    finds its installed extension by itself (no FASTPROM_BUILD);
   - `man -l` renders every page without a warning;
   - `systemd-analyze verify` accepts the installed units as installed;
   - `make uninstall` leaves nothing behind, except a configuration file the
@@ -66,9 +66,7 @@ import fastprom
 print("module", fastprom.__file__)
 c = fastprom.Counter("deploy_python_total", "Counted by the install test.")
 c.inc(2)
-with open("/proc/self/maps") as f:
-    libs = sorted({line.split()[-1] for line in f if "libfastprom.so" in line})
-print("libs", " ".join(libs))
+print("native", fastprom._native.__file__)
 """
 
 
@@ -170,14 +168,12 @@ class StagedInstallTest(unittest.TestCase):
         if not os.path.isdir(PY_PACKAGE):
             self.skipTest("src/python/fastprom does not exist yet (the Python package issue): nothing to import")
         site = self.staged("/usr/lib/python3/dist-packages")
-        with open(os.path.join(site, "fastprom/_paths.py")) as f:
-            self.assertIn("LIBDIR = '/usr/lib'", f.read())
         segment = os.path.join(self.work, "py-segment")
-        # Staged, the recorded /usr/lib is not there yet: point at the stage.
-        env = dict(os.environ, PYTHONPATH=site, PYTHONDONTWRITEBYTECODE="1", FASTPROM_PATH=segment,
-                   FASTPROM_LIB=self.staged(f"/usr/lib/libfastprom.so.{VERSION}"))
+        env = {k: v for k, v in os.environ.items() if k != "FASTPROM_BUILD"}
+        env.update(PYTHONPATH=site, PYTHONDONTWRITEBYTECODE="1", FASTPROM_PATH=segment)
         out = run(["/usr/bin/python3", "-c", PY_CHECK], env=env, cwd=self.work).stdout
         self.assertIn(f"module {site}/fastprom/__init__.py", out)
+        self.assertRegex(out, f"native {re.escape(site)}/fastprom/_native[^/]*\\.so")
         dump = run([self.staged("/usr/bin/fastprom"), "dump"], env=env).stdout
         self.assertRegex(dump, r"(?m)^deploy_python_total 2(\.0)?$")
 
@@ -231,12 +227,12 @@ class PrefixInstallTest(unittest.TestCase):
 
             if os.path.isdir(PY_PACKAGE):
                 site = os.path.join(prefix, "lib/python3/dist-packages")
-                penv = {k: v for k, v in os.environ.items() if k != "FASTPROM_LIB"}
+                penv = {k: v for k, v in os.environ.items() if k != "FASTPROM_BUILD"}
                 penv.update(PYTHONPATH=site, PYTHONDONTWRITEBYTECODE="1",
                             FASTPROM_PATH=os.path.join(work, "py-segment"))
                 out = run(["/usr/bin/python3", "-c", PY_CHECK], env=penv, cwd=work).stdout
-                self.assertIn(f"libs {prefix}/lib/libfastprom.so.{VERSION}", out,
-                              "the installed package must load the installed library via _paths.py")
+                self.assertIn(f"native {site}/fastprom/_native", out,
+                              "the installed package must load its installed extension")
         finally:
             make("uninstall", f"PREFIX={prefix}")
         self.assertFalse(os.path.exists(prefix), tree(prefix) if os.path.exists(prefix) else "")

@@ -32,11 +32,33 @@ The rest of prometheus_client 0.16's top-level API, and where it stands:
    says what to do instead; registering a custom collector object raises
    TypeError; Gauge.set_function() raises NotImplementedError.
 
-The library is found through $FASTPROM_LIB, next to this package, the
-source tree's build/, the lib dir `make install` recorded, or the loader.
+libfastprom comes with the package's C extension, fastprom._native (the
+library linked in): installed next to this file by `make install`, or, in
+a source tree, built by `make` into build/python/fastprom/ ($FASTPROM_BUILD
+names another build directory, e.g. build-asan).
 """
+import os as _os
+
 from ._compat import missing_name
-from ._native import VERSION as LIBRARY_VERSION
+
+
+def _extension_dirs():
+    """Where fastprom._native may be besides this package's directory."""
+    here = _os.path.dirname(_os.path.abspath(__file__))
+    tree = _os.path.normpath(_os.path.join(here, "..", "..", ".."))
+    build = _os.environ.get("FASTPROM_BUILD") or _os.path.join(tree, "build")
+    return [_os.path.join(build, "python", "fastprom")]
+
+
+__path__.extend(d for d in _extension_dirs() if d not in __path__)  # noqa: F821 - the package's own
+try:
+    from . import _native
+except ImportError as _e:
+    raise ImportError(
+        f"fastprom: cannot import its C extension fastprom._native ({_e}). Searched: {', '.join(__path__)}. "  # noqa: F821
+        "Build it with `make` in the fastprom tree (it needs python3-dev), install it with `make install`, "
+        "or set FASTPROM_BUILD to the build directory.", name="fastprom._native") from None
+LIBRARY_VERSION = _native.VERSION
 from .exposition import (
     CONTENT_TYPE_JSON, CONTENT_TYPE_LATEST, CONTENT_TYPE_OPENMETRICS, MetricsHandler, generate_latest,
     make_asgi_app, make_wsgi_app, render, start_http_server, start_wsgi_server, write_to_textfile,

@@ -13,7 +13,6 @@ Accept-Encoding allows it (unless disable_compression), only the families
 named by ?name[]=... when given. write_to_textfile() writes atomically for
 node_exporter's textfile collector.
 """
-import ctypes
 import gzip
 import os
 import socket
@@ -24,8 +23,7 @@ from urllib.parse import parse_qs, urlparse
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from . import _native
-from ._native import lib
-from .registry import REGISTRY, raise_error
+from .registry import REGISTRY
 
 _FORMATS = {
     "text": _native.FORMAT_TEXT,
@@ -33,13 +31,13 @@ _FORMATS = {
     "json": _native.FORMAT_JSON,
 }
 
-CONTENT_TYPE_LATEST = lib.fastprom_content_type(_native.FORMAT_TEXT).decode()
-CONTENT_TYPE_OPENMETRICS = lib.fastprom_content_type(_native.FORMAT_OPENMETRICS).decode()
-CONTENT_TYPE_JSON = lib.fastprom_content_type(_native.FORMAT_JSON).decode()
+CONTENT_TYPE_LATEST = _native.content_type(_native.FORMAT_TEXT)
+CONTENT_TYPE_OPENMETRICS = _native.content_type(_native.FORMAT_OPENMETRICS)
+CONTENT_TYPE_JSON = _native.content_type(_native.FORMAT_JSON)
 
 
 def content_type(fmt):
-    return lib.fastprom_content_type(_format_code(fmt)).decode()
+    return _native.content_type(_format_code(fmt))
 
 
 def _format_code(fmt):
@@ -53,26 +51,8 @@ def render(fmt="text", registry=REGISTRY, names=None, prefix=None, created=False
     """The segment as bytes in fmt ('text', 'openmetrics' or 'json').
     names: only families with one of these family or sample names.
     prefix: prepended to every family name. created: OpenMetrics _created."""
-    opt = _native.RenderOptions(format=_format_code(fmt))
-    keep = []
-    if names:
-        keep = [n.encode("utf-8") for n in names]
-        opt.names = (ctypes.c_char_p * len(keep))(*keep)
-        opt.nnames = len(keep)
-    if prefix:
-        keep.append(prefix.encode("utf-8"))
-        opt.prefix = keep[-1]
-    if created:
-        opt.flags |= _native.RENDER_CREATED
-    buf = _native.Buf()
-    err = _native.Error()
-    rc = lib.fastprom_render(registry.handle(), ctypes.byref(opt), ctypes.byref(buf), ctypes.byref(err))
-    try:
-        if rc:
-            raise_error(rc, _native.error_text(err))
-        return ctypes.string_at(buf.data, buf.len) if buf.len else b""
-    finally:
-        lib.fastprom_buf_free(ctypes.byref(buf))
+    flags = _native.RENDER_CREATED if created else 0
+    return registry.segment().render(_format_code(fmt), list(names) if names else None, prefix or None, flags)
 
 
 def generate_latest(registry=REGISTRY):

@@ -26,13 +26,11 @@ What is different, and why:
    FastpromLimitError at the family's series limit or when the segment is
    full (the middleware catches it and skips the request's metrics).
  - A counter increment of NaN raises ValueError (prometheus_client stores it).
- - Amounts: a str, bytes or None is a TypeError, as in prometheus_client
-   (Gauge.set() converts with float() there and here, so set("3.5") works);
-   so is a complex amount (prometheus_client stores it in some metrics and
-   breaks its own exposition). A Decimal, or any object with __float__, is
-   converted (prometheus_client raises TypeError): ctypes converts it
-   before any check could run, and checking the type first would cost
-   every update.
+ - Amounts are taken as prometheus_client's `value += amount` takes
+   them: a str, bytes, None or Decimal is a TypeError, a Fraction or a bool
+   counts (Gauge.set() converts with float() there and here, so set("3.5")
+   works). A complex amount is a TypeError (prometheus_client stores it in
+   some metrics and breaks its own exposition).
  - Gauge.set_function() raises NotImplementedError: the scrape runs in
    fastprom-fcgi, which cannot call back into the app; call set() instead.
  - remove() and clear() act on the segment, for every process. Another
@@ -40,14 +38,12 @@ What is different, and why:
    prometheus_client does) keeps writing into the removed series, where the
    writes go nowhere, until it calls remove()/clear() too.
 """
-import ctypes
 import re
 import threading
 import time
 import warnings
 
 from . import _native
-from ._native import lib
 from .context_managers import ExceptionCounter, InprogressTracker, Timer
 from .registry import REGISTRY, FastpromWarning, raise_error, structure_lock
 
@@ -55,16 +51,6 @@ INF = float("inf")
 METRIC_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 METRIC_LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 RESERVED_METRIC_LABEL_NAME_RE = re.compile(r"^__.*$")
-
-_inc = _native.hot["fastprom_inc"]
-_dec = _native.hot["fastprom_dec"]
-_set = _native.hot["fastprom_set"]
-_observe = _native.hot["fastprom_observe"]
-_state = _native.hot["fastprom_state"]
-# Converting 1 to a C double costs more than the rest of an update: the
-# default amount is converted once.
-_ONE = ctypes.c_double(1.0)
-_ArgumentError = ctypes.ArgumentError
 
 _GAUGE_MODES = ("livesum", "all", "liveall", "sum", "max", "livemax", "min", "livemin", "mostrecent",
                 "livemostrecent")
@@ -80,15 +66,9 @@ def _warn_once(key, text):
         warnings.warn(text, FastpromWarning, stacklevel=4)
 
 
-def _as_double(amount):
-    """amount as a float, refusing what prometheus_client's `value +=
-    amount` refuses (str, bytes, None) with its TypeError. Only reached
-    when ctypes refused the amount (it takes int, float and __float__)."""
-    return float(0.0 + amount)
-
-
 def _update_failed(metric, rc):
-    """An update returned rc != 0: the hot path's only slow branch."""
+    """An update returned rc != 0 (called by the extension): the hot path's
+    only slow branch."""
     global _dropped_in_process
     if rc == _native.EFULL:
         with _dropped_lock:
@@ -147,14 +127,12 @@ def _validate_exemplar(exemplar):
         raise ValueError("Exemplar labels have %d UTF-8 characters, exceeding the limit of 128" % runes)
 
 
-def _labels_array(pairs):
-    """A C fastprom_label_t array over a dict; returns (keepalive, array, n)."""
-    keep = [(str(k).encode("utf-8"), str(v).encode("utf-8")) for k, v in pairs.items()]
-    arr = (_native.Label * max(len(keep), 1))(*(_native.Label(k, v) for k, v in keep))
-    return keep, arr, len(keep)
-
-
-class MetricWrapperBase:
+class MetricWrapperBase(_native.Metric):
+    """What every metric shares. The C base (fastprom._native.Metric) holds
+    the series handle and the children cache, and owns labels()' cached
+    path; the update methods come from CounterCore, GaugeCore and
+    ObserveCore. What is rare or carries prometheus_client's rules lives
+    here."""
     _type = None
     _ctype = None
     _reserved_labelnames = ()
@@ -174,13 +152,10 @@ class MetricWrapperBase:
         self._validate_kind()
         # registry=None: not in any registry's name table, recorded in the default segment.
         self._registry = registry if registry is not None else REGISTRY
-        self._family = self._registry.family(self._family_def())
-        self._nlabels = len(self._labelnames)
-        self._series = None
+        family = self._registry.family(self._family_args())
         # Children by label values; None on a metric that cannot have any.
         self._metrics = {} if self._labelnames else None
-        if not self._labelnames:
-            self._series = self._new_series(())
+        self._bind(family, None if self._labelnames else ())
         if registry is not None:
             registry.register(self)
 
@@ -189,39 +164,20 @@ class MetricWrapperBase:
     def _validate_kind(self):
         """Type-specific checks that must pass before anything is created."""
 
-    def _def_extras(self, d):
-        """Type-specific fields of the C family definition."""
+    def _family_extras(self):
+        """Type-specific parts of the C family definition: (buckets, states,
+        gauge mode, flags)."""
+        return None, None, 0, 0
 
-    def _family_def(self):
-        d = _native.FamilyDef()
-        d.type = self._ctype
+    def _family_args(self):
+        """The arguments of Segment.family()."""
         # The C library strips one "_total" from a counter's name, which
         # _build_full_name already did: give it one to strip ("x_total_total"
         # must stay "x_total", as in prometheus_client).
-        name = (self._name + "_total" if self._type == "counter" else self._name).encode("utf-8")
-        help_ = self._documentation.encode("utf-8")
-        unit = self._unit.encode("utf-8")
-        labels = [n.encode("utf-8") for n in self._labelnames]
-        d.name, d.help, d.unit = name, help_, unit
-        if labels:
-            d.label_names = (ctypes.c_char_p * len(labels))(*labels)
-            d.nlabels = len(labels)
-        self._def_extras(d)
-        # ctypes keeps only raw pointers in the struct: hold the Python objects.
-        d._keep = (name, help_, unit, labels, d.label_names)
-        return d
-
-    def _new_series(self, values):
-        err = _native.Error()
-        if values:
-            keep, arr, lens = _native.encode_strings(values)
-            s = lib.fastprom_series(self._family, arr, lens, ctypes.byref(err))
-            del keep
-        else:
-            s = lib.fastprom_series(self._family, None, None, ctypes.byref(err))
-        if not s:
-            raise_error(err.code, _native.error_text(err))
-        return ctypes.c_void_p(s)  # passed as is to every call: no conversion
+        name = self._name + "_total" if self._type == "counter" else self._name
+        buckets, states, gauge_mode, flags = self._family_extras()
+        return (self._ctype, name, self._documentation, self._unit, self._labelnames, buckets, states, gauge_mode,
+                0, flags)
 
     # ---- children -------------------------------------------------------------
 
@@ -239,14 +195,10 @@ class MetricWrapperBase:
         if not self._is_observable():
             raise ValueError("%s metric is missing label values" % str(self._type))
 
-    def labels(self, *labelvalues, **labelkwargs):
-        """The child for these label values (created on first use, then
-        cached: a repeated call costs a dict lookup)."""
-        metrics = self._metrics
-        if metrics is not None and len(labelvalues) == self._nlabels and not labelkwargs:
-            child = metrics.get(tuple(map(str, labelvalues)))
-            if child is not None:
-                return child
+    def _labels_slow(self, *labelvalues, **labelkwargs):
+        """labels() when the child is not cached yet or the call is wrong
+        (the C labels() calls this): prometheus_client's checks, then the
+        child, created under the structure lock."""
         if not self._labelnames:
             raise ValueError("No label names were set when constructing %s" % self)
         if self._labelvalues:
@@ -270,11 +222,12 @@ class MetricWrapperBase:
             return child
 
     def _make_child(self, labelvalues):
-        child = object.__new__(type(self))
+        cls = type(self)
+        child = cls.__new__(cls)
         child.__dict__.update(self.__dict__)
+        child._labelnames = self._labelnames
         child._labelvalues = labelvalues
-        child._metrics = None
-        child._series = self._new_series(labelvalues)
+        child._bind(self._family, labelvalues)
         self._child_init(child)
         return child
 
@@ -289,51 +242,39 @@ class MetricWrapperBase:
             raise ValueError("Incorrect label count (expected %d, got %s)" % (len(self._labelnames), labelvalues))
         labelvalues = tuple(str(v) for v in labelvalues)
         with structure_lock():
-            keep, arr, lens = _native.encode_strings(labelvalues)
-            err = _native.Error()
-            rc = lib.fastprom_remove(self._family, arr, lens, ctypes.byref(err))
+            removed = self._family.remove(labelvalues)
             known = self._metrics.pop(labelvalues, None)
-            if rc == _native.ENOENT and known is None:
+            if not removed and known is None:
                 raise KeyError(labelvalues)
-            if rc and rc != _native.ENOENT:
-                raise_error(rc, _native.error_text(err))
 
     def clear(self):
         """Removes every child of the metric, in the segment."""
         with structure_lock():
             if self._labelnames and not self._labelvalues:
-                err = _native.Error()
-                rc = lib.fastprom_clear(self._family, ctypes.byref(err))
-                if rc:
-                    raise_error(rc, _native.error_text(err))
+                self._family.clear()
                 self._metrics = {}
 
     def _remove_unlabelled(self):
         """Drops an unlabelled metric's only series from the segment (the
         handle stays valid: later updates go nowhere)."""
-        err = _native.Error()
-        rc = lib.fastprom_remove(self._family, None, None, ctypes.byref(err))
-        if rc and rc != _native.ENOENT:
-            raise_error(rc, _native.error_text(err))
+        self._family.remove(())
+
+    def _exemplar_update(self, amount, exemplar):
+        """An update carrying an exemplar (called by the C update methods)."""
+        _validate_exemplar(exemplar)
+        if self._exemplars:
+            return self._exemplar(amount, {str(k): str(v) for k, v in exemplar.items()})
+        _warn_once(("exemplar", self._name),
+                   f"fastprom: {self._name} was created without exemplars=True; its exemplars are dropped")
+        if self._type == "counter":
+            self.inc(amount)
+        else:
+            self.observe(amount)
 
 
-def _exemplar_update(metric, fn, fn_exemplar, amount, exemplar):
-    """An update carrying an exemplar (rare: the plain path stays lean)."""
-    _validate_exemplar(exemplar)
-    if not metric._exemplars:
-        _warn_once(("exemplar", metric._name),
-                   f"fastprom: {metric._name} was created without exemplars=True; its exemplars are dropped")
-        rc = fn(metric._series, amount)
-    else:
-        keep, arr, n = _labels_array(exemplar)
-        rc = fn_exemplar(metric._series, amount, arr, n, 0.0)
-        del keep
-    if rc:
-        _update_failed(metric, rc)
-
-
-class Counter(MetricWrapperBase):
-    """A count that only goes up; see prometheus_client.Counter."""
+class Counter(MetricWrapperBase, _native.CounterCore):
+    """A count that only goes up; see prometheus_client.Counter.
+    inc(amount=1, exemplar=None) is CounterCore's, in C."""
     _type = "counter"
     _ctype = _native.COUNTER
 
@@ -342,26 +283,8 @@ class Counter(MetricWrapperBase):
         self._exemplars = bool(exemplars)
         super().__init__(name, documentation, labelnames, namespace, subsystem, unit, registry, _labelvalues)
 
-    def _def_extras(self, d):
-        d.flags = _native.EXEMPLARS if self._exemplars else 0
-
-    def inc(self, amount=1, exemplar=None):
-        """Increment counter by the given amount."""
-        s = self._series
-        if s is None or not amount >= 0 or exemplar:
-            return self._inc_checked(amount, exemplar)
-        try:
-            rc = _inc(s, _ONE if amount == 1 else amount)
-        except _ArgumentError:
-            rc = _inc(s, _as_double(amount))
-        if rc:
-            _update_failed(self, rc)
-
-    def _inc_checked(self, amount, exemplar):
-        self._raise_if_not_observable()
-        if not amount >= 0:
-            raise ValueError("Counters can only be incremented by non-negative amounts.")
-        _exemplar_update(self, _inc, lib.fastprom_inc_exemplar, _as_double(amount), exemplar)
+    def _family_extras(self):
+        return None, None, 0, _native.EXEMPLARS if self._exemplars else 0
 
     def count_exceptions(self, exception=Exception):
         """Counts exceptions of the given type leaving a block or function."""
@@ -369,8 +292,9 @@ class Counter(MetricWrapperBase):
         return ExceptionCounter(self, exception)
 
 
-class Gauge(MetricWrapperBase):
-    """A value that goes up and down; see prometheus_client.Gauge."""
+class Gauge(MetricWrapperBase, _native.GaugeCore):
+    """A value that goes up and down; see prometheus_client.Gauge.
+    inc(), dec() and set() are GaugeCore's, in C."""
     _type = "gauge"
     _ctype = _native.GAUGE
     _MULTIPROC_MODES = frozenset(_GAUGE_MODES)
@@ -382,44 +306,8 @@ class Gauge(MetricWrapperBase):
             raise ValueError("Invalid multiprocess mode: " + multiprocess_mode)
         super().__init__(name, documentation, labelnames, namespace, subsystem, unit, registry, _labelvalues)
 
-    def _def_extras(self, d):
-        d.gauge_mode = lib.fastprom_gauge_mode_parse(self._multiprocess_mode.encode())
-
-    def inc(self, amount=1):
-        """Increment gauge by the given amount."""
-        s = self._series
-        if s is None:
-            self._raise_if_not_observable()
-        try:
-            rc = _inc(s, _ONE if amount == 1 else amount)
-        except _ArgumentError:
-            rc = _inc(s, _as_double(amount))
-        if rc:
-            _update_failed(self, rc)
-
-    def dec(self, amount=1):
-        """Decrement gauge by the given amount."""
-        s = self._series
-        if s is None:
-            self._raise_if_not_observable()
-        try:
-            rc = _dec(s, _ONE if amount == 1 else amount)
-        except _ArgumentError:
-            rc = _dec(s, _as_double(amount))
-        if rc:
-            _update_failed(self, rc)
-
-    def set(self, value):
-        """Set gauge to the given value."""
-        s = self._series
-        if s is None:
-            self._raise_if_not_observable()
-        try:
-            rc = _set(s, value)
-        except _ArgumentError:
-            rc = _set(s, float(value))  # "3.5", Decimal: as prometheus_client's float(value)
-        if rc:
-            _update_failed(self, rc)
+    def _family_extras(self):
+        return None, None, _native.gauge_mode_parse(self._multiprocess_mode), 0
 
     def set_to_current_time(self):
         """Set gauge to the current unixtime."""
@@ -440,9 +328,10 @@ class Gauge(MetricWrapperBase):
             "cannot call into this process. Call .set(value) when the value changes, or from a timer.")
 
 
-class Summary(MetricWrapperBase):
+class Summary(MetricWrapperBase, _native.ObserveCore):
     """Count and sum of observations (and, with quantiles=, quantiles merged
-    over all processes); see prometheus_client.Summary."""
+    over all processes); see prometheus_client.Summary. observe() is
+    ObserveCore's, in C."""
     _type = "summary"
     _ctype = _native.SUMMARY
     _reserved_labelnames = ["quantile"]
@@ -452,31 +341,17 @@ class Summary(MetricWrapperBase):
         self._quantiles = tuple(float(q) for q in quantiles)
         super().__init__(name, documentation, labelnames, namespace, subsystem, unit, registry, _labelvalues)
 
-    def _def_extras(self, d):
-        if self._quantiles:
-            d._quantiles = (ctypes.c_double * len(self._quantiles))(*self._quantiles)
-            d.buckets = d._quantiles
-            d.nbuckets = len(self._quantiles)
-
-    def observe(self, amount):
-        """Observe the given amount."""
-        s = self._series
-        if s is None:
-            self._raise_if_not_observable()
-        try:
-            rc = _observe(s, amount)
-        except _ArgumentError:
-            rc = _observe(s, _as_double(amount))
-        if rc:
-            _update_failed(self, rc)
+    def _family_extras(self):
+        return self._quantiles or None, None, 0, 0
 
     def time(self):
         """Observes a block's or function's duration in seconds."""
         return Timer(self, "observe")
 
 
-class Histogram(MetricWrapperBase):
-    """Observations counted in buckets; see prometheus_client.Histogram."""
+class Histogram(MetricWrapperBase, _native.ObserveCore):
+    """Observations counted in buckets; see prometheus_client.Histogram.
+    observe(amount, exemplar=None) is ObserveCore's, in C."""
     _type = "histogram"
     _ctype = _native.HISTOGRAM
     _reserved_labelnames = ["le"]
@@ -499,26 +374,9 @@ class Histogram(MetricWrapperBase):
             raise ValueError("Must have at least two buckets")
         self._upper_bounds = buckets
 
-    def _def_extras(self, d):
-        bounds = self._upper_bounds[:-1]  # +Inf is implied in C
-        d._bounds = (ctypes.c_double * len(bounds))(*bounds)
-        d.buckets = d._bounds
-        d.nbuckets = len(bounds)
-        d.flags = _native.EXEMPLARS if self._exemplars else 0
-
-    def observe(self, amount, exemplar=None):
-        """Observe the given amount."""
-        s = self._series
-        if s is None or exemplar:
-            self._raise_if_not_observable()
-            return _exemplar_update(self, _observe, lib.fastprom_observe_exemplar, _as_double(amount),
-                                    exemplar)
-        try:
-            rc = _observe(s, amount)
-        except _ArgumentError:
-            rc = _observe(s, _as_double(amount))
-        if rc:
-            _update_failed(self, rc)
+    def _family_extras(self):
+        # +Inf is implied in C
+        return self._upper_bounds[:-1], None, 0, _native.EXEMPLARS if self._exemplars else 0
 
     def time(self):
         """Observes a block's or function's duration in seconds."""
@@ -544,12 +402,7 @@ class Info(MetricWrapperBase):
         if set(self._labelnames).intersection(val.keys()):
             raise ValueError("Overlapping labels for Info metric, metric: {} child: {}".format(
                 self._labelnames, val))
-        keep, arr, n = _labels_array(val)
-        err = _native.Error()
-        rc = lib.fastprom_info(self._series, arr, n, ctypes.byref(err))
-        del keep
-        if rc:
-            raise_error(rc, _native.error_text(err))
+        self._info({str(k): str(v) for k, v in val.items()})
         self._info_value = dict(val)
 
 
@@ -571,19 +424,13 @@ class Enum(MetricWrapperBase):
         if not self._states:
             raise ValueError(f"No states provided for Enum metric: {self._enum_name}")
 
-    def _def_extras(self, d):
-        states = [str(s).encode("utf-8") for s in self._states]
-        d._states = (ctypes.c_char_p * len(states))(*states)
-        d._state_bytes = states
-        d.states = d._states
-        d.nstates = len(states)
+    def _family_extras(self):
+        return None, [str(s) for s in self._states], 0, 0
 
     def state(self, state):
         """Set enum metric state."""
         self._raise_if_not_observable()
-        rc = _state(self._series, self._states.index(state))
-        if rc:
-            _update_failed(self, rc)
+        self._state(self._states.index(state))
 
 
 __all__ = ["Counter", "Gauge", "Summary", "Histogram", "Info", "Enum", "dropped_updates_in_process"]

@@ -15,13 +15,13 @@ CollectorRegistry(path=...) names another shared segment.
 The registry also keeps prometheus_client's per-process name check: one
 process may not register two metrics whose sample names clash.
 """
-import ctypes
+import gc
 import os
 import threading
+import weakref
 
 from . import _native
 from ._compat import missing_name
-from ._native import lib
 
 
 class FastpromError(Exception):
@@ -44,12 +44,18 @@ class FastpromWarning(RuntimeWarning):
     """Updates were dropped (segment full) or a feature was not available."""
 
 
-def raise_error(code, text):
+def make_error(code, text):
+    """The exception for a libfastprom errcode (the extension raises these
+    too: it calls this)."""
     if code in (_native.EINVAL, _native.EEXIST):
-        raise FastpromValueError(code, text)
+        return FastpromValueError(code, text)
     if code in (_native.ELIMIT, _native.EFULL):
-        raise FastpromLimitError(code, text)
-    raise FastpromError(code, text)
+        return FastpromLimitError(code, text)
+    return FastpromError(code, text)
+
+
+def raise_error(code, text):
+    raise make_error(code, text)
 
 
 # Structural changes (registering, opening, creating children) are rare; one
@@ -64,6 +70,21 @@ def _reset_lock():
 
 
 os.register_at_fork(after_in_child=_reset_lock)
+
+# Segment files this process has open, by path: registries naming the same
+# file share one handle, closed when the last user goes.
+_shared_segments = weakref.WeakValueDictionary()
+
+
+def _open_segment(path, flags, size, max_slots, family_limit, mode):
+    try:
+        return _native.Segment(path, size, max_slots, family_limit, mode, flags)
+    except FastpromLimitError:
+        # A process may hold 64 handles at once. Registries and their
+        # metrics refer to each other, so unused ones wait for the cycle
+        # collector: run it, then try once more.
+        gc.collect()
+        return _native.Segment(path, size, max_slots, family_limit, mode, flags)
 
 def structure_lock():
     return _lock
@@ -112,8 +133,7 @@ class CollectorRegistry:
         self._max_slots = max_slots
         self._family_limit = family_limit
         self._mode = mode
-        self._handle = None
-        self._borrowed = False  # the handle belongs to another registry
+        self._segment = None
         self._names_to_collectors = {}
         self._collector_to_names = {}
         self._target_info = None
@@ -122,79 +142,61 @@ class CollectorRegistry:
 
     # ---- the segment ------------------------------------------------------
 
-    def _open_path(self):
-        return self._path
-
     def use_segment_of(self, other):
         """Makes this registry read and write other's segment (what
         fastprom.multiprocess.MultiProcessCollector does)."""
         with _lock:
-            if self._handle is not None and self._handle != other.handle():
+            segment = other.segment()
+            if self._segment is not None and self._segment is not segment:
                 raise ValueError("fastprom: this registry already has its own segment; "
                                  "call MultiProcessCollector on a fresh CollectorRegistry()")
-            self._handle = other.handle()
-            self._borrowed = True
+            self._segment = segment
 
-    def handle(self):
-        """The fastprom_t* (an int), opening the segment on first use."""
-        h = self._handle
-        if h is None:
+    def segment(self):
+        """The fastprom._native.Segment, opened on first use."""
+        seg = self._segment
+        if seg is None:
             with _lock:
-                if self._handle is None:
-                    self._handle = self._open()
-                h = self._handle
-        return h
+                if self._segment is None:
+                    self._segment = self._open()
+                seg = self._segment
+        return seg
 
     def _open(self):
-        path = self._open_path()
-        opt = _native.Options(path=path.encode() if path else None, size=self._size, max_slots=self._max_slots,
-                              family_limit=self._family_limit, mode=self._mode, flags=self._flags)
-        err = _native.Error()
-        h = lib.fastprom_open(ctypes.byref(opt), ctypes.byref(err))
-        if not h:
-            raise_error(err.code, "fastprom: " + _native.error_text(err))
-        return h
+        if self._flags & _native.PRIVATE:
+            return _open_segment(None, self._flags, self._size, self._max_slots, self._family_limit, self._mode)
+        # One handle per segment file in a process, shared by the registries
+        # that name it (a handle costs descriptors and writer slots).
+        key = self._path or os.environ.get("FASTPROM_PATH") or _native.DEFAULT_PATH
+        seg = _shared_segments.get(key)
+        if seg is None:
+            seg = _open_segment(self._path, self._flags, self._size, self._max_slots, self._family_limit, self._mode)
+            _shared_segments[key] = seg
+        return seg
 
     @property
     def path(self):
         """The segment's file path ("<private>" for a private segment)."""
-        return lib.fastprom_path(self.handle()).decode()
+        return self.segment().path
 
-    def family(self, definition):
-        err = _native.Error()
-        fam = lib.fastprom_family(self.handle(), ctypes.byref(definition), ctypes.byref(err))
-        if not fam:
-            raise_error(err.code, _native.error_text(err))
-        return fam
+    def family(self, args):
+        """The family of Segment.family(*args) in this registry's segment."""
+        return self.segment().family(*args)
 
     def stat(self):
         """The segment's statistics as a dict (see fastprom_stat_t)."""
-        st = _native.Stat()
-        err = _native.Error()
-        rc = lib.fastprom_stat(self.handle(), ctypes.byref(st), ctypes.byref(err))
-        if rc:
-            raise_error(rc, _native.error_text(err))
-        out = {}
-        for name, _ in _native.Stat._fields_:
-            v = getattr(st, name)
-            out[name] = list(v) if isinstance(v, ctypes.Array) else v
-        return out
+        return self.segment().stat()
 
     def collect_dead(self):
         """Folds dead processes' values now; returns the slots folded."""
-        err = _native.Error()
-        rc = lib.fastprom_collect_dead(self.handle(), ctypes.byref(err))
-        if rc < 0:
-            raise_error(rc, _native.error_text(err))
-        return rc
+        return self.segment().collect_dead()
 
     def close(self):
-        """Detaches from the segment. Metrics of this registry must not be
-        used afterwards: their handles are freed."""
+        """Lets go of the segment: the handle is closed once the registry's
+        metrics are gone too (they keep it alive, so using one afterwards is
+        safe)."""
         with _lock:
-            if self._handle is not None and not self._borrowed:
-                lib.fastprom_close(self._handle)
-            self._handle = None
+            self._segment = None
 
     # ---- names ------------------------------------------------------------
 
@@ -273,6 +275,14 @@ class _DefaultRegistry(CollectorRegistry):
 
 
 REGISTRY = _DefaultRegistry()
+
+
+def _update_failed(metric, rc):
+    from .metrics import _update_failed as handler
+    return handler(metric, rc)
+
+
+_native._install_hooks(make_error, _update_failed)
 
 
 def __getattr__(name):

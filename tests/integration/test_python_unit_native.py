@@ -1,0 +1,181 @@
+#!/usr/bin/python3
+"""The C extension fastprom._native: the metric objects' update methods and
+the labels() cache, their lifetime rules, and what they share with
+prometheus_client's behaviour.
+
+ - labels(): positional, keyword and non-str values find the same cached
+   child; every malformed call raises prometheus_client's ValueError.
+ - update methods: argument forms (positional, keyword), prometheus_client's
+   TypeErrors for missing or extra arguments, exact totals.
+ - lifetime: a metric keeps its segment alive after its registry is gone;
+   registries built and dropped in a loop (one per test, as test suites do)
+   never hit the per-process handle limit, and fds and memory stay bounded.
+"""
+import gc
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import threading
+import unittest
+
+os.environ["PROMETHEUS_DISABLE_CREATED_SERIES"] = "True"
+
+import python_support  # noqa: E402
+
+TMP = tempfile.mkdtemp(prefix="fastprom-native-")
+os.environ["FASTPROM_PATH"] = os.path.join(TMP, "segment")
+fastprom = python_support.import_fastprom()
+import prometheus_client  # noqa: E402
+
+
+def fds():
+    return len(os.listdir("/proc/self/fd"))
+
+
+class Labels(unittest.TestCase):
+    def setUp(self):
+        self.r = fastprom.CollectorRegistry()
+        self.c = fastprom.Counter("req", "d", ["method", "code"], registry=self.r)
+
+    def test_every_form_finds_the_same_child(self):
+        child = self.c.labels("GET", "200")
+        self.assertIs(self.c.labels("GET", "200"), child)
+        self.assertIs(self.c.labels("GET", 200), child)
+        self.assertIs(self.c.labels(method="GET", code="200"), child)
+        self.assertIs(self.c.labels(code=200, method="GET"), child)
+        child.inc()
+        self.c.labels(code=200, method="GET").inc(2)
+        self.assertEqual(self.r.get_sample_value("req_total", {"method": "GET", "code": "200"}), 3)
+
+    def test_malformed_calls_raise_prometheus_clients_errors(self):
+        calls = (
+            lambda c: c.labels("GET"),
+            lambda c: c.labels("GET", "200", "x"),
+            lambda c: c.labels(method="GET"),
+            lambda c: c.labels(method="GET", status="200"),
+            lambda c: c.labels("GET", code="200"),
+            lambda c: c.labels(),
+            lambda c: c.labels("GET", "200").labels("GET", "200"),
+        )
+        for i, call in enumerate(calls):
+            outcomes = []
+            for m in (prometheus_client, fastprom):
+                c = m.Counter("bad", "d", ["method", "code"], registry=m.CollectorRegistry())
+                try:
+                    call(c)
+                    outcomes.append("no error")
+                except Exception as e:  # noqa: BLE001 - comparing what each raises
+                    outcomes.append(type(e).__name__)
+            self.assertEqual(outcomes[0], outcomes[1], f"call {i}")
+        plain = fastprom.Counter("plain", "d", registry=self.r)
+        with self.assertRaisesRegex(ValueError, "No label names were set"):
+            plain.labels("x")
+
+    def test_parent_with_labels_cannot_be_updated(self):
+        for make, method in ((lambda: self.c, "inc"),
+                             (lambda: fastprom.Gauge("g", "d", ["a"], registry=self.r), "set"),
+                             (lambda: fastprom.Histogram("h", "d", ["a"], registry=self.r), "observe")):
+            with self.assertRaisesRegex(ValueError, "missing label values"):
+                getattr(make(), method)(1)
+
+    def test_removed_child_is_recreated_from_zero(self):
+        self.c.labels("GET", "200").inc(5)
+        self.c.remove("GET", "200")
+        self.c.labels("GET", "200").inc()
+        self.assertEqual(self.r.get_sample_value("req_total", {"method": "GET", "code": "200"}), 1)
+
+
+class Updates(unittest.TestCase):
+    def test_argument_forms(self):
+        r = fastprom.CollectorRegistry()
+        c = fastprom.Counter("c", "d", registry=r)
+        c.inc(), c.inc(2), c.inc(amount=3), c.inc(1, None), c.inc(amount=1, exemplar={})
+        self.assertEqual(r.get_sample_value("c_total"), 8)
+        g = fastprom.Gauge("g", "d", registry=r)
+        g.set(value=5), g.inc(amount=2), g.dec(amount=4), g.dec()
+        self.assertEqual(r.get_sample_value("g"), 2)
+        h = fastprom.Histogram("h", "d", registry=r, buckets=(1, 2))
+        h.observe(1.5), h.observe(amount=0.5)
+        self.assertEqual(r.get_sample_value("h_bucket", {"le": "1.0"}), 1)
+        self.assertEqual(r.get_sample_value("h_count"), 2)
+
+    def test_wrong_arguments_are_type_errors_as_in_prometheus_client(self):
+        for m in (prometheus_client, fastprom):
+            r = m.CollectorRegistry()
+            c, g = m.Counter("c", "d", registry=r), m.Gauge("g", "d", registry=r)
+            h, s = m.Histogram("h", "d", registry=r), m.Summary("s", "d", registry=r)
+            for call in (lambda: c.inc(1, None, 3), lambda: c.inc(bogus=1), lambda: g.set(),
+                         lambda: g.set(1, 2), lambda: g.inc(1, 2), lambda: h.observe(),
+                         lambda: s.observe(1, {"a": "b"}), lambda: s.observe(1, exemplar={"a": "b"}),
+                         lambda: c.inc(1, amount=2)):
+                with self.assertRaises(TypeError, msg=m.__name__):
+                    call()
+
+    def test_exact_totals_from_threads(self):
+        r = fastprom.CollectorRegistry()
+        c = fastprom.Counter("t", "d", ["k"], registry=r)
+        h = fastprom.Histogram("th", "d", registry=r)
+
+        def work():
+            for i in range(20000):
+                c.labels(str(i % 4)).inc()
+                h.observe(0.01)
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(sum(r.get_sample_value("t_total", {"k": str(k)}) for k in range(4)), 80000)
+        self.assertEqual(r.get_sample_value("th_count"), 80000)
+
+
+class Lifetime(unittest.TestCase):
+    def test_metric_outlives_its_registry(self):
+        r = fastprom.CollectorRegistry()
+        c = fastprom.Counter("orphan", "d", ["a"], registry=r)
+        child = c.labels("x")
+        segment = r.segment()
+        del r
+        gc.collect()
+        child.inc()
+        c.labels("y").inc(2)
+        text = segment.render(fastprom._native.FORMAT_TEXT).decode()
+        self.assertIn('orphan_total{a="x"} 1', text)
+        self.assertIn('orphan_total{a="y"} 2', text)
+
+    def test_registries_per_test_in_a_loop_stay_bounded(self):
+        """A test suite builds a CollectorRegistry per test: far more than
+        the 64 handles a process may hold at once."""
+        gc.collect()
+        fd_start = fds()
+        rss = []
+        for i in range(1500):
+            r = fastprom.CollectorRegistry()
+            c = fastprom.Counter("loop", "d", ["a"], registry=r)
+            c.labels("x").inc()
+            self.assertEqual(r.get_sample_value("loop_total", {"a": "x"}), 1)
+            if i % 500 == 499:
+                rss.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        del r, c
+        gc.collect()
+        self.assertLessEqual(fds(), fd_start)
+        self.assertLess(rss[-1] - rss[0], 20 * 1024, f"max RSS grew (KiB): {rss}")
+
+    def test_shared_segment_one_handle_per_path(self):
+        path = os.path.join(TMP, "shared")
+        a = fastprom.CollectorRegistry(path=path)
+        b = fastprom.CollectorRegistry(path=path)
+        self.assertIs(a.segment(), b.segment())
+        fastprom.Counter("shared_hits", "d", registry=a).inc()
+        fastprom.Counter("shared_hits", "d", registry=b).inc()
+        self.assertEqual(a.get_sample_value("shared_hits_total"), 2)
+
+
+if __name__ == "__main__":
+    try:
+        unittest.main(verbosity=1)
+    finally:
+        shutil.rmtree(TMP, True)
+        sys.stdout.flush()
