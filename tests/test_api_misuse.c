@@ -28,7 +28,7 @@ static const char *const covered[] = {
     "fastprom_clear",         "fastprom_inc",          "fastprom_dec",           "fastprom_set",
     "fastprom_observe",       "fastprom_inc_exemplar", "fastprom_observe_exemplar", "fastprom_state",
     "fastprom_info",          "fastprom_content_type", "fastprom_buf_free",      "fastprom_render",
-    "fastprom_stat",          "fastprom_type_name",
+    "fastprom_stat",          "fastprom_type_name",    "fastprom_update_ready",
 };
 
 /* The call returned `code` and, with an err, said so in one non-empty line. */
@@ -127,6 +127,7 @@ START_TEST(null_handles_are_refused_or_ignored)
     ck_assert_int_eq(fastprom_inc_exemplar(NULL, 1, NULL, 0, 0), FASTPROM_EINVAL);
     ck_assert_int_eq(fastprom_observe_exemplar(NULL, 1, NULL, 0, 0), FASTPROM_EINVAL);
     ck_assert_int_eq(fastprom_state(NULL, 0), FASTPROM_EINVAL);
+    ck_assert_int_eq(fastprom_update_ready(NULL), 1); /* the update itself then fails at once */
     /* A NULL err is always allowed. */
     ck_assert_int_eq(fastprom_check(NULL, NULL), FASTPROM_EINVAL);
     ck_assert_int_eq(fastprom_collect_dead(NULL, NULL), FASTPROM_EINVAL);
