@@ -283,7 +283,7 @@ START_TEST(writable_handles_per_process_are_bounded)
         ck_assert_msg(fps[i], "%d: %s", i, err.text);
     }
     ck_assert_ptr_null(open_path(path, 0, 0, &err));
-    ck_assert_int_eq(err.code, FASTPROM_EINVAL);
+    ck_assert_int_eq(err.code, FASTPROM_ELIMIT);
     fastprom_t *ro = open_path(path, 0, FASTPROM_READONLY, &err); /* readers do not count */
     ck_assert_msg(ro, "%s", err.text);
     fastprom_close(ro);
