@@ -391,61 +391,72 @@ out:
     return result;
 }
 
-/* The label values of argv[1] for family fam; returns the count or -1. */
-static long label_values(napi_env env, napi_value arr, char **values, size_t *lens)
+/* The (family, label values) arguments of series() and remove(). */
+typedef struct label_args {
+    fpn_env_t *e;
+    fpn_family_t *fam;
+    char *values[FASTPROM_MAX_LABELS];
+    size_t lens[FASTPROM_MAX_LABELS];
+    size_t n;
+} label_args_t;
+
+/* Reads (fam, values[]|null); returns 0, or -1 with an exception pending. */
+static int get_label_args(napi_env env, napi_callback_info info, label_args_t *a)
 {
-    if (is_nullish(env, arr))
+    napi_value argv[2];
+    a->n = 0;
+    if (!(a->e = fpn_args(env, info, 2, argv)) || !(a->fam = fam_arg(a->e, env, argv[0])))
+        return -1;
+    if (is_nullish(env, argv[1]))
         return 0;
-    return get_string_array(env, arr, FASTPROM_MAX_LABELS, values, lens);
+    long n = get_string_array(env, argv[1], FASTPROM_MAX_LABELS, a->values, a->lens);
+    if (n < 0)
+        return -1;
+    a->n = (size_t)n;
+    return 0;
+}
+
+static const char *const *label_values(const label_args_t *a)
+{
+    return a->n ? (const char *const *)a->values : NULL;
+}
+
+static const size_t *label_lengths(const label_args_t *a)
+{
+    return a->n ? a->lens : NULL;
 }
 
 /* series(fam, values[]) -> series id (> 0) */
 static napi_value js_series(napi_env env, napi_callback_info info)
 {
-    napi_value argv[2];
-    fpn_env_t *e = fpn_args(env, info, 2, argv);
-    fpn_family_t *fam = e ? fam_arg(e, env, argv[0]) : NULL;
-    if (!fam)
+    label_args_t a;
+    if (get_label_args(env, info, &a))
         return NULL;
-    char *values[FASTPROM_MAX_LABELS];
-    size_t lens[FASTPROM_MAX_LABELS];
-    long n = label_values(env, argv[1], values, lens);
-    if (n < 0)
-        return NULL;
+    fpn_env_t *e = a.e;
     napi_value result = NULL;
-    if (grow((void **)&e->series, &e->capseries, e->nseries + 1, sizeof *e->series)) {
-        fpn_throw(env, FASTPROM_ENOMEM, "fastprom: out of memory");
-        goto out;
-    }
     fastprom_error_t err = {0};
-    fastprom_series_t *s = fastprom_series(fam->f, n ? (const char *const *)values : NULL, n ? lens : NULL, &err);
-    if (!s) {
+    fastprom_series_t *s;
+    if (grow((void **)&e->series, &e->capseries, e->nseries + 1, sizeof *e->series))
+        fpn_throw(env, FASTPROM_ENOMEM, "fastprom: out of memory");
+    else if (!(s = fastprom_series(a.fam->f, label_values(&a), label_lengths(&a), &err)))
         fpn_throw_err(env, &err);
-        goto out;
+    else {
+        e->series[e->nseries] = (fpn_series_t){s, a.fam->seg};
+        result = u32_value(env, e->nseries++);
     }
-    e->series[e->nseries] = (fpn_series_t){s, fam->seg};
-    result = u32_value(env, e->nseries++);
-out:
-    free_strings(values, (size_t)n);
+    free_strings(a.values, a.n);
     return result;
 }
 
-/* remove(fam, values[]) */
+/* remove(fam, values[]): a series that does not exist is no error. */
 static napi_value js_remove(napi_env env, napi_callback_info info)
 {
-    napi_value argv[2];
-    fpn_env_t *e = fpn_args(env, info, 2, argv);
-    fpn_family_t *fam = e ? fam_arg(e, env, argv[0]) : NULL;
-    if (!fam)
-        return NULL;
-    char *values[FASTPROM_MAX_LABELS];
-    size_t lens[FASTPROM_MAX_LABELS];
-    long n = label_values(env, argv[1], values, lens);
-    if (n < 0)
+    label_args_t a;
+    if (get_label_args(env, info, &a))
         return NULL;
     fastprom_error_t err = {0};
-    int rc = fastprom_remove(fam->f, n ? (const char *const *)values : NULL, n ? lens : NULL, &err);
-    free_strings(values, (size_t)n);
+    int rc = fastprom_remove(a.fam->f, label_values(&a), label_lengths(&a), &err);
+    free_strings(a.values, a.n);
     if (rc && rc != FASTPROM_ENOENT)
         return fpn_throw_err(env, &err);
     return NULL;

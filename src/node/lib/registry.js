@@ -87,11 +87,19 @@ class Registry {
       }
       for (const [seg, names] of bySeg) parts.push([seg, names]);
     }
-    let out = '';
-    parts.forEach(([seg, names], i) => {
-      const last = i === parts.length - 1;
-      out += seg.render(format, names, format === FORMAT_OPENMETRICS && !last ? RENDER_NO_EOF : 0);
-    });
+    const texts = parts.map(([seg, names], i) =>
+      seg.render(format, names, format === FORMAT_OPENMETRICS && i < parts.length - 1 ? RENDER_NO_EOF : 0));
+    // A family in two segments (this process's definition fell back to the
+    // private segment because another process defined it differently) is
+    // shown once, as this process recorded it: an exposition may not name a
+    // family twice, and /metrics shows the other definition anyway.
+    const later = new Set();
+    for (let i = texts.length - 1; i >= 0; i--) {
+      const text = texts[i];
+      if (i < texts.length - 1) texts[i] = dropFamilies(text, later);
+      for (const m of text.matchAll(/^# TYPE (\S+)/gm)) later.add(m[1]);
+    }
+    let out = texts.join('');
     if (!parts.length && format === FORMAT_OPENMETRICS) out = '# EOF\n';
     return addDefaultLabels(out, this._defaultLabels);
   }
@@ -174,6 +182,23 @@ class Registry {
     for (const reg of registers) reg.getMetricsAsArray().forEach(merged.registerMetric, merged);
     return merged;
   }
+}
+
+// The exposition without the families named in `names`.
+function dropFamilies(text, names) {
+  if (!names.size) return text;
+  const out = [];
+  let family = null;
+  let skip = false;
+  for (const line of text.split('\n')) {
+    const m = /^# (?:HELP|TYPE|UNIT) (\S+)/.exec(line);
+    if (m && m[1] !== family) {
+      family = m[1];
+      skip = names.has(family);
+    }
+    if (!skip || line === '# EOF') out.push(line);
+  }
+  return out.join('\n');
 }
 
 // ---- default labels: added to every sample of this registry's output ---------

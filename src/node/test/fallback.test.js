@@ -124,6 +124,9 @@ test('a metric another process defined differently: conflict, this process keeps
   assert.strictEqual(other.status, 0, other.stderr);
   const r = runApp({ FASTPROM_PATH: seg });
   assert.match(r.stderr, /reason="conflict"/);
-  assert.strictEqual(sample(r.stdout, 'app_events_total', { kind: 'a' }), 3);
-  assert.strictEqual(sample(r.stdout, 'app_events_total', { other: '1' }), 1, 'the shared family is still shown');
+  assert.strictEqual(sample(r.stdout, 'app_events_total', { kind: 'a' }), 3, "this process's values are shown");
+  assert.strictEqual(r.stdout.match(/^# TYPE app_events_total /gm).length, 1, 'once');
+  const dump = spawnSync(path.join(BUILD, 'fastprom'), ['--path', seg, 'dump'], { encoding: 'utf8' });
+  assert.strictEqual(sample(dump.stdout, 'app_events_total', { other: '1' }), 1, "/metrics keeps the other's");
+  assert.strictEqual(sample(dump.stdout, 'app_latency_seconds_count'), 1, 'the rest went to the shared segment');
 });
