@@ -131,6 +131,56 @@ class Updates(unittest.TestCase):
         self.assertEqual(r.get_sample_value("th_count"), 80000)
 
 
+def _sig_a(a, b=2, *args, c, d=None, **kw):
+    return a
+
+
+def _sig_b(x, /, y, *, z=3):
+    return x
+
+
+def _sig_c():
+    return 1
+
+
+async def _sig_d(request, item_id: int = 0):
+    return item_id
+
+
+class Decorators(unittest.TestCase):
+    def test_argspec_of_decorated_functions_is_the_originals(self):
+        import inspect
+        r = fastprom.CollectorRegistry()
+        h = fastprom.Histogram("dec_h", "d", registry=r)
+        g = fastprom.Gauge("dec_g", "d", registry=r)
+        c = fastprom.Counter("dec_c", "d", registry=r)
+        for func in (_sig_a, _sig_b, _sig_c, _sig_d):
+            for deco in (h.time(), g.time(), g.track_inprogress(), c.count_exceptions()):
+                wrapped = deco(func)
+                self.assertEqual(inspect.getfullargspec(wrapped), inspect.getfullargspec(func), func.__name__)
+                self.assertEqual(inspect.signature(wrapped), inspect.signature(func))
+                self.assertEqual(wrapped.__name__, func.__name__)
+        # prometheus_client's decorators show the same argspec.
+        ph = prometheus_client.Histogram("dec_h", "d", registry=prometheus_client.CollectorRegistry())
+        self.assertEqual(inspect.getfullargspec(ph.time()(_sig_a)), inspect.getfullargspec(h.time()(_sig_a)))
+
+    def test_decorated_functions_still_count(self):
+        r = fastprom.CollectorRegistry()
+        h = fastprom.Histogram("dec2_h", "d", registry=r)
+        g = fastprom.Gauge("dec2_g", "d", registry=r)
+        self.assertEqual(h.time()(_sig_a)(5, c=1), 5)
+        self.assertEqual(h.time()(_sig_b)(7, 8), 7)
+        seen = []
+        track = g.track_inprogress()(lambda: seen.append(r.get_sample_value("dec2_g")))
+        track()
+        self.assertEqual(seen, [1.0])
+        self.assertEqual(r.get_sample_value("dec2_g"), 0)
+        self.assertEqual(r.get_sample_value("dec2_h_count"), 2)
+        with h.time() as t:
+            self.assertIsInstance(t, fastprom.context_managers.Timer)
+        self.assertEqual(r.get_sample_value("dec2_h_count"), 3)
+
+
 class Lifetime(unittest.TestCase):
     def test_metric_outlives_its_registry(self):
         r = fastprom.CollectorRegistry()

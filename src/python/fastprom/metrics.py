@@ -43,7 +43,7 @@ import threading
 import time
 import warnings
 
-from . import _native
+from . import _native, context_managers
 from .context_managers import ExceptionCounter, InprogressTracker, Timer
 from .registry import REGISTRY, FastpromWarning, raise_error, structure_lock
 
@@ -315,12 +315,13 @@ class Gauge(MetricWrapperBase, _native.GaugeCore):
 
     def track_inprogress(self):
         """Increments on entry, decrements on exit of a block or function."""
-        self._raise_if_not_observable()
+        if not self._bound:
+            self._raise_if_not_observable()
         return InprogressTracker(self)
 
     def time(self):
         """Sets the gauge to a block's or function's duration in seconds."""
-        return Timer(self, "set")
+        return Timer(self, "set", context_managers.default_timer)
 
     def set_function(self, f):
         raise NotImplementedError(
@@ -346,7 +347,7 @@ class Summary(MetricWrapperBase, _native.ObserveCore):
 
     def time(self):
         """Observes a block's or function's duration in seconds."""
-        return Timer(self, "observe")
+        return Timer(self, "observe", context_managers.default_timer)
 
 
 class Histogram(MetricWrapperBase, _native.ObserveCore):
@@ -380,7 +381,7 @@ class Histogram(MetricWrapperBase, _native.ObserveCore):
 
     def time(self):
         """Observes a block's or function's duration in seconds."""
-        return Timer(self, "observe")
+        return Timer(self, "observe", context_managers.default_timer)
 
 
 class Info(MetricWrapperBase):

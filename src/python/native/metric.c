@@ -1,8 +1,9 @@
 /*
  * metric.c - the hot path of the Python package: the update methods of
  * metric objects (inc, dec, set, observe) and the
- * labels() cache, in C so that an update costs one method call and not a
- * Python frame plus a foreign-function call.
+ * labels() cache, and the context managers of time() and
+ * track_inprogress(), in C so that an update costs one method call and not
+ * a Python frame plus a foreign-function call.
  *
  * fastprom.metrics.Counter derives from CounterCore, Gauge from GaugeCore,
  * Histogram and Summary from ObserveCore; all from Metric, which holds the
@@ -20,6 +21,7 @@
 
 #include <math.h>
 #include <structmember.h>
+#include <time.h>
 
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -505,6 +507,193 @@ static PyGetSetDef Metric_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
+/* ---- time() and track_inprogress() --------------------------------------------------- */
+
+/* The context managers of time() and track_inprogress(), in C so a `with`
+ * block costs two C calls. fastprom.context_managers derives the decorator
+ * forms from them. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *metric;
+    PyObject *callback; /* "observe" or "set" (Timer), unused (tracker) */
+    PyObject *clock;    /* NULL: CLOCK_MONOTONIC, as time.perf_counter */
+    double start;
+} ScopeObject;
+
+static int now_of(ScopeObject *self, double *t)
+{
+    if (!self->clock) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        *t = (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+        return 0;
+    }
+    PyObject *r = PyObject_CallNoArgs(self->clock);
+    if (!r)
+        return -1;
+    *t = PyFloat_AsDouble(r);
+    Py_DECREF(r);
+    return *t == -1.0 && PyErr_Occurred() ? -1 : 0;
+}
+
+static PyObject *perf_counter;
+
+/* Timer(metric, callback_name, clock=time.perf_counter) */
+static int Timer_init(ScopeObject *self, PyObject *args, PyObject *kw)
+{
+    static char *names[] = {"metric", "callback_name", "clock", NULL};
+    PyObject *metric, *callback, *clock = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OU|O:Timer", names, &metric, &callback, &clock))
+        return -1;
+    Py_INCREF(metric);
+    Py_XSETREF(self->metric, metric);
+    Py_INCREF(callback);
+    Py_XSETREF(self->callback, callback);
+    if (clock == perf_counter)
+        clock = NULL;
+    Py_XINCREF(clock);
+    Py_XSETREF(self->clock, clock);
+    return 0;
+}
+
+static PyObject *Timer_enter(ScopeObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (now_of(self, &self->start) < 0)
+        return NULL;
+    return Py_NewRef(self);
+}
+
+static PyObject *Timer_exit(ScopeObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)args, (void)nargs;
+    double end;
+    if (now_of(self, &end) < 0)
+        return NULL;
+    /* The clock is monotonic, but a negative duration must never be recorded. */
+    PyObject *duration = PyFloat_FromDouble(end > self->start ? end - self->start : 0.0);
+    if (!duration)
+        return NULL;
+    PyObject *r = PyObject_CallMethodOneArg(self->metric, self->callback, duration);
+    Py_DECREF(duration);
+    if (!r)
+        return NULL;
+    Py_DECREF(r);
+    Py_RETURN_FALSE;
+}
+
+static PyObject *s_inc_name, *s_dec_name;
+
+/* InprogressTracker(gauge) */
+static int Tracker_init(ScopeObject *self, PyObject *args, PyObject *kw)
+{
+    static char *names[] = {"gauge", NULL};
+    PyObject *metric;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:InprogressTracker", names, &metric))
+        return -1;
+    Py_INCREF(metric);
+    Py_XSETREF(self->metric, metric);
+    return 0;
+}
+
+static PyObject *call_noargs(PyObject *obj, PyObject *name)
+{
+    PyObject *r = PyObject_CallMethodNoArgs(obj, name);
+    if (!r)
+        return NULL;
+    Py_DECREF(r);
+    return obj;
+}
+
+static PyObject *Tracker_enter(ScopeObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (!call_noargs(self->metric, s_inc_name))
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Tracker_exit(ScopeObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)args, (void)nargs;
+    if (!call_noargs(self->metric, s_dec_name))
+        return NULL;
+    Py_RETURN_FALSE;
+}
+
+static int Scope_traverse(ScopeObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->metric);
+    Py_VISIT(self->callback);
+    Py_VISIT(self->clock);
+    return 0;
+}
+
+static int Scope_clear(ScopeObject *self)
+{
+    Py_CLEAR(self->metric);
+    Py_CLEAR(self->callback);
+    Py_CLEAR(self->clock);
+    return 0;
+}
+
+static void Scope_dealloc(ScopeObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    Scope_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef Timer_methods[] = {
+    {"__enter__", (PyCFunction)Timer_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)(void (*)(void))Timer_exit, METH_FASTCALL, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMethodDef Tracker_methods[] = {
+    {"__enter__", (PyCFunction)Tracker_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)(void (*)(void))Tracker_exit, METH_FASTCALL, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef Scope_members[] = {
+    {"_metric", T_OBJECT, offsetof(ScopeObject, metric), 0, "the metric updated"},
+    {"_callback_name", T_OBJECT, offsetof(ScopeObject, callback), READONLY, "its method called with the time"},
+    {"_clock", T_OBJECT, offsetof(ScopeObject, clock), READONLY, "the clock (None: time.perf_counter)"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+PyTypeObject TimerCore_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "fastprom._native.TimerCore",
+    .tp_doc = "TimerCore(metric, callback_name, clock=time.perf_counter): calls metric.<callback_name>(seconds) "
+              "when the block ends",
+    .tp_basicsize = sizeof(ScopeObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Timer_init,
+    .tp_dealloc = (destructor)Scope_dealloc,
+    .tp_traverse = (traverseproc)Scope_traverse,
+    .tp_clear = (inquiry)Scope_clear,
+    .tp_methods = Timer_methods,
+    .tp_members = Scope_members,
+};
+
+PyTypeObject TrackerCore_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "fastprom._native.TrackerCore",
+    .tp_doc = "TrackerCore(gauge): gauge.inc() on entry, gauge.dec() on exit",
+    .tp_basicsize = sizeof(ScopeObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Tracker_init,
+    .tp_dealloc = (destructor)Scope_dealloc,
+    .tp_traverse = (traverseproc)Scope_traverse,
+    .tp_clear = (inquiry)Scope_clear,
+    .tp_methods = Tracker_methods,
+    .tp_members = Scope_members,
+};
+
 #define CORE_FLAGS (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC)
 
 PyTypeObject Metric_Type = {
@@ -555,9 +744,16 @@ int fp_py_metric_types_add(PyObject *module)
         !(s_not_observable = PyUnicode_InternFromString("_raise_if_not_observable")) ||
         !(s_exemplar_update = PyUnicode_InternFromString("_exemplar_update")) ||
         !(s_amount = PyUnicode_InternFromString("amount")) || !(s_exemplar = PyUnicode_InternFromString("exemplar")) ||
-        !(s_value = PyUnicode_InternFromString("value")) || !(float_zero = PyFloat_FromDouble(0.0)))
+        !(s_value = PyUnicode_InternFromString("value")) || !(float_zero = PyFloat_FromDouble(0.0)) ||
+        !(s_inc_name = PyUnicode_InternFromString("inc")) || !(s_dec_name = PyUnicode_InternFromString("dec")))
         return -1;
-    PyTypeObject *types[] = {&Metric_Type, &CounterCore_Type, &GaugeCore_Type, &ObserveCore_Type};
+    PyObject *time_module = PyImport_ImportModule("time");
+    perf_counter = time_module ? PyObject_GetAttrString(time_module, "perf_counter") : NULL;
+    Py_XDECREF(time_module);
+    if (!perf_counter)
+        return -1;
+    PyTypeObject *types[] = {&Metric_Type,      &CounterCore_Type, &GaugeCore_Type,
+                             &ObserveCore_Type, &TimerCore_Type,   &TrackerCore_Type};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         if (PyType_Ready(types[i]) < 0)
             return -1;

@@ -49,6 +49,8 @@ extern PyTypeObject Metric_Type;
 extern PyTypeObject CounterCore_Type;
 extern PyTypeObject GaugeCore_Type;
 extern PyTypeObject ObserveCore_Type;
+extern PyTypeObject TimerCore_Type;
+extern PyTypeObject TrackerCore_Type;
 
 /* module.c: raises the package's exception for a libfastprom error (through
  * the factory fastprom.registry installed), returns NULL. */
