@@ -147,6 +147,25 @@ async def _sig_d(request, item_id: int = 0):
     return item_id
 
 
+class SampleValue(unittest.TestCase):
+    def test_reads_one_series_of_any_type(self):
+        r = fastprom.CollectorRegistry()
+        c = fastprom.Counter("sv_req", "d", ["k"], registry=r)
+        for i in range(300):
+            c.labels(str(i)).inc(i)
+        h = fastprom.Histogram("sv_lat", "d", registry=r, buckets=(0.1, 1))
+        h.observe(0.5)
+        fastprom.Info("sv_build", "d", registry=r).info({"version": "1.2"})
+        self.assertEqual(r.get_sample_value("sv_req_total", {"k": "299"}), 299)
+        self.assertEqual(r.get_sample_value("sv_lat_bucket", {"le": "1.0"}), 1)
+        self.assertEqual(r.get_sample_value("sv_lat_bucket", {"le": "0.1"}), 0)
+        self.assertEqual(r.get_sample_value("sv_lat_sum"), 0.5)
+        self.assertEqual(r.get_sample_value("sv_build_info", {"version": "1.2"}), 1)
+        self.assertIsNone(r.get_sample_value("sv_req_total", {"k": "300"}))
+        self.assertIsNone(r.get_sample_value("sv_missing"))
+        self.assertIsNone(r.get_sample_value("not a name"))
+
+
 class Decorators(unittest.TestCase):
     def test_argspec_of_decorated_functions_is_the_originals(self):
         import inspect

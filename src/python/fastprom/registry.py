@@ -3,7 +3,9 @@ package raises.
 
 REGISTRY, the default, is the shared segment at $FASTPROM_PATH (default
 /dev/shm/fastprom), opened on first use by each process -- the segment
-fastprom-fcgi serves on /metrics. Like prometheus_client's REGISTRY it is
+fastprom-fcgi serves on /metrics. When it cannot be used (no space,
+permission denied, another layout version, corrupt) the process records
+into a private segment instead and warns once (see _fallback_segment). Like prometheus_client's REGISTRY it is
 process-wide; unlike it, every process of the app writes to the same
 segment, so a scrape sees them all without any multiprocess setup.
 
@@ -16,8 +18,10 @@ The registry also keeps prometheus_client's per-process name check: one
 process may not register two metrics whose sample names clash.
 """
 import gc
+import logging
 import os
 import threading
+import warnings
 import weakref
 
 from . import _native
@@ -74,6 +78,69 @@ os.register_at_fork(after_in_child=_reset_lock)
 # Segment files this process has open, by path: registries naming the same
 # file share one handle, closed when the last user goes.
 _shared_segments = weakref.WeakValueDictionary()
+
+
+# ---- when the shared segment cannot be used ---------------------------------
+
+# Monitoring never takes an application down: a shared segment that cannot be
+# created or attached (no space, permission denied, another layout version,
+# corrupt) gives a private in-process one instead, one warning (a
+# FastpromWarning and a log line) naming the problem and the fix, and the
+# counter fastprom_segment_fallback_total{path,reason} = 1 in it. The
+# process's metrics are then only seen by in-process exposition
+# (generate_latest, make_wsgi_app, ...), not by fastprom-fcgi, until the
+# process restarts with the problem fixed.
+
+_fallbacks = weakref.WeakKeyDictionary()  # private segment -> the warning's text
+
+_FIXES = {
+    "no_space": "free space on the file system holding {path} (e.g. /dev/shm) or make FASTPROM_SIZE smaller",
+    "permission": "let this process's user read and write {path} (FASTPROM_MODE and the group of the writers, "
+                  "or `fastprom init --mode`), or point FASTPROM_PATH at a place it may write",
+    "layout_version": "it was made by another fastprom version: run one version on the host, or stop its writers "
+                      "and remove {path} (the next writer re-creates it)",
+    "corrupt": "it is not a usable fastprom segment: remove {path} (the next writer re-creates it)",
+    "error": "fix the cause above",
+}
+
+
+def _fallback_reason(error):
+    text = str(error)
+    if error.code == _native.ECORRUPT:
+        return "corrupt"
+    if error.code == _native.EVERSION:
+        return "layout_version"
+    if "No space left" in text or "Disk quota" in text:
+        return "no_space"
+    if "Permission denied" in text or "Operation not permitted" in text or "Read-only file system" in text:
+        return "permission"
+    return "error"
+
+
+def _fallback_segment(path, error, size):
+    reason = _fallback_reason(error)
+    try:
+        seg = _open_segment(None, _native.PRIVATE, size, 0, 0, 0)
+    except FastpromError:
+        seg = _open_segment(None, _native.PRIVATE, 256 << 10, 0, 0, 0)  # FASTPROM_MIN_SIZE
+    text = (f"fastprom: cannot use the shared segment {path}: {error} -- this process records its metrics in a "
+            f"private in-process segment instead, which fastprom-fcgi does not see (counted in "
+            f"fastprom_segment_fallback_total{{reason=\"{reason}\"}}); to fix: {_FIXES[reason].format(path=path)}, "
+            "then restart the process")
+    _fallbacks[seg] = text
+    fam = seg.family(_native.COUNTER, "fastprom_segment_fallback_total",
+                     "Shared segments this process could not use, so that it records into a private one.", "",
+                     ("path", "reason"), None, None, 0, 0, 0)
+    counter = _native.CounterCore()
+    counter._bind(fam, (path, reason))
+    counter.inc()
+    # One warning: a log line where the app set up logging, else a warning.
+    logger = logging.getLogger("fastprom")
+    if logger.hasHandlers():
+        logger.warning("%s", text)
+    else:
+        warnings.warn(text, FastpromWarning, stacklevel=2)
+    return seg
 
 
 def _open_segment(path, flags, size, max_slots, family_limit, mode):
@@ -170,9 +237,20 @@ class CollectorRegistry:
         key = self._path or os.environ.get("FASTPROM_PATH") or _native.DEFAULT_PATH
         seg = _shared_segments.get(key)
         if seg is None:
-            seg = _open_segment(self._path, self._flags, self._size, self._max_slots, self._family_limit, self._mode)
+            try:
+                seg = _open_segment(self._path, self._flags, self._size, self._max_slots, self._family_limit,
+                                    self._mode)
+            except FastpromError as e:
+                seg = _fallback_segment(key, e, self._size)
             _shared_segments[key] = seg
         return seg
+
+    @property
+    def fallback(self):
+        """None, or why this registry records into a private in-process
+        segment instead of the shared one it names (see _fallback_segment)."""
+        seg = self._segment
+        return _fallbacks.get(seg) if seg is not None else None
 
     @property
     def path(self):
@@ -254,10 +332,15 @@ class CollectorRegistry:
 
     def get_sample_value(self, name, labels=None):
         """The value of one sample of the whole segment (every process's
-        writes), or None. Renders and parses the segment: for tests."""
-        from .exposition import render, parse_text
+        writes), or None. Only the family that has a sample of that name is
+        read (the renderer's name filter), not the whole segment."""
+        from .exposition import parse_text
         want = labels or {}
-        for sample_name, sample_labels, value in parse_text(render("text", registry=self).decode("utf-8")):
+        try:
+            text = self.segment().render(_native.FORMAT_TEXT, [name])
+        except FastpromValueError:
+            return None  # not a metric name: no such sample
+        for sample_name, sample_labels, value in parse_text(text.decode("utf-8")):
             if sample_name == name and sample_labels == want:
                 return value
         return None
