@@ -21,6 +21,7 @@ const FLAG_EXEMPLARS = 0x1;
 const EFULL = -5;
 const NO_SERIES = 0;
 const NOT_MADE = -1;
+const REFUSED_CAP = 1024;
 
 const GAUGE_MODES = ['livesum', 'all', 'liveall', 'sum', 'max', 'livemax', 'min', 'livemin', 'mostrecent',
   'livemostrecent'];
@@ -166,6 +167,7 @@ class Metric {
     this._byKey = new Map(); // label values key -> series id
     this._children = new Map(); // label values key -> child object
     this._tree = new Map(); // raw label values, one Map level per label -> series id
+    this._refused = new Map(); // label values key -> true: the segment refused the series
     this._childTree = new Map(); // the same -> child object
     this._s = NOT_MADE; // the series without labels (all "" for a labelled metric)
     if (this.labelNames.length === 0) this._s = this._makeSeries([]);
@@ -231,11 +233,20 @@ class Metric {
   }
 
   // The canonical Map: one entry per series, whatever raw values named it.
+  // Refused label sets are remembered in a Map of at most REFUSED_CAP
+  // entries, so an app past its series limit does not take the segment lock
+  // on every update, and a flood of new label values cannot grow memory.
   _seriesByKey(key, values) {
     let s = this._byKey.get(key);
     if (s === undefined) {
+      if (this._refused.has(key)) return NO_SERIES;
       s = this._makeSeries(values);
-      if (s !== NO_SERIES) this._byKey.set(key, s); // failures are not cached: the Map stays bounded
+      if (s !== NO_SERIES) {
+        this._byKey.set(key, s);
+      } else {
+        if (this._refused.size >= REFUSED_CAP) this._refused.clear();
+        this._refused.set(key, true);
+      }
     }
     return s;
   }
@@ -291,6 +302,7 @@ class Metric {
 
   _forget() {
     this._byKey.clear();
+    this._refused.clear();
     this._children.clear();
     this._tree = new Map();
     this._childTree = new Map();
