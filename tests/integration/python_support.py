@@ -14,6 +14,7 @@
    nginx, sending a fixed list of requests; returns the statuses seen.
 Servers come from harness.py (free ports, temp dirs, stopped by PID).
 """
+import collections
 import http.client
 import os
 import sys
@@ -56,6 +57,16 @@ def total(samples, name, **match):
     """Sum of the samples called name whose labels include match."""
     want = set(match.items())
     return sum(v for (n, labels), v in samples.items() if n == name and want <= set(labels))
+
+
+def request_counts(samples, name="http_requests_total"):
+    """Counter({(method, route, status): requests}) of the HTTP middleware's counter."""
+    out = collections.Counter()
+    for (n, labels), v in samples.items():
+        if n == name:
+            d = dict(labels)
+            out[(d["method"], d["route"], d["status"])] += v
+    return out
 
 
 def by_label(samples, name, label):

@@ -56,15 +56,6 @@ def workload(n, offset=0):
     return requests, expected
 
 
-def request_counts(samples):
-    out = collections.Counter()
-    for (name, labels), v in samples.items():
-        if name == "http_requests_total":
-            d = dict(labels)
-            out[(d["method"], d["route"], d["status"])] += v
-    return out
-
-
 class NodeClusterTest(unittest.TestCase):
     def start(self):
         self.tmp = harness.make_temp_dir(self)
@@ -78,7 +69,7 @@ class NodeClusterTest(unittest.TestCase):
         statuses = python_support.run_load(stack.url(""), requests, threads=8)
         self.assertEqual(len(statuses), 4000)
         m = stack.metrics()
-        self.assertEqual(request_counts(m), expected)
+        self.assertEqual(python_support.request_counts(m), expected)
         self.assertEqual(python_support.total(m, "http_requests_total"), 4000)
         self.assertEqual({dict(l)["route"] for (n, l) in m if n == "http_requests_total"} - TEMPLATES, set())
         self.assertEqual(python_support.total(m, "shop_orders_total"), expected[("POST", ORDERS, "201")])
@@ -136,7 +127,7 @@ class NodeClusterTest(unittest.TestCase):
         self.assertEqual(decreases, [])
         self.assertGreater(len(scrapes), 3)
         m = stack.metrics()
-        self.assertEqual(request_counts(m), expected)
+        self.assertEqual(python_support.request_counts(m), expected)
         self.assertEqual(python_support.total(m, "http_requests_total"), 4000)
         self.assertEqual(python_support.total(m, "shop_orders_total"), expected[("POST", ORDERS, "201")])
 

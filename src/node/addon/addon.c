@@ -215,6 +215,14 @@ static napi_value u32_value(napi_env env, uint32_t v)
 
 /* ---- segments -------------------------------------------------------------- */
 
+/* The segment named by a call's only argument; NULL with an exception pending. */
+static fastprom_t *seg_from(napi_env env, napi_callback_info info)
+{
+    napi_value argv[1];
+    fpn_env_t *e = fpn_args(env, info, 1, argv);
+    return e ? seg_arg(e, env, argv[0]) : NULL;
+}
+
 /* open(path|null, size, flags, mode) -> segment id */
 static napi_value js_open(napi_env env, napi_callback_info info)
 {
@@ -261,9 +269,8 @@ static napi_value js_close(napi_env env, napi_callback_info info)
 
 static napi_value js_path(napi_env env, napi_callback_info info)
 {
-    napi_value argv[1], out;
-    fpn_env_t *e = fpn_args(env, info, 1, argv);
-    fastprom_t *fp = e ? seg_arg(e, env, argv[0]) : NULL;
+    napi_value out;
+    fastprom_t *fp = seg_from(env, info);
     if (!fp)
         return NULL;
     napi_create_string_utf8(env, fastprom_path(fp), NAPI_AUTO_LENGTH, &out);
@@ -272,9 +279,7 @@ static napi_value js_path(napi_env env, napi_callback_info info)
 
 static napi_value js_check(napi_env env, napi_callback_info info)
 {
-    napi_value argv[1];
-    fpn_env_t *e = fpn_args(env, info, 1, argv);
-    fastprom_t *fp = e ? seg_arg(e, env, argv[0]) : NULL;
+    fastprom_t *fp = seg_from(env, info);
     fastprom_error_t err = {0};
     if (fp && fastprom_check(fp, &err))
         return fpn_throw_err(env, &err);
@@ -283,9 +288,8 @@ static napi_value js_check(napi_env env, napi_callback_info info)
 
 static napi_value js_collect_dead(napi_env env, napi_callback_info info)
 {
-    napi_value argv[1], out;
-    fpn_env_t *e = fpn_args(env, info, 1, argv);
-    fastprom_t *fp = e ? seg_arg(e, env, argv[0]) : NULL;
+    napi_value out;
+    fastprom_t *fp = seg_from(env, info);
     if (!fp)
         return NULL;
     fastprom_error_t err = {0};
@@ -548,9 +552,8 @@ static void set_num(napi_env env, napi_value obj, const char *name, double v)
 /* stat(seg) -> {size, used, families, series, ..., droppedSeries, droppedUpdates} */
 static napi_value js_stat(napi_env env, napi_callback_info info)
 {
-    napi_value argv[1], o;
-    fpn_env_t *e = fpn_args(env, info, 1, argv);
-    fastprom_t *fp = e ? seg_arg(e, env, argv[0]) : NULL;
+    napi_value o;
+    fastprom_t *fp = seg_from(env, info);
     if (!fp)
         return NULL;
     fastprom_stat_t st;
