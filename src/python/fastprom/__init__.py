@@ -25,12 +25,14 @@ The rest of prometheus_client 0.16's top-level API, and where it stands:
    segment.
  - fastprom.core holds the prometheus_client.core names fastprom has;
    fastprom.multiprocess the multiprocess-mode entry points (no-ops here).
- - Not available, because they run code in the scraped process at scrape
-   time and fastprom's scrape runs in fastprom-fcgi: custom collectors
-   (Metric, *MetricFamily, Sample, ...) and ProcessCollector,
-   PlatformCollector, GCCollector. Importing one raises an ImportError that
-   says what to do instead; registering a custom collector object raises
-   TypeError; Gauge.set_function() raises NotImplementedError.
+ - Custom collectors (Metric, the *MetricFamily classes, Sample, ...:
+   prometheus_client's own classes, re-exported), registry.collect(),
+   restricted_registry() and Gauge.set_function() work in-process as
+   there, and reach fastprom-fcgi through a sampling thread (see
+   fastprom.collectors).
+ - Not available: ProcessCollector, PlatformCollector, GCCollector (they
+   read the scraped process; fastprom-fcgi reports its own). Importing one
+   raises an ImportError that says what to do instead.
 
 libfastprom comes with the package's C extension, fastprom._native (the
 library linked in): installed next to this file by `make install`, or, in

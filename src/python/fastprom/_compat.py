@@ -1,30 +1,25 @@
-"""prometheus_client names that fastprom cannot provide, and why: asking for
-one (`from fastprom.core import GaugeMetricFamily`, `fastprom.ProcessCollector`)
-raises an ImportError that says what to do instead, rather than the bare
-"cannot import name" an app would otherwise die with.
+"""prometheus_client names that fastprom gets from prometheus_client itself,
+and those it cannot provide.
 
-Both kinds run code in the scraped process at scrape time. fastprom's
-scrape runs in fastprom-fcgi over the shared segment, which cannot call
-into the app's processes.
+The custom-collector classes (Metric, the *MetricFamily classes, Sample,
+Exemplar, Timestamp, Collector) are prometheus_client's own, loaded on
+first use (see fastprom.collectors). ProcessCollector, PlatformCollector
+and GCCollector are not available: asking for one raises an ImportError
+that says what to do instead, rather than the bare "cannot import name" an
+app would otherwise die with.
 """
 
-_CUSTOM_COLLECTOR = frozenset((
-    "Metric", "CounterMetricFamily", "GaugeMetricFamily", "SummaryMetricFamily", "HistogramMetricFamily",
-    "GaugeHistogramMetricFamily", "InfoMetricFamily", "StateSetMetricFamily", "UnknownMetricFamily",
-    "UntypedMetricFamily", "Sample", "Exemplar", "Timestamp", "Collector",
-))
 _PROCESS_READERS = frozenset(("ProcessCollector", "PlatformCollector", "GCCollector"))
 
 
 def missing_name(module, name):
-    """A module __getattr__: the ImportError for a name above, else the
-    usual AttributeError."""
-    if name in _CUSTOM_COLLECTOR:
-        raise ImportError(
-            f"fastprom: {name} is not available: it builds custom collectors, which run in the scraped process at "
-            "scrape time, and fastprom-fcgi scrapes the shared segment instead. Record the values in a fastprom "
-            "Gauge or Counter (set them when they change, or from a timer thread), or keep this collector on "
-            "prometheus_client and its own port.", name=name)
+    """A module __getattr__: prometheus_client's collector classes, the
+    ImportError for a process reader, else the usual AttributeError."""
+    from .collectors import prometheus_client_name
+    try:
+        return prometheus_client_name(name)
+    except AttributeError:
+        pass
     if name in _PROCESS_READERS:
         raise ImportError(
             f"fastprom: {name} is not available: it reads the scraped process at scrape time, and the scrape runs "

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlparse
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from . import _native
-from .registry import REGISTRY
+from .registry import REGISTRY, CollectorRegistry
 
 _FORMATS = {
     "text": _native.FORMAT_TEXT,
@@ -51,8 +51,23 @@ def render(fmt="text", registry=REGISTRY, names=None, prefix=None, created=False
     """The segment as bytes in fmt ('text', 'openmetrics' or 'json').
     names: only families with one of these family or sample names.
     prefix: prepended to every family name. created: OpenMetrics _created."""
+    code = _format_code(fmt)
+    if not isinstance(registry, CollectorRegistry):
+        return _render_collector(registry, fmt)
     flags = _native.RENDER_CREATED if created else 0
-    return registry.segment().render(_format_code(fmt), list(names) if names else None, prefix or None, flags)
+    return registry._render(fmt, code, list(names) if names else None, prefix or None, flags)
+
+
+def _render_collector(registry, fmt):
+    """Anything else with collect() (a restricted_registry(), a
+    prometheus_client registry): rendered by prometheus_client, as there."""
+    if fmt == "json":
+        raise ValueError(f"fastprom: the JSON view is for fastprom registries, not {registry!r}")
+    if fmt == "openmetrics":
+        from prometheus_client.openmetrics.exposition import generate_latest as latest
+    else:
+        from prometheus_client.exposition import generate_latest as latest
+    return latest(registry)
 
 
 def generate_latest(registry=REGISTRY):

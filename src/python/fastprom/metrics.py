@@ -31,8 +31,9 @@ What is different, and why:
    counts (Gauge.set() converts with float() there and here, so set("3.5")
    works). A complex amount is a TypeError (prometheus_client stores it in
    some metrics and breaks its own exposition).
- - Gauge.set_function() raises NotImplementedError: the scrape runs in
-   fastprom-fcgi, which cannot call back into the app; call set() instead.
+ - Gauge.set_function(f): f() is called at in-process exposition and, for
+   fastprom-fcgi, sampled into the segment by a daemon thread every
+   $FASTPROM_SAMPLE_INTERVAL seconds (see fastprom.collectors).
  - remove() and clear() act on the segment, for every process. Another
    process that still holds the removed child (it caches children, as
    prometheus_client does) keeps writing into the removed series, where the
@@ -324,9 +325,13 @@ class Gauge(MetricWrapperBase, _native.GaugeCore):
         return Timer(self, "set", context_managers.default_timer)
 
     def set_function(self, f):
-        raise NotImplementedError(
-            f"fastprom: Gauge.set_function() cannot work for {self._name}: the scrape runs in fastprom-fcgi, which "
-            "cannot call into this process. Call .set(value) when the value changes, or from a timer.")
+        """The gauge's value is f() when metrics are read: at every
+        in-process exposition, and every sample interval for fastprom-fcgi
+        (see fastprom.collectors: the gauge's multiprocess_mode combines the
+        processes' values)."""
+        self._raise_if_not_observable()
+        self._function = f
+        self._registry._add_function(self)
 
 
 class Summary(MetricWrapperBase, _native.ObserveCore):

@@ -201,6 +201,12 @@ class CollectorRegistry:
         self._family_limit = family_limit
         self._mode = mode
         self._segment = None
+        self._auto_describe = auto_describe
+        self._retired = []     # earlier private segments still holding registered metrics (see family())
+        self._hidden = set()   # families unregistered from the current private segment
+        self._custom = []      # custom collectors (objects with collect())
+        self._functions = []   # gauges with set_function()
+        self._sampler = None
         self._names_to_collectors = {}
         self._collector_to_names = {}
         self._target_info = None
@@ -258,8 +264,28 @@ class CollectorRegistry:
         return self.segment().path
 
     def family(self, args):
-        """The family of Segment.family(*args) in this registry's segment."""
-        return self.segment().family(*args)
+        """The family of Segment.family(*args) in this registry's segment.
+
+        A private registry frees the names of metrics unregistered from it,
+        as prometheus_client does: their series are removed at once, and a
+        new metric of such a name but another definition (which the
+        segment refuses: a family's definition is fixed) moves the
+        registry on to a fresh private segment; the earlier one stays for
+        the metrics still registered in it, each segment showing only its
+        registered families."""
+        seg = self.segment()
+        try:
+            return seg.family(*args)
+        except FastpromValueError:
+            if not (self._flags & _native.PRIVATE and self._hidden and seg.path == "<private>"):
+                raise
+        with _lock:
+            fresh = _open_segment(None, self._flags, self._size, self._max_slots, self._family_limit, self._mode)
+            family = fresh.family(*args)  # still refused: the definition itself is bad
+            self._retired.append(seg)
+            self._segment = fresh
+            self._hidden = set()
+            return family
 
     def stat(self):
         """The segment's statistics as a dict (see fastprom_stat_t)."""
@@ -285,16 +311,20 @@ class CollectorRegistry:
         return names
 
     def register(self, collector):
-        """Adds a fastprom metric's names (done by the metric's constructor)."""
+        """Adds a fastprom metric's names (done by the metric's constructor),
+        or a custom collector (an object with collect(), see
+        fastprom.collectors)."""
+        fastprom_metric = getattr(collector, "_fastprom_metric", False)
         if isinstance(collector, _BuiltinCollector):
             names = []
-        elif getattr(collector, "_fastprom_metric", False):
+        elif fastprom_metric:
             names = self._get_names(collector)
+        elif callable(getattr(collector, "collect", None)):
+            from .collectors import collector_names
+            names = collector_names(collector, self._auto_describe)
         else:
-            raise TypeError(
-                f"fastprom: cannot register {collector!r}: custom collectors run in the scraping process, and "
-                "fastprom-fcgi scrapes the shared segment, not this process. Record the values in a fastprom "
-                "Gauge or Counter instead.")
+            raise TypeError(f"fastprom: cannot register {collector!r}: it is neither a fastprom metric nor a "
+                            "collector (an object with a collect() method)")
         with _lock:
             duplicates = set(self._names_to_collectors).intersection(names)
             if duplicates:
@@ -302,14 +332,151 @@ class CollectorRegistry:
             for name in names:
                 self._names_to_collectors[name] = collector
             self._collector_to_names[collector] = names
+            if fastprom_metric:
+                self._hidden.discard(collector._name)
+            elif not isinstance(collector, _BuiltinCollector):
+                self._custom.append(collector)
+                if self._is_shared():
+                    self.sampler().ensure_thread()
 
     def unregister(self, collector):
-        """Forgets the collector's names in this process (its recorded values
-        stay in the segment; clear() a labelled metric to drop them)."""
+        """Removes the collector's names. In a private registry a fastprom
+        metric's series go too and its name is free for any new metric (see
+        family()). In a shared segment only this process forgets the names:
+        the family and its values stay for fastprom-fcgi and every other
+        process until the segment is re-created (clear() a labelled metric to
+        drop its series everywhere)."""
         with _lock:
             for name in self._collector_to_names[collector]:
                 del self._names_to_collectors[name]
             del self._collector_to_names[collector]
+            if collector in self._custom:
+                self._custom.remove(collector)
+            if collector in self._functions:
+                self._functions.remove(collector)
+            if getattr(collector, "_fastprom_metric", False) and self._flags & _native.PRIVATE \
+                    and collector._family.segment.path == "<private>":
+                if collector._labelnames:
+                    collector._family.clear()
+                else:
+                    collector._family.remove(())
+                if collector._family.segment is self._segment:
+                    self._hidden.add(collector._name)
+
+    def _is_shared(self):
+        return self.segment().path != "<private>"
+
+    def sampler(self):
+        """The Sampler of set_function() gauges and collectors (see
+        fastprom.collectors)."""
+        if self._sampler is None:
+            from .collectors import Sampler
+            with _lock:
+                if self._sampler is None:
+                    self._sampler = Sampler(self)
+        return self._sampler
+
+    def set_sample_interval(self, seconds):
+        """How often set_function() gauges and collectors are sampled into a
+        shared segment for fastprom-fcgi ($FASTPROM_SAMPLE_INTERVAL, 10 s)."""
+        self.sampler().set_interval(seconds)
+
+    def _add_function(self, gauge):
+        with _lock:
+            if gauge not in self._functions:
+                self._functions.append(gauge)
+        if self._is_shared():
+            self.sampler().ensure_thread()
+
+    def _before_read(self):
+        """Brings computed values up to date before in-process exposition."""
+        if not (self._functions or self._custom):
+            return
+        if self._is_shared():
+            self.sampler().sample_all()
+        else:
+            self.sampler().sample_functions()
+
+    def _parts(self, names=None):
+        """[(segment, family names or None for all)] to render: the current
+        segment and retired ones, each limited to its registered metrics
+        when something was unregistered from it."""
+        seg = self.segment()
+        if not self._retired and not self._hidden:
+            return [(seg, list(names) if names else None)]
+        wanted = set(names) if names else None
+        by_segment = {}
+        for collector, sample_names in list(self._collector_to_names.items()):
+            if not getattr(collector, "_fastprom_metric", False):
+                continue
+            if wanted is not None and not wanted.intersection(sample_names):
+                continue
+            by_segment.setdefault(id(collector._family.segment), []).append(collector._name)
+        return [(s, by_segment[id(s)]) for s in self._retired + [seg] if id(s) in by_segment]
+
+    def _render(self, fmt, code, names=None, prefix=None, flags=0):
+        """The registry's exposition: its segment(s), then the custom
+        collectors' families (text and OpenMetrics)."""
+        self._before_read()
+        extra = b""
+        if self._custom and fmt != "json":
+            from .collectors import SAMPLED_TYPES, render_collectors
+            extra = render_collectors(self._custom, fmt, names,
+                                      SAMPLED_TYPES if self._is_shared() else frozenset())
+        parts = self._parts(names)
+        if len(parts) == 1 and not extra:
+            seg, only = parts[0]
+            return seg.render(code, only, prefix, flags)
+        if fmt == "json":
+            import json
+            docs = [json.loads(seg.render(code, only, prefix, flags)) for seg, only in parts]
+            if not docs:
+                return self.segment().render(code, ["__fastprom_none__"], prefix, flags)
+            for doc in docs[1:]:
+                docs[0]["families"].extend(doc["families"])
+            return json.dumps(docs[0]).encode()
+        out = []
+        for i, (seg, only) in enumerate(parts):
+            last = i == len(parts) - 1 and not extra
+            out.append(seg.render(code, only, prefix, flags | (0 if last else _native.RENDER_NO_EOF)))
+        if fmt == "openmetrics" and not parts and not extra:
+            out.append(b"# EOF\n")
+        out.append(extra)
+        return b"".join(out)
+
+    def collect(self, names=None):
+        """Yields every family as a Metric (prometheus_client's class), the
+        segment's parsed from its exposition, then the custom collectors'.
+        names: only the segment's families with one of these sample names
+        and the collectors registered under one of them."""
+        from prometheus_client.parser import text_string_to_metric_families
+        self._before_read()
+        for seg, only in self._parts(names):
+            yield from text_string_to_metric_families(seg.render(_native.FORMAT_TEXT, only).decode("utf-8"))
+        for collector in list(self._custom):
+            if names is None or set(names).intersection(self._collector_to_names.get(collector, ())):
+                yield from collector.collect()
+
+    def restricted_registry(self, names):
+        """A view of the samples named (as prometheus_client's): its
+        collect() yields only those; generate_latest() and the apps take it.
+        As there, a custom collector shows only if it registered under one
+        of the names (describe(), or auto_describe)."""
+        names = frozenset(names)
+        registry = self
+
+        class RestrictedRegistry:
+            def collect(self):
+                from .collectors import prometheus_client_name
+                metric_class = prometheus_client_name("Metric")
+                for metric in registry.collect(names):
+                    samples = [s for s in metric.samples if s.name in names]
+                    if samples:
+                        m = metric_class(metric.name, metric.documentation, metric.type, metric.unit)
+                        m.samples = samples
+                        yield m
+
+        return RestrictedRegistry()
 
     # ---- target info --------------------------------------------------------
 
@@ -336,13 +503,19 @@ class CollectorRegistry:
         read (the renderer's name filter), not the whole segment."""
         from .exposition import parse_text
         want = labels or {}
+        self._before_read()
         try:
-            text = self.segment().render(_native.FORMAT_TEXT, [name])
+            for seg, only in self._parts([name]):
+                for sample_name, sample_labels, value in parse_text(seg.render(_native.FORMAT_TEXT, only).decode()):
+                    if sample_name == name and sample_labels == want:
+                        return value
         except FastpromValueError:
-            return None  # not a metric name: no such sample
-        for sample_name, sample_labels, value in parse_text(text.decode("utf-8")):
-            if sample_name == name and sample_labels == want:
-                return value
+            pass  # not a metric name: no such sample in the segment
+        for collector in list(self._custom):
+            for metric in collector.collect():
+                for s in metric.samples:
+                    if s.name == name and s.labels == want:
+                        return s.value
         return None
 
 
@@ -351,7 +524,7 @@ class _DefaultRegistry(CollectorRegistry):
     /dev/shm/fastprom (the C library reads the environment)."""
 
     def __init__(self):
-        super().__init__(path=None)
+        super().__init__(auto_describe=True, path=None)
         self._flags = 0
         for builtin in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
             self.register(builtin)
@@ -369,5 +542,5 @@ _native._install_hooks(make_error, _update_failed)
 
 
 def __getattr__(name):
-    # prometheus_client.registry.Collector: an ImportError explaining why not.
+    # prometheus_client.registry.Collector: prometheus_client's own.
     return missing_name(__name__, name)
