@@ -70,7 +70,7 @@ CLI := $(BUILD)/fastprom
 FCGI := $(BUILD)/fastprom-fcgi
 DEMO := $(BUILD)/fastprom-demo
 
-.PHONY: all check unit check-tools check-fcgi check-python check-deploy fuzz fuzz-smoke \
+.PHONY: all check unit check-cycles check-tools check-fcgi check-python check-deploy fuzz fuzz-smoke \
         run bench install uninstall clean deps test-bins bench-bins
 
 all: $(SO) $(A) $(CLI) $(FCGI) $(DEMO)
@@ -170,6 +170,7 @@ fuzz: $(FUZZ_BIN)
 
 check: deps
 	$(MAKE) all
+	$(MAKE) check-cycles
 	$(MAKE) unit
 	$(MAKE) SANITIZE=1 unit
 	$(MAKE) fuzz-smoke
@@ -180,6 +181,11 @@ check: deps
 	$(MAKE) check-deploy
 	$(MAKE) check-nginxlog
 	@echo "make check: all passed"
+
+# No module of src/ may depend on another that depends back on it, by
+# #include or by call (the library's object files).
+check-cycles: $(LIB_OBJS)
+	$(PYTHON) tests/tools/include_cycles.py --objects $(BUILD)/obj/lib
 
 # The exposition checked by the tools that consume it: promtool and
 # prometheus_client's text and OpenMetrics parsers.

@@ -6,6 +6,7 @@
 #ifndef FASTPROM_CHAIN_H
 #define FASTPROM_CHAIN_H
 
+#include "alloc.h"
 #include "handle.h"
 
 struct fp_chain {
@@ -40,7 +41,7 @@ static inline void fp_chain_begin(struct fp_chain *c, const fastprom_t *fp, uint
 {
     c->fp = fp;
     c->corrupt = 0;
-    c->blocks_left = (fp->geo.arena_end - fp->geo.arena_off) / FP_BLOCK_SIZE + 1;
+    c->blocks_left = fp_max_blocks(fp);
     fp_chain_enter(c, head);
 }
 

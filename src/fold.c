@@ -1,6 +1,5 @@
 /*
- * fold.c - reclaiming dead writers without losing what they counted, and
- * repairing the segment after a writer died holding its lock.
+ * fold.c - reclaiming dead writers without losing what they counted.
  *
  * Folding is copy-on-write, so it is exact even if the folding process is
  * killed at any instant:
@@ -18,20 +17,21 @@
  * Counters, histograms and summaries add up; gauges follow their mode: live
  * modes drop a dead process's value, sum adds it, max/min/mostrecent keep the
  * winner, all keeps it per pid.
+ *
+ * Everything here runs under the segment lock, which lock.c takes (and
+ * which runs repair, above this file, when a holder died).
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "chain.h"
 #include "error.h"
-#include "handle.h"
+#include "fold.h"
+#include "records.h"
 #include "sketch.h"
-
-
-static struct fp_slot *slot_at(const fastprom_t *fp, uint32_t i)
-{
-    return (struct fp_slot *)(fp->base + fp->geo.slots_off) + i;
-}
+#include "slots.h"
+#include "testpoint.h"
 
 /* ---- merged values, in process memory --------------------------------- */
 
@@ -229,17 +229,6 @@ static unsigned char *writer_reserve(struct writer *w, uint32_t size)
     return (unsigned char *)b + used;
 }
 
-static void free_chain(fastprom_t *fp, uint32_t head)
-{
-    uint32_t left = (fp->geo.arena_end - fp->geo.arena_off) / FP_BLOCK_SIZE + 1;
-    while (head && left-- && fp_block_valid(fp, head)) {
-        struct fp_block *b = (struct fp_block *)(fp->base + head);
-        uint32_t next = atomic_load(&b->next);
-        fp_block_free(fp, head);
-        head = next;
-    }
-}
-
 /* The (slot, gen) pairs the published retained chain already includes. */
 static uint32_t folded_list(const fastprom_t *fp, uint32_t *pairs, uint32_t max_pairs)
 {
@@ -261,23 +250,14 @@ static uint32_t folded_list(const fastprom_t *fp, uint32_t *pairs, uint32_t max_
 /* Readers compare reclaim_gen before and after a pass: it must change
  * before anything they might be reading is freed (and again after, when the
  * caller is done). */
-static void announce_reclaim(fastprom_t *fp)
+void fp_announce_reclaim(fastprom_t *fp)
 {
     atomic_fetch_add_explicit(&fp->hdr->reclaim_gen, 1, memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
 }
 
-static void release_slot(fastprom_t *fp, uint32_t i)
-{
-    struct fp_slot *s = slot_at(fp, i);
-    free_chain(fp, atomic_load(&s->head));
-    atomic_store(&s->head, 0);
-    atomic_store(&s->flags, 0);
-    atomic_store_explicit(&s->state, FP_SLOT_FREE, memory_order_release);
-}
-
 /* Step 3 of a fold that published but did not finish. Returns slots freed. */
-static uint32_t finish_published_fold(fastprom_t *fp)
+uint32_t fp_fold_finish_published(fastprom_t *fp)
 {
     uint32_t *pairs = malloc(2 * sizeof(uint32_t) * fp->geo.max_slots);
     if (!pairs)
@@ -285,11 +265,11 @@ static uint32_t finish_published_fold(fastprom_t *fp)
     uint32_t n = folded_list(fp, pairs, fp->geo.max_slots), freed = 0;
     for (uint32_t k = 0; k < n; k++) {
         uint32_t i = pairs[2 * k], gen = pairs[2 * k + 1];
-        if (i < fp->geo.max_slots && atomic_load(&slot_at(fp, i)->state) == FP_SLOT_LIVE &&
-            atomic_load(&slot_at(fp, i)->gen) == gen) {
+        if (i < fp->geo.max_slots && atomic_load(&fp_slot_at(fp, i)->state) == FP_SLOT_LIVE &&
+            atomic_load(&fp_slot_at(fp, i)->gen) == gen) {
             if (!freed)
-                announce_reclaim(fp);
-            release_slot(fp, i);
+                fp_announce_reclaim(fp);
+            fp_slot_release(fp, i);
             freed++;
         }
     }
@@ -313,7 +293,7 @@ static int write_retired(struct writer *w, const uint32_t *dead, uint32_t ndead,
         uint32_t *pairs = (uint32_t *)(e + 1);
         for (uint32_t j = 0; j < n; j++) {
             pairs[2 * j] = dead[k + j];
-            pairs[2 * j + 1] = atomic_load(&slot_at(w->fp, dead[k + j])->gen);
+            pairs[2 * j + 1] = atomic_load(&fp_slot_at(w->fp, dead[k + j])->gen);
         }
     }
     for (uint32_t i = 0; i < map->cap; i++) {
@@ -334,13 +314,13 @@ static int write_retired(struct writer *w, const uint32_t *dead, uint32_t ndead,
 int fp_collect_dead_locked(fastprom_t *fp, fastprom_error_t *err)
 {
     struct fp_header *h = fp->hdr;
-    uint32_t finished = finish_published_fold(fp);
+    uint32_t finished = fp_fold_finish_published(fp);
     uint32_t *dead = malloc(sizeof(uint32_t) * fp->geo.max_slots);
     if (!dead)
         return fp_fail(err, FASTPROM_ENOMEM, "out of memory folding dead writers");
     uint32_t ndead = 0;
     for (uint32_t i = 0; i < fp->geo.max_slots; i++)
-        if (atomic_load(&slot_at(fp, i)->state) == FP_SLOT_LIVE && !fp_slot_alive(fp, i))
+        if (atomic_load(&fp_slot_at(fp, i)->state) == FP_SLOT_LIVE && !fp_slot_alive(fp, i))
             dead[ndead++] = i;
     if (ndead == 0) {
         free(dead);
@@ -352,7 +332,7 @@ int fp_collect_dead_locked(fastprom_t *fp, fastprom_error_t *err)
     uint32_t old = atomic_load(&h->retired_head);
     int rc = merge_chain(fp, &map, old);
     for (uint32_t k = 0; rc == 0 && k < ndead; k++)
-        rc = merge_chain(fp, &map, atomic_load(&slot_at(fp, dead[k])->head));
+        rc = merge_chain(fp, &map, atomic_load(&fp_slot_at(fp, dead[k])->head));
     if (rc < 0) {
         map_free(&map);
         free(dead);
@@ -366,7 +346,7 @@ int fp_collect_dead_locked(fastprom_t *fp, fastprom_error_t *err)
     fp_test_point(FP_POINT_FOLD_MERGED);
     struct writer w = {fp, 0, 0};
     if (write_retired(&w, dead, ndead, &map) < 0) {
-        free_chain(fp, w.head);
+        fp_chain_free(fp, w.head);
         map_free(&map);
         free(dead);
         return fp_fail(err, FASTPROM_EFULL,
@@ -378,125 +358,13 @@ int fp_collect_dead_locked(fastprom_t *fp, fastprom_error_t *err)
     fp_test_point(FP_POINT_FOLD_WRITTEN);
     atomic_store_explicit(&h->retired_head, w.head, memory_order_release);
     fp_test_point(FP_POINT_FOLD_PUBLISHED);
-    announce_reclaim(fp);
+    fp_announce_reclaim(fp);
     for (uint32_t k = 0; k < ndead; k++)
-        release_slot(fp, dead[k]);
-    free_chain(fp, old);
+        fp_slot_release(fp, dead[k]);
+    fp_chain_free(fp, old);
     fp_test_point(FP_POINT_FOLD_RELEASED);
     atomic_fetch_add(&h->folded_slots, ndead);
     atomic_fetch_add_explicit(&h->reclaim_gen, 1, memory_order_release);
     free(dead);
     return (int)ndead;
-}
-
-int fastprom_collect_dead(fastprom_t *fp, fastprom_error_t *err)
-{
-    fp_ok(err);
-    if (!fp)
-        return fp_fail(err, FASTPROM_EINVAL, "fastprom_collect_dead: the segment handle is NULL");
-    if (fp->readonly)
-        return fp_fail(err, FASTPROM_ERDONLY, "segment %s is open read-only; folding needs a writable handle", fp->path);
-    int rc = fp_lock(fp, err);
-    if (rc)
-        return rc;
-    rc = fp_collect_dead_locked(fp, err);
-    fp_unlock(fp);
-    return rc;
-}
-
-/* ---- repair after EOWNERDEAD ---------------------------------------------------- */
-
-static void mark_chain(const fastprom_t *fp, uint32_t head, unsigned char *reach)
-{
-    uint32_t left = (fp->geo.arena_end - fp->geo.arena_off) / FP_BLOCK_SIZE + 1;
-    while (head && left-- && fp_block_valid(fp, head)) {
-        uint32_t k = (fp->geo.arena_end - head) / FP_BLOCK_SIZE - 1;
-        if (reach[k])
-            return; /* shared or cyclic: already seen */
-        reach[k] = 1;
-        head = atomic_load(&((const struct fp_block *)(fp->base + head))->next);
-    }
-}
-
-/* Makes sure the series at `off` can be found through the hash. */
-static void rehash_series(fastprom_t *fp, uint32_t off, const struct fp_series *s)
-{
-    _Atomic uint32_t *tab = (_Atomic uint32_t *)(fp->base + fp->geo.series_hash_off);
-    uint32_t cap = fp->geo.series_hash_cap;
-    for (uint32_t i = 0; i < cap; i++) {
-        uint32_t pos = (s->hash + i) & (cap - 1);
-        uint32_t cur = atomic_load(&tab[pos]);
-        if (cur == off)
-            return;
-        if (!cur) {
-            atomic_store_explicit(&tab[pos], off, memory_order_release);
-            return;
-        }
-    }
-}
-
-static void repair_registry(fastprom_t *fp)
-{
-    struct fp_header *h = fp->hdr;
-    _Atomic uint32_t *fams = (_Atomic uint32_t *)(fp->base + fp->geo.family_hash_off);
-    uint32_t nfam = 0, maxid = 0;
-    for (uint32_t i = 0; i < FP_FAMILY_HASH; i++) {
-        uint32_t off = atomic_load(&fams[i]);
-        struct fp_family *f = fp_rec(fp, off, sizeof *f);
-        if (!f)
-            continue;
-        nfam++;
-        uint32_t live = 0, soff = atomic_load(&f->series_head);
-        for (uint32_t n = 0; soff && n < fp->geo.series_cap; n++) {
-            const struct fp_series *s = fp_rec(fp, soff, sizeof *s);
-            if (!s)
-                break;
-            rehash_series(fp, soff, s);
-            if (atomic_load(&s->state) == FP_SERIES_LIVE)
-                live++;
-            if (s->id > maxid)
-                maxid = s->id;
-            soff = atomic_load(&s->next);
-        }
-        atomic_store(&f->nseries, live);
-    }
-    atomic_store(&h->nfamilies, nfam);
-    if (atomic_load(&h->next_series_id) <= maxid)
-        atomic_store(&h->next_series_id, maxid + 1);
-}
-
-static void repair_blocks(fastprom_t *fp)
-{
-    struct fp_header *h = fp->hdr;
-    uint32_t floor = atomic_load(&h->block_floor);
-    if (floor < fp->geo.arena_off || floor > fp->geo.arena_end || (fp->geo.arena_end - floor) % FP_BLOCK_SIZE)
-        return; /* nothing trustworthy to sweep */
-    uint32_t nblocks = (fp->geo.arena_end - floor) / FP_BLOCK_SIZE;
-    unsigned char *reach = calloc(nblocks ? nblocks : 1, 1);
-    if (!reach)
-        return;
-    mark_chain(fp, atomic_load(&h->retired_head), reach);
-    for (uint32_t i = 0; i < fp->geo.max_slots; i++) {
-        struct fp_slot *s = slot_at(fp, i);
-        if (atomic_load(&s->state) == FP_SLOT_LIVE)
-            mark_chain(fp, atomic_load(&s->head), reach);
-        else
-            atomic_store(&s->head, 0);
-    }
-    atomic_store(&h->free_head, 0);
-    atomic_store(&h->free_count, 0);
-    for (uint32_t k = 0; k < nblocks; k++)
-        if (!reach[k])
-            fp_block_free(fp, fp->geo.arena_end - (k + 1) * FP_BLOCK_SIZE);
-    free(reach);
-}
-
-void fp_repair_locked(fastprom_t *fp)
-{
-    repair_registry(fp);
-    announce_reclaim(fp);
-    finish_published_fold(fp);
-    repair_blocks(fp);
-    atomic_fetch_add(&fp->hdr->repairs, 1);
-    atomic_fetch_add_explicit(&fp->hdr->reclaim_gen, 1, memory_order_release);
 }

@@ -1,8 +1,7 @@
 /*
  * merge.c - the first half of a read: every writer slot's cells, and the
  * retained totals of dead writers, summed per series id into reader memory
- * (bounds-checked, lock-free), and the combination of per-process gauge
- * values by multiprocess mode.
+ * (bounds-checked, lock-free).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -13,6 +12,9 @@
 #include "error.h"
 #include "merge.h"
 #include "names.h"
+#include "records.h"
+#include "slots.h"
+#include "testpoint.h"
 
 static struct acc_more none_more;
 
@@ -262,122 +264,3 @@ int fp_merge_values(struct pass *p, fastprom_stat_t *st)
     }
     return 0;
 }
-
-
-static int pid_cmp(const void *x, const void *y)
-{
-    const fp_snap_pid_value_t *a = x, *b = y;
-    return (a->pid > b->pid) - (a->pid < b->pid);
-}
-
-int fp_combine_gauge(struct pass *p, const fp_snap_family_t *fam, const struct acc *a, fp_snap_series_t *out)
-{
-    fastprom_gauge_mode_t mode = fam->gauge_mode;
-    int live_only = fp_gauge_mode_is_live(mode);
-    out->has_value = 1;
-    out->value = 0;
-    if (mode == FASTPROM_GAUGE_ALL || mode == FASTPROM_GAUGE_LIVEALL) {
-        size_t n = 0;
-        for (const struct gauge_part *g = a ? a->more->gauges : NULL; g; g = g->next)
-            n++;
-        if (!n)
-            return 0;
-        if (!(out->pids = fp_arena_alloc(p->arena, n * sizeof *out->pids)))
-            return fp_pass_nomem(p);
-        int *live = fp_arena_alloc(p->arena, n * sizeof *live);
-        if (!live)
-            return fp_pass_nomem(p);
-        for (const struct gauge_part *g = a->more->gauges; g; g = g->next) {
-            if (live_only && !g->live)
-                continue;
-            /* A reused pid (a dead and a live process): one sample, the live one. */
-            size_t k = 0;
-            while (k < out->npids && out->pids[k].pid != g->pid)
-                k++;
-            if (k == out->npids) {
-                out->npids++;
-            } else if (live[k] && !g->live) {
-                continue;
-            }
-            out->pids[k].pid = g->pid;
-            out->pids[k].value = g->value;
-            live[k] = g->live;
-        }
-        qsort(out->pids, out->npids, sizeof *out->pids, pid_cmp);
-        return 0;
-    }
-    int any = 0;
-    double best_ts = -INFINITY;
-    for (const struct gauge_part *g = a ? a->more->gauges : NULL; g; g = g->next) {
-        if (live_only && !g->live)
-            continue;
-        double v = g->value;
-        switch (mode) {
-        case FASTPROM_GAUGE_SUM:
-        case FASTPROM_GAUGE_LIVESUM:
-            out->value += v;
-            break;
-        case FASTPROM_GAUGE_MAX:
-        case FASTPROM_GAUGE_LIVEMAX:
-            out->value = any && out->value >= v ? out->value : v;
-            break;
-        case FASTPROM_GAUGE_MIN:
-        case FASTPROM_GAUGE_LIVEMIN:
-            out->value = any && out->value <= v ? out->value : v;
-            break;
-        default: /* mostrecent */
-            if (g->ts >= best_ts) {
-                best_ts = g->ts;
-                out->value = v;
-            }
-            break;
-        }
-        any = 1;
-    }
-    return 0;
-}
-
-int fp_build_exemplars(struct pass *p, const fp_snap_family_t *fam, const struct acc *a, fp_snap_series_t *out)
-{
-    size_t n = fam->type == FASTPROM_COUNTER ? 1 : fam->nbounds + 1;
-    if (!(out->exemplars = fp_arena_alloc(p->arena, n * sizeof *out->exemplars)))
-        return fp_pass_nomem(p);
-    for (size_t i = 0; a && a->more->ex && i < n; i++) {
-        const struct fp_exemplar *x = &a->more->ex[i];
-        if (!x->seq)
-            continue;
-        size_t pairs = 0, pos = 0;
-        while (pos < x->len && pairs < 64) {
-            uint32_t kl = x->data[pos];
-            if (pos + 1 + kl >= x->len)
-                return fp_pass_corrupt(p, "an exemplar's labels are truncated");
-            uint32_t vl = x->data[pos + 1 + kl];
-            if (pos + 2 + kl + vl > x->len)
-                return fp_pass_corrupt(p, "an exemplar's labels are truncated");
-            pos += 2 + kl + vl;
-            pairs++;
-        }
-        fp_snap_exemplar_t *ex = &out->exemplars[i];
-        if (pairs && (!(ex->names = fp_arena_alloc(p->arena, pairs * sizeof *ex->names)) ||
-                      !(ex->values = fp_arena_alloc(p->arena, pairs * sizeof *ex->values))))
-            return fp_pass_nomem(p);
-        char *copy = fp_arena_strndup(p->arena, (const char *)x->data, x->len);
-        if (!copy)
-            return fp_pass_nomem(p);
-        pos = 0;
-        for (size_t k = 0; k < pairs; k++) {
-            uint32_t kl = (unsigned char)copy[pos], vl = (unsigned char)copy[pos + 1 + kl];
-            ex->names[k] = (fp_str_t){copy + pos + 1, kl};
-            ex->values[k] = (fp_str_t){copy + pos + 2 + kl, vl};
-            if (!fp_valid_label_name(ex->names[k].ptr, kl) || fp_utf8_invalid_at(ex->values[k].ptr, vl) >= 0)
-                return fp_pass_corrupt(p, "an exemplar label is invalid");
-            pos += 2 + kl + vl;
-        }
-        ex->present = 1;
-        ex->nlabels = pairs;
-        ex->value = x->value;
-        ex->timestamp = x->timestamp;
-    }
-    return 0;
-}
-

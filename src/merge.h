@@ -8,7 +8,6 @@
 
 #include "handle.h"
 #include "sketch.h"
-#include "snapshot.h"
 
 #define FAM_MEMO 64 /* families whose validated record a pass remembers */
 
@@ -37,7 +36,7 @@ struct acc {
 
 struct pass {
     fastprom_t *fp;
-    fp_snapshot_t *snap;
+    struct fp_snapshot *snap;
     struct fp_arena *arena;
     uint32_t nids;
     struct acc *accs; /* by series id: one flat array, no pointer chase */
@@ -61,9 +60,5 @@ const struct fp_family *fp_family_rec(const fastprom_t *fp, uint32_t off);
 /* Reads the retained totals and every writer slot into p->accs; counts
  * live and dead slots into st. */
 int fp_merge_values(struct pass *p, fastprom_stat_t *st);
-/* A gauge series' value(s) by its family's mode, from the merged parts. */
-int fp_combine_gauge(struct pass *p, const fp_snap_family_t *fam, const struct acc *a, fp_snap_series_t *out);
-/* The newest exemplar of each of the series' slots, validated. */
-int fp_build_exemplars(struct pass *p, const fp_snap_family_t *fam, const struct acc *a, fp_snap_series_t *out);
 
 #endif

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "handle.h"
-#include "snapshot.h"
+#include "str.h"
 
 struct fp_order {
     uint32_t refs; /* under fp->order_mu */

@@ -16,52 +16,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "alloc.h"
 #include "error.h"
-#include "handle.h"
+#include "lock.h"
 #include "names.h"
+#include "records.h"
+#include "registry.h"
 #include "sketch.h"
 
 #define FAMILY_SEED 0x46414d31u
 
 static const double default_buckets[] = FASTPROM_DEFAULT_BUCKETS;
-
-static const char *const type_names[FASTPROM_NTYPES] = {NULL,      "counter", "gauge",   "histogram",
-                                                        "summary", "info",    "stateset"};
-static const char *const mode_names[] = {"livesum", "all",    "liveall",       "sum",
-                                         "max",     "livemax", "min",          "livemin",
-                                         "mostrecent", "livemostrecent"};
-#define NMODES ((int)(sizeof mode_names / sizeof mode_names[0]))
-
-const char *fastprom_type_name(int type) { return type > 0 && type < FASTPROM_NTYPES ? type_names[type] : NULL; }
-
-const char *fastprom_gauge_mode_name(int mode) { return mode >= 0 && mode < NMODES ? mode_names[mode] : NULL; }
-
-int fastprom_gauge_mode_parse(const char *name)
-{
-    for (int i = 0; name && i < NMODES; i++)
-        if (!strcmp(name, mode_names[i]))
-            return i;
-    return -1;
-}
-
-const char *fastprom_version(void) { return FASTPROM_VERSION; }
-
-uint32_t fp_entry_size(fastprom_type_t type, uint32_t nbounds, unsigned flags)
-{
-    uint32_t ex = (flags & FASTPROM_EXEMPLARS) ? (uint32_t)sizeof(struct fp_exemplar) : 0;
-    switch (type) {
-    case FASTPROM_COUNTER:
-        return (uint32_t)sizeof(struct fp_entry) + 8 * FP_COUNTER_CELLS + ex;
-    case FASTPROM_GAUGE:
-        return (uint32_t)sizeof(struct fp_entry) + 8 * FP_GAUGE_CELLS;
-    case FASTPROM_HISTOGRAM:
-        return (uint32_t)sizeof(struct fp_entry) + 8 * (nbounds + 1) + 8 + ex * (nbounds + 1);
-    case FASTPROM_SUMMARY:
-        return (uint32_t)sizeof(struct fp_entry) + 16 + (nbounds ? (uint32_t)sizeof(struct fp_sketch) : 0);
-    default:
-        return 0;
-    }
-}
 
 /* ---- the definition a caller asked for, normalised ---------------------- */
 
@@ -158,7 +123,7 @@ static int check_bounds(const fastprom_family_def_t *d, struct normdef *n, fastp
         n->nbounds = d->nbuckets;
     } else if (d->nbuckets) {
         return fp_fail(err, FASTPROM_EINVAL, "%s %s: buckets are only for histograms and summaries",
-                       type_names[n->type], n->name);
+                       fastprom_type_name(n->type), n->name);
     }
     return 0;
 }
@@ -167,7 +132,7 @@ static int check_states(const fastprom_family_def_t *d, struct normdef *n, fastp
 {
     if (n->type != FASTPROM_STATESET) {
         if (d->nstates)
-            return fp_fail(err, FASTPROM_EINVAL, "%s %s: states are only for statesets", type_names[n->type], n->name);
+            return fp_fail(err, FASTPROM_EINVAL, "%s %s: states are only for statesets", fastprom_type_name(n->type), n->name);
         return 0;
     }
     if (d->nstates == 0 || d->nstates > FASTPROM_MAX_STATES || !d->states)
@@ -211,7 +176,7 @@ static int normalise(const fastprom_family_def_t *d, uint32_t default_limit, str
         n->unit_len = strlen(n->unit);
         if (d->type == FASTPROM_INFO || d->type == FASTPROM_STATESET)
             return fp_fail(err, FASTPROM_EINVAL, "%s %s: info and stateset metrics cannot have a unit",
-                           type_names[d->type], n->name);
+                           fastprom_type_name(d->type), n->name);
         if (!fp_valid_label_name(n->unit, n->unit_len) || n->unit_len > 64)
             return fp_fail(err, FASTPROM_EINVAL, "family %s: unit \"%s\" is invalid; use e.g. seconds or bytes",
                            n->name, n->unit);
@@ -243,7 +208,7 @@ static int normalise(const fastprom_family_def_t *d, uint32_t default_limit, str
     n->nlabels = d->nlabels;
     n->labels = d->label_names;
     if (d->type == FASTPROM_GAUGE) {
-        if ((int)d->gauge_mode < 0 || (int)d->gauge_mode >= NMODES)
+        if (!fastprom_gauge_mode_name((int)d->gauge_mode))
             return fp_fail(err, FASTPROM_EINVAL, "gauge %s: gauge_mode %d is not a known mode", n->name,
                            (int)d->gauge_mode);
         n->mode = d->gauge_mode;
@@ -267,7 +232,7 @@ static int seg_str_eq(const fastprom_t *fp, struct fp_strref r, const char *s, s
 
 static void describe_seg(const fastprom_t *fp, const struct fp_family *f, char *out, size_t cap)
 {
-    int k = snprintf(out, cap, "%s with labels (", fastprom_type_name((int)f->type) ? type_names[f->type] : "?");
+    int k = snprintf(out, cap, "%s with labels (", fastprom_type_name((int)f->type) ? fastprom_type_name((int)f->type) : "?");
     const struct fp_strref *ls = fp_rec(fp, f->labels_off, (uint64_t)f->nlabels * sizeof *ls);
     for (uint32_t i = 0; ls && i < f->nlabels && k > 0 && (size_t)k < cap; i++) {
         const char *p = fp_at(fp, ls[i].off, ls[i].len);
@@ -305,7 +270,7 @@ static int definition_conflict(const fastprom_t *fp, const struct fp_family *f, 
 {
     char have[160], want[160];
     describe_seg(fp, f, have, sizeof have);
-    int k = snprintf(want, sizeof want, "%s with labels (", type_names[n->type]);
+    int k = snprintf(want, sizeof want, "%s with labels (", fastprom_type_name(n->type));
     for (size_t i = 0; i < n->nlabels && k > 0 && (size_t)k < sizeof want; i++)
         k += snprintf(want + k, sizeof want - (size_t)k, "%s%s", i ? ", " : "", n->labels[i]);
     if (k > 0 && (size_t)k < sizeof want)
@@ -336,7 +301,7 @@ static int names_meet(const char *a, size_t al, const char *as, const char *b, s
  * returns that family's name reference, or NULL. Under the segment lock. */
 static const struct fp_family *sample_clash(const fastprom_t *fp, const struct normdef *n)
 {
-    const _Atomic uint32_t *tab = (const _Atomic uint32_t *)(fp->base + fp->geo.family_hash_off);
+    const _Atomic uint32_t *tab = fp_family_table(fp);
     for (uint32_t i = 0; i < FP_FAMILY_HASH; i++) {
         const struct fp_family *f = fp_rec(fp, atomic_load(&tab[i]), sizeof *f);
         const char *fname = f ? fp_at(fp, f->name.off, f->name.len) : NULL;
@@ -350,16 +315,11 @@ static const struct fp_family *sample_clash(const fastprom_t *fp, const struct n
     return NULL;
 }
 
-static _Atomic uint32_t *family_hash(const fastprom_t *fp)
-{
-    return (_Atomic uint32_t *)(fp->base + fp->geo.family_hash_off);
-}
-
 /* Finds the family named n->name: returns its offset, 0 if absent (then
  * *empty is the free hash slot to use), or -1 on a corrupt table. */
 static int64_t find_family(const fastprom_t *fp, const char *name, size_t len, uint32_t hash, uint32_t *empty)
 {
-    _Atomic uint32_t *tab = family_hash(fp);
+    _Atomic uint32_t *tab = fp_family_table(fp);
     for (uint32_t i = 0; i < FP_FAMILY_HASH; i++) {
         uint32_t pos = (hash + i) & (FP_FAMILY_HASH - 1);
         uint32_t off = atomic_load_explicit(&tab[pos], memory_order_acquire);
@@ -422,7 +382,7 @@ static int64_t create_family(fastprom_t *fp, const struct normdef *n, uint32_t h
     if (clash)
         return fp_fail(err, FASTPROM_EEXIST,
                        "family %s would repeat a sample name of the existing %s %.*s; choose another name", n->name,
-                       type_names[clash->type], (int)clash->name.len, (const char *)fp->base + clash->name.off);
+                       fastprom_type_name((int)clash->type), (int)clash->name.len, (const char *)fp->base + clash->name.off);
     if (slot == UINT32_MAX || atomic_load(&h->nfamilies) >= FP_MAX_FAMILIES) {
         atomic_fetch_add(&h->dropped_series, 1);
         return fp_fail(err, FASTPROM_EFULL, "segment %s holds the maximum of %u families; cannot add %s", fp->path,
@@ -452,7 +412,7 @@ static int64_t create_family(fastprom_t *fp, const struct normdef *n, uint32_t h
     f->entry_size = fp_entry_size(n->type, (uint32_t)n->nbounds, n->flags);
     f->max_series = n->max_series;
     f->created = now_seconds();
-    atomic_store_explicit(&family_hash(fp)[slot], off, memory_order_release);
+    atomic_store_explicit(&fp_family_table(fp)[slot], off, memory_order_release);
     atomic_fetch_add(&h->nfamilies, 1);
     return off;
 }

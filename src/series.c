@@ -17,30 +17,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "alloc.h"
 #include "error.h"
-#include "handle.h"
+#include "lock.h"
 #include "names.h"
-
-static _Atomic uint32_t *series_hash(const fastprom_t *fp)
-{
-    return (_Atomic uint32_t *)(fp->base + fp->geo.series_hash_off);
-}
-
-static _Atomic uint32_t *series_ids(const fastprom_t *fp)
-{
-    return (_Atomic uint32_t *)(fp->base + fp->geo.series_ids_off);
-}
-
-const struct fp_series *fp_series_rec(const fastprom_t *fp, uint32_t id)
-{
-    if (id == 0 || id >= fp->geo.series_cap)
-        return NULL;
-    uint32_t off = atomic_load_explicit(&series_ids(fp)[id], memory_order_acquire);
-    const struct fp_series *s = fp_rec(fp, off, sizeof *s);
-    if (!s || s->id != id || !fp_at(fp, off + sizeof *s, s->labels_len))
-        return NULL;
-    return s;
-}
+#include "records.h"
+#include "series.h"
+#include "testpoint.h"
 
 /* ---- label values in, encoded blob out ----------------------------------- */
 
@@ -99,7 +82,7 @@ static int encode_values(const fastprom_family_t *fam, const char *const *values
  * slot), or -1 when the table is corrupt. */
 static int64_t find_series(const fastprom_t *fp, uint32_t family, const struct encoded *e, uint32_t *empty)
 {
-    _Atomic uint32_t *tab = series_hash(fp);
+    _Atomic uint32_t *tab = fp_series_table(fp);
     uint32_t cap = fp->geo.series_hash_cap;
     for (uint32_t i = 0; i < cap; i++) {
         uint32_t pos = (e->hash + i) & (cap - 1);
@@ -167,11 +150,11 @@ static int64_t create_series(fastprom_t *fp, const fastprom_family_t *fam, const
     atomic_store_explicit(&s->state, FP_SERIES_LIVE, memory_order_relaxed);
     atomic_store_explicit(&s->next, atomic_load(&f->series_head), memory_order_relaxed);
     atomic_store(&h->next_series_id, id + 1);
-    atomic_store_explicit(&series_ids(fp)[id], off, memory_order_release);
+    atomic_store_explicit(&fp_series_ids(fp)[id], off, memory_order_release);
     fp_test_point(FP_POINT_SERIES_ID);
     atomic_store_explicit(&f->series_head, off, memory_order_release);
     fp_test_point(FP_POINT_SERIES_LISTED);
-    atomic_store_explicit(&series_hash(fp)[slot], off, memory_order_release);
+    atomic_store_explicit(&fp_series_table(fp)[slot], off, memory_order_release);
     atomic_fetch_add(&f->nseries, 1);
     return off;
 }

@@ -15,12 +15,7 @@
 #include <stdint.h>
 
 #include "fastprom.h"
-
-/* A byte string copied out of the segment; valid UTF-8, may hold NUL. */
-typedef struct fp_str {
-    const char *ptr;
-    uint32_t len;
-} fp_str_t;
+#include "str.h"
 
 typedef struct fp_snap_exemplar {
     int present;

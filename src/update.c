@@ -17,6 +17,7 @@
 
 #include "error.h"
 #include "handle.h"
+#include "writer.h"
 #include "names.h"
 #include "sketch.h"
 

@@ -31,9 +31,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "error.h"
-#include "handle.h"
+#include "fold.h"
+#include "lock.h"
 #include "sketch.h"
+#include "slots.h"
+#include "writer.h"
 
 _Atomic uint64_t fp_fork_epoch = 1;
 __thread struct fp_thread *fp_tls __attribute__((tls_model("initial-exec")));
@@ -182,10 +186,7 @@ int fp_writer_attach(fastprom_t *fp, fastprom_error_t *err)
     fp->fork_epoch = fp->fd_epoch = atomic_load(&fp_fork_epoch);
     /* Each new writer reclaims the slots of writers that died before it: this
      * is what keeps the segment bounded under worker recycling. */
-    if (fp_lock(fp, NULL) == 0) {
-        fp_collect_dead_locked(fp, NULL);
-        fp_unlock(fp);
-    }
+    fp_collect_dead(fp, NULL);
     return 0;
 }
 
@@ -200,12 +201,6 @@ static void free_lanes(fastprom_t *fp)
     fp->primary = -1;
 }
 
-static void unlock_slot(fastprom_t *fp, uint32_t slot)
-{
-    struct flock l = {.l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = FP_LOCK_BASE + slot, .l_len = 1};
-    fcntl(fp->lock_fd, F_OFD_SETLK, &l);
-}
-
 void fp_writer_detach(fastprom_t *fp)
 {
     pthread_mutex_lock(&g_mu);
@@ -216,33 +211,15 @@ void fp_writer_detach(fastprom_t *fp)
      * fork child that never wrote, they are the parent's and stay held. */
     if (fp->fork_epoch == atomic_load(&fp_fork_epoch) && fp->lanes) {
         for (struct lane *l = fp->lanes; l; l = l->next_all)
-            unlock_slot(fp, l->slot);
+            fp_slot_unlock(fp, l->slot);
         /* Fold now, so a short-lived writer (a CLI call, a cron job) leaves
          * no slot behind. */
-        if (fp_lock(fp, NULL) == 0) {
-            fp_collect_dead_locked(fp, NULL);
-            fp_unlock(fp);
-        }
+        fp_collect_dead(fp, NULL);
     }
     free_lanes(fp);
-    fp_families_free(fp);
-    fp_series_free_all(fp);
 }
 
 /* ---- slots -------------------------------------------------------------------------- */
-
-int fp_slot_alive(const fastprom_t *fp, uint32_t slot)
-{
-    struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = FP_LOCK_BASE + slot, .l_len = 1};
-    if (fcntl(fp->probe_fd, F_OFD_GETLK, &l) < 0)
-        return 1; /* unsure: never fold a slot we cannot prove dead */
-    return l.l_type != F_UNLCK;
-}
-
-static struct fp_slot *slot_at(const fastprom_t *fp, uint32_t i)
-{
-    return (struct fp_slot *)(fp->base + fp->geo.slots_off) + i;
-}
 
 /* Under fp->mu. A forked child reopens the file: its own description, its
  * own locks. */
@@ -271,10 +248,7 @@ static int ensure_epoch(fastprom_t *fp, fastprom_error_t *err)
     /* A fork child is a new writer, like a process that attaches: it
      * reclaims dead writers' slots, or workers forked from a preloaded
      * master (gunicorn --preload --max-requests) would leave one each. */
-    if (fp_lock(fp, NULL) == 0) {
-        fp_collect_dead_locked(fp, NULL);
-        fp_unlock(fp);
-    }
+    fp_collect_dead(fp, NULL);
     return 0;
 }
 
@@ -299,25 +273,9 @@ static struct lane *claim_lane(fastprom_t *fp, fastprom_error_t *err)
     int32_t found = -1;
     fastprom_error_t why = {0};
     for (int pass = 0; pass < 2 && found < 0; pass++) {
-        for (uint32_t i = 0; i < fp->geo.max_slots && found < 0; i++) {
-            struct fp_slot *s = slot_at(fp, i);
-            if (atomic_load(&s->state) != FP_SLOT_FREE)
-                continue;
-            struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = FP_LOCK_BASE + i, .l_len = 1};
-            if (fcntl(fp->lock_fd, F_OFD_SETLK, &l) < 0)
-                continue;
-            struct timespec now;
-            clock_gettime(CLOCK_REALTIME, &now);
-            atomic_fetch_add(&s->gen, 1);
-            atomic_store(&s->pid, (uint32_t)getpid());
-            atomic_store(&s->proc_start, atomic_load(&start_time));
-            atomic_store(&s->flags, fp->primary < 0 ? FP_SLOT_PRIMARY : 0);
-            atomic_store(&s->primary, fp->primary < 0 ? i : (uint32_t)fp->primary);
-            atomic_store(&s->head, 0);
-            atomic_store(&s->claimed_ns, (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec);
-            atomic_store_explicit(&s->state, FP_SLOT_LIVE, memory_order_release);
-            found = (int32_t)i;
-        }
+        for (uint32_t i = 0; i < fp->geo.max_slots && found < 0; i++)
+            if (fp_slot_claim(fp, i, fp->primary < 0 ? i : (uint32_t)fp->primary, atomic_load(&start_time)))
+                found = (int32_t)i;
         if (found < 0 && pass == 0 && fp_collect_dead_locked(fp, &why) < 0)
             break;
     }
@@ -396,7 +354,7 @@ static void init_cells(unsigned char *cells, const fastprom_series_t *s)
 static unsigned char *append_entry(fastprom_t *fp, struct lane *lane, const fastprom_series_t *s,
                                    fastprom_error_t *err)
 {
-    struct fp_slot *slot = slot_at(fp, lane->slot);
+    struct fp_slot *slot = fp_slot_at(fp, lane->slot);
     uint32_t size = s->entry_size;
     struct fp_block *b = lane->tail ? (struct fp_block *)(fp->base + lane->tail) : NULL;
     uint32_t used = b ? atomic_load_explicit(&b->used, memory_order_relaxed) : 0;

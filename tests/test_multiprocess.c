@@ -22,6 +22,7 @@
 
 #include "fastprom.h"
 #include "handle.h"
+#include "testpoint.h"
 #include "snapshot.h"
 
 #if defined(__SANITIZE_ADDRESS__)

@@ -18,6 +18,8 @@
 
 #include "fastprom.h"
 #include "handle.h"
+#include "testpoint.h"
+#include "writer.h"
 #include "support.h"
 
 static fastprom_t *open_path(const char *path, size_t size, unsigned flags, fastprom_error_t *err)

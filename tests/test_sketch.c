@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "handle.h"
+#include "writer.h"
 #include "sketch.h"
 #include "support.h"
 

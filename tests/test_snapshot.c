@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "handle.h"
+#include "testpoint.h"
 #include "layout.h"
 #include "support.h"
 
