@@ -30,6 +30,7 @@ MANIFEST_NAME = "share/fastprom/install-manifest.json"
 # prefixes get these rewritten.
 UNIT_WORKER_PATH = "/usr/sbin/fastprom-fcgi"
 UNIT_CONF_DIR = "/etc/fastprom/"
+UNIT_NGINXLOG_PATH = "/usr/sbin/fastprom-nginxlog"
 
 
 class InstallError(Exception):
@@ -116,6 +117,7 @@ def plan_install(a):
     p.text(os.path.join(a.libdir, "pkgconfig/fastprom.pc"), pc)
     p.copy(os.path.join(build, "fastprom"), os.path.join(a.bindir, "fastprom"), 0o755)
     p.copy(os.path.join(build, "fastprom-fcgi"), os.path.join(a.sbindir, "fastprom-fcgi"), 0o755)
+    p.copy(os.path.join(build, "fastprom-nginxlog"), os.path.join(a.sbindir, "fastprom-nginxlog"), 0o755)
 
     plan_python(p, a)
     plan_node(p, a, build)
@@ -134,10 +136,16 @@ def plan_install(a):
         text = text.replace(UNIT_WORKER_PATH, os.path.join(a.sbindir, "fastprom-fcgi"))
         text = text.replace(UNIT_CONF_DIR, os.path.join(a.sysconfdir, "fastprom") + "/")
         p.text(os.path.join(units, unit), text)
+    for unit in ("fastprom-nginxlog.socket", "fastprom-nginxlog.service"):
+        text = read(os.path.join(DEPLOY, "systemd", unit))
+        text = text.replace(UNIT_NGINXLOG_PATH, os.path.join(a.sbindir, "fastprom-nginxlog"))
+        text = text.replace(UNIT_CONF_DIR, os.path.join(a.sysconfdir, "fastprom") + "/")
+        p.text(os.path.join(units, unit), text)
     p.copy(os.path.join(DEPLOY, "systemd/fastprom.sysusers.conf"), os.path.join(sysusers, "fastprom.conf"))
     p.copy(os.path.join(DEPLOY, "systemd/fastprom.tmpfiles.conf"), os.path.join(tmpfiles, "fastprom.conf"))
 
-    for page, section in (("fastprom.1", "1"), ("libfastprom.3", "3"), ("fastprom-fcgi.8", "8")):
+    for page, section in (("fastprom.1", "1"), ("libfastprom.3", "3"), ("fastprom-fcgi.8", "8"),
+                          ("fastprom-nginxlog.8", "8")):
         p.copy(os.path.join(DEPLOY, "man", page), os.path.join(a.mandir, "man" + section, page))
     return p
 

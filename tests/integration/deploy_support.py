@@ -21,7 +21,7 @@ ROOT, BUILD, WORKER, DEMO = harness.ROOT, harness.BUILD, harness.WORKER, harness
 DEPLOY = os.path.join(ROOT, "deploy")
 PROMETHEUS_DIR = os.path.join(DEPLOY, "prometheus")
 DASHBOARD = os.path.join(DEPLOY, "grafana/dashboards/fastprom.json")
-MAN_PAGES = {"fastprom.1": "1", "libfastprom.3": "3", "fastprom-fcgi.8": "8"}
+MAN_PAGES = {"fastprom.1": "1", "libfastprom.3": "3", "fastprom-fcgi.8": "8", "fastprom-nginxlog.8": "8"}
 
 
 def run(argv, timeout=60, check=True, **kw):
