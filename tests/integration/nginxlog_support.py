@@ -117,3 +117,76 @@ def start_stack(testcase, site, config=None, daemon_args=(), qlen=512):
     nginx = harness.start_nginx(tmp, worker.socket, site=site, http_extra=nginxlog_http_extra(daemon.socket),
                                 testcase=testcase)
     return Stack(tmp, segment, daemon, worker, nginx)
+
+
+# ---- `make run`: the demo site's nginx pages, logged to fastprom-nginxlog ----
+
+DEMO_CONFIG = {"rules": [{"match": "^/static/", "route": "/static/*"}]}
+
+DEMO_PAGE = """<!doctype html><title>fastprom demo</title>
+<h1>fastprom demo</h1>
+<p>Every request to this nginx is counted by fastprom-nginxlog: see
+<code>nginx_http_requests_total</code> in <a href="/metrics">/metrics</a>.</p>
+<ul><li><a href="/products/42">/products/42</a> (route from <code>$fastprom_route</code>)</li>
+<li><a href="/static/app.css">/static/app.css</a> (route from a rule in nginxlog.json)</li>
+<li><a href="/api/time">/api/time</a> (through an upstream)</li>
+<li><a href="/missing">/missing</a> (404, route "unmatched")</li></ul>
+"""
+
+
+def demo_site(run_dir, backend_port):
+    """The server blocks of `make run`: a page at /, a templated product
+    route, static files, a tiny upstream, and the worker's locations."""
+    static = os.path.join(run_dir, "static")
+    os.makedirs(static, exist_ok=True)
+    with open(os.path.join(static, "app.css"), "w") as f:
+        f.write("body { font-family: sans-serif; }\n")
+    with open(os.path.join(run_dir, "index.html"), "w") as f:
+        f.write(DEMO_PAGE)
+    return f"""
+server {{
+    listen 127.0.0.1:{{port}};
+    server_name demo.local;
+    include {{snippet}};
+    location = / {{ root {run_dir}; try_files /index.html =404; }}
+    location ~ ^/products/[0-9]+$ {{
+        set $fastprom_route "/products/{{id}}";
+        default_type text/plain;
+        return 200 "a product\\n";
+    }}
+    location /static/ {{ alias {static}/; }}
+    location = /api/time {{ set $fastprom_route "/api/time"; proxy_pass http://127.0.0.1:{backend_port}; }}
+    location / {{ return 404; }}
+}}
+server {{
+    listen 127.0.0.1:{backend_port};
+    access_log off;
+    default_type text/plain;
+    location / {{ return 200 "$time_iso8601\\n"; }}
+}}
+"""
+
+
+class DemoTraffic:
+    """A few requests a second to the demo site, so nginx_http_* move."""
+
+    PATHS = ("/", "/products/1", "/products/2", "/static/app.css", "/api/time", "/missing")
+
+    def __init__(self, base_url, per_second=5):
+        import threading
+        self.base_url, self.interval = base_url, 1.0 / per_second
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        import random
+        while not self.stopped.wait(self.interval):
+            try:
+                harness.http_get(self.base_url + random.choice(self.PATHS), timeout=5)
+            except OSError:
+                pass  # nginx is stopping
+
+    def stop(self):
+        self.stopped.set()
+        self.thread.join(5)

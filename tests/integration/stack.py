@@ -4,6 +4,8 @@ foreground, until Ctrl-C.
 
     demo writer (4 forked "web workers", some recycled over time)
       -> segment -> fastprom-fcgi -> nginx on 127.0.0.1:${PORT:-8080}
+    nginx's own pages (/, /products/{id}, /static/*, /api/time) -> access log
+      -> fastprom-nginxlog -> the same segment (nginx_http_*), a few requests/s
       -> Prometheus on 127.0.0.1:${PROM_PORT:-9090}, scraping /metrics every 5 s
 
 Everything lives under build/run/ (logs: build/run/*.log) and is stopped by
@@ -20,6 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import nginxlog_support  # noqa: E402
 
 
 def port_from_env(name, default):
@@ -44,7 +47,7 @@ def on_sigterm(signum, frame):
 def run():
     port = port_from_env("PORT", 8080)
     prom_port = port_from_env("PROM_PORT", 9090)
-    for binary in (harness.WORKER, harness.DEMO):
+    for binary in (harness.WORKER, harness.DEMO, nginxlog_support.NGINXLOG):
         if not os.access(binary, os.X_OK):
             sys.exit(f"stack.py: {binary} is missing; run `make` first")
     ensure_free(port, "PORT")
@@ -63,21 +66,28 @@ def run():
 
     signal.signal(signal.SIGTERM, on_sigterm)
     started = []
+    traffic = None
     try:
-        print("starting the demo writer, fastprom-fcgi, nginx" + (", Prometheus" if with_prometheus else ""),
+        print("starting the demo writer, fastprom-fcgi, fastprom-nginxlog, nginx" + (", Prometheus" if with_prometheus else ""),
               flush=True)
         started.append(harness.start_demo(run_dir, segment, processes=4, rate=20, args=["--recycle", "15"]))
         harness.wait_until(lambda: os.path.exists(segment), 10, what="the demo's segment")
         worker = harness.start_worker(run_dir, segment, socket_path=os.path.join(run_dir, "fastprom-fcgi.sock"))
         started.append(worker)
-        nginx = harness.start_nginx(run_dir, worker.socket, port=port)
+        nginxlog = nginxlog_support.start_nginxlog(run_dir, segment, config=nginxlog_support.DEMO_CONFIG)
+        started.append(nginxlog)
+        nginx = harness.start_nginx(run_dir, worker.socket, port=port,
+                                    site=nginxlog_support.demo_site(run_dir, harness.free_port()),
+                                    http_extra=nginxlog_support.nginxlog_http_extra(nginxlog.socket))
         started.append(nginx)
+        traffic = nginxlog_support.DemoTraffic(nginx.url(""))
         prom = None
         if with_prometheus:
             prom = harness.start_prometheus(run_dir, f"127.0.0.1:{port}", port=prom_port, scrape_interval="5s")
             started.append(prom)
 
         print(f"""
+  the demo site (logged to fastprom-nginxlog)      http://127.0.0.1:{port}/
   metrics (Prometheus text; OpenMetrics on Accept) http://127.0.0.1:{port}/metrics
   all families as JSON                            http://127.0.0.1:{port}/api/v1/metrics
   health (application/health+json)                http://127.0.0.1:{port}/api/v1/health/prometheus
@@ -104,6 +114,8 @@ def run():
         print("\nstopping", flush=True)
         return 0
     finally:
+        if traffic:
+            traffic.stop()
         for proc in reversed(started):
             proc.stop(timeout=10)
         if os.path.exists(segment):
