@@ -83,11 +83,13 @@ START_TEST(exact_counts_by_label)
         send_line("a.com", "POST", 201, "/orders", "/orders/9", "", "");
     send_line("a.com", "PROPFIND", 405, "", "/dav", "", "");
     send_line("b.com", "GET", 404, "", "/nothing", "", "");
+    send_line("", "GET", 404, "", "/nothing", "", ""); /* no server_name */
     json_t *root = render_json(fp);
     ck_assert_double_eq(requests(root, "a.com", "/users/{id}", "GET", "200"), 7);
     ck_assert_double_eq(requests(root, "a.com", "/orders", "POST", "201"), 3);
     ck_assert_double_eq(requests(root, "a.com", "unmatched", "other", "405"), 1);
     ck_assert_double_eq(requests(root, "b.com", "unmatched", "GET", "404"), 1);
+    ck_assert_double_eq(requests(root, "_", "unmatched", "GET", "404"), 1);
     json_t *d = json_series(json_family(root, "nginx_http_request_duration_seconds"), 3, "server", "a.com", "route",
                             "/users/{id}", "method", "GET");
     ck_assert_ptr_nonnull(d);
@@ -99,8 +101,8 @@ START_TEST(exact_counts_by_label)
     sz = json_series(json_family(root, "nginx_http_request_size_bytes"), 3, "server", "a.com", "route", "/orders",
                      "method", "POST");
     ck_assert_double_eq(json_member_number(sz, "sum"), 900);
-    ck_assert_double_eq(value(root, "nginxlog_datagrams", 0), 12);
-    ck_assert_double_eq(value(root, "nginxlog_lines_recorded", 0), 12);
+    ck_assert_double_eq(value(root, "nginxlog_datagrams", 0), 13);
+    ck_assert_double_eq(value(root, "nginxlog_lines_recorded", 0), 13);
     json_decref(root);
     stop();
 }

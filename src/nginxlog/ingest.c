@@ -85,6 +85,12 @@ int nl_ingest_datagram(nl_ingest_t *ing, const char *msg, size_t len, int trunca
         req.server_len = nl_unescape(line.server, server_buf, sizeof server_buf);
         req.server = server_buf;
     }
+    if (req.server_len == 0) {
+        /* A server block without server_name: Prometheus drops empty
+         * labels, so give it nginx's conventional catch-all name. */
+        req.server = "_";
+        req.server_len = 1;
+    }
     nl_route_source_t source;
     req.route = nl_route(ing->router, &line, req.server, req.server_len, route_buf, sizeof route_buf, &req.route_len,
                          &source);

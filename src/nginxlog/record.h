@@ -2,7 +2,8 @@
  * record.h - what fastprom-nginxlog writes into the segment, through the
  * public API like any application:
  *
- *   nginx_http_requests_total{server, route, method, status}
+ *   nginx_http_requests_total{server, route, method, status}   (server "_" when
+ *                                   the server block has no server_name)
  *   nginx_http_request_duration_seconds{server, route, method}      $request_time
  *   nginx_http_upstream_response_duration_seconds{server, route, upstream}
  *                                        one observation per attempt nginx made

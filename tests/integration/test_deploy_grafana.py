@@ -18,6 +18,7 @@ import time
 import unittest
 
 import harness
+import nginxlog_support
 from deploy_support import (DEMO, WORKER, dashboard_targets, grafana_substitute, load_dashboard,
                             prometheus_api, run, start_prometheus, temp_dir)
 
@@ -37,6 +38,11 @@ KNOWN_METRICS = {
 PROMQL_WORDS = {"sum", "by", "max", "min", "count", "rate", "increase", "histogram_quantile", "or", "and",
                 "on", "without", "avg", "le", "route", "instance", "job", "status", "state", "type",
                 "format", "code", "version", "exception"}
+# fastprom-nginxlog's families (nginx's access log) and their labels.
+KNOWN_METRICS |= {"nginx_http_requests_total", "nginx_http_request_duration_seconds_bucket",
+                  "nginxlog_datagrams_total", "nginxlog_malformed_total", "nginxlog_dropped_total",
+                  "nginxlog_lag_seconds"}
+PROMQL_WORDS |= {"server", "reason"}
 
 
 def panels(dash):
@@ -120,7 +126,11 @@ class DashboardLiveTest(unittest.TestCase):
         harness.start_demo(tmp, segment, processes=3, rate=50, testcase=self)
         harness.wait_until(lambda: os.path.exists(segment), 10, what="the demo to create the segment")
         worker = harness.start_worker(tmp, segment, testcase=self)
-        nginx = harness.start_nginx(tmp, worker.socket, testcase=self)
+        nginxlog = nginxlog_support.start_nginxlog(tmp, segment, testcase=self)  # the nginx panels' data
+        nginx = harness.start_nginx(tmp, worker.socket, testcase=self,
+                                    http_extra=nginxlog_support.nginxlog_http_extra(nginxlog.socket))
+        traffic = nginxlog_support.DemoTraffic(nginx.url(""), per_second=20)
+        self.addCleanup(traffic.stop)
         prom = start_prometheus(tmp, [f"127.0.0.1:{nginx.port}"], f"{self.SCRAPE:g}s", testcase=self)
         prom.wait_target_up(timeout=30)
         harness.wait_until(lambda: prom.query("http_requests_total"), 15, what="application data in Prometheus")
@@ -167,7 +177,10 @@ class DashboardLiveTest(unittest.TestCase):
         unhealthy = [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]
         self.assertEqual(unhealthy, [])
         for name in ("job_route:http_requests:rate5m", "job_route:http_requests_errors:ratio_rate5m",
-                     "job:http_requests:rate5m", "job_route:http_request_duration_seconds:p99_5m"):
+                     "job:http_requests:rate5m", "job_route:http_request_duration_seconds:p99_5m",
+                     "job_server_route:nginx_http_requests:rate5m",
+                     "job_server_route:nginx_http_requests_errors:ratio_rate5m",
+                     "job_server_route:nginx_http_request_duration_seconds:p99_5m"):
             self.assertTrue(prom.query(name), f"recording rule {name} has no data")
 
 

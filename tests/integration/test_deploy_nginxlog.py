@@ -21,7 +21,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from deploy_support import DEPLOY, ROOT, man_tree, run, temp_dir, unit_settings  # noqa: E402
+from deploy_support import (DEPLOY, ROOT, dashboard_targets, load_dashboard, man_tree, run, temp_dir,  # noqa: E402
+                            unit_settings)
 
 NGINXLOG = os.path.join(harness.BUILD, "fastprom-nginxlog")
 SYSTEMD = os.path.join(DEPLOY, "systemd")
@@ -100,6 +101,32 @@ class Units(unittest.TestCase):
                     f"  server {{ listen 127.0.0.1:1; location /u {{ set $fastprom_route \"/u\"; }} }} }}\n")
         out = run(["nginx", "-t", "-q", "-p", tmp, "-e", os.path.join(tmp, "error.log"), "-c", conf], check=False)
         self.assertEqual(out.returncode, 0, out.stderr)
+
+
+class DashboardAndRules(unittest.TestCase):
+    """The nginx row of the dashboard and the nginx recording rules; their
+    queries run against live data in test_deploy_grafana.py and their
+    values in deploy/prometheus/tests/nginx-recording.test.yml."""
+
+    def test_the_nginx_panels_the_issue_asks_for(self):
+        exprs = " ".join(e for _, _, e in dashboard_targets(load_dashboard()))
+        for needle in ("sum by (server, route) (rate(nginx_http_requests_total", 'status=~"5.."',
+                       "histogram_quantile(0.50, sum by (server, route, le) (rate(nginx_http_request_duration_seconds_bucket",
+                       "histogram_quantile(0.95, sum by (server, route, le) (rate(nginx_http_request_duration_seconds_bucket",
+                       "histogram_quantile(0.99, sum by (server, route, le) (rate(nginx_http_request_duration_seconds_bucket",
+                       "nginxlog_malformed_total", "nginxlog_dropped_total", "nginxlog_lag_seconds"):
+            self.assertIn(needle, exprs)
+
+    def test_recording_rules_per_server_and_route(self):
+        import yaml
+        with open(os.path.join(DEPLOY, "prometheus/rules/fastprom-recording.yml")) as f:
+            groups = {g["name"]: g for g in yaml.safe_load(f)["groups"]}
+        records = {r["record"] for r in groups["fastprom-nginx-recording"]["rules"]}
+        self.assertTrue({"job_server_route:nginx_http_requests:rate5m",
+                         "job_server_route:nginx_http_requests_errors:ratio_rate5m",
+                         "job_server_route:nginx_http_request_duration_seconds:p50_5m",
+                         "job_server_route:nginx_http_request_duration_seconds:p95_5m",
+                         "job_server_route:nginx_http_request_duration_seconds:p99_5m"} <= records, records)
 
 
 class ManPage(unittest.TestCase):
