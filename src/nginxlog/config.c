@@ -39,6 +39,7 @@ static const config_key_t keys[] = {
     {"segment", K_PATH, AT(segment_path), 0, 0, C_NONE},
     {"tag", K_TAG, AT(tag), 0, 0, C_NONE},
     {"receive_buffer_bytes", K_UINT, AT(receive_buffer_bytes), 4096, 1 << 30, C_SIZE},
+    {"receive_coalesce_ms", K_UINT, AT(receive_coalesce_ms), 0, 50, C_UNSIGNED},
     {"max_line_bytes", K_UINT, AT(max_line_bytes), 512, 65507, C_SIZE},
     {"max_series", K_UINT, AT(max_series), 1, 1000000, C_UNSIGNED},
     {"unmatched_route", K_ROUTE, AT(unmatched_route), 0, 0, C_NONE},
@@ -289,7 +290,7 @@ static int apply_text(nl_config_t *cfg, const char *text, size_t len, char *err,
         if (!k) {
             failf(err, errlen,
                   "%s: unknown key \"%s\" (known: socket, socket_mode, user, group, segment, tag, "
-                  "receive_buffer_bytes, max_line_bytes, max_series, unmatched_route, log_malformed_per_minute, "
+                  "receive_buffer_bytes, receive_coalesce_ms, max_line_bytes, max_series, unmatched_route, log_malformed_per_minute, "
                   "rules; keys starting with '_' are comments)",
                   cfg->source, name);
             rc = -1;
@@ -330,6 +331,7 @@ static nl_config_t *defaults(const char *origin)
     cfg->tag = strdup(NL_DEFAULT_TAG);
     cfg->receive_buffer_bytes = 4u << 20;
     cfg->max_line_bytes = 16384;
+    cfg->receive_coalesce_ms = 1;
     cfg->max_series = 2000;
     cfg->unmatched_route = strdup(NL_DEFAULT_UNMATCHED);
     cfg->log_malformed_per_minute = 10;
