@@ -12,38 +12,22 @@
  * (gigabytes for a few bytes sent). Management records (request id 0, e.g.
  * FCGI_GET_VALUES) reach the same ReadParams before any request begins.
  *
- * nginx sends BEGIN_REQUEST and the whole PARAMS stream in one write, so the
- * guard peeks (MSG_PEEK: libfcgi later reads the very same bytes) until the
- * empty PARAMS record that ends the stream, decoding every name-value length
- * on the way, including pairs split across records. A connection passes only
- * when that prefix is exactly what libfcgi parses safely: BEGIN_REQUEST
- * (known role, non-zero id, 8-byte body), then PARAMS records of the same
- * request and nothing else, lengths within FCGI_GUARD_MAX_PARAM, the content
- * within FCGI_GUARD_MAX_PARAMS, the stream within FCGI_GUARD_MAX_STREAM, all
- * before the deadline. libfcgi never parses what follows (FCGI_STDIN is left
- * unread and we close after one request), so the prefix is all that matters.
- *
- * Waiting for the first bytes is a poll(); waiting for more after some
- * arrived, without consuming any, needs an edge-triggered epoll, which
- * reports each arrival even though older bytes stay queued, and EPOLLRDHUP
- * tells a peer that closed mid-request from one that is merely slow. A peer
- * writing its request in hundreds of tiny pieces can fill a unix socket's
- * queue (each write costs several hundred bytes of it) before the request is
- * complete and is then refused at the deadline; web servers write it whole.
+ * nginx sends BEGIN_REQUEST and the whole PARAMS stream in one write; the
+ * intake (intake.c) peeks (MSG_PEEK: libfcgi later reads the very same
+ * bytes) at what arrived and the guard decodes every name-value length on
+ * the way to the empty PARAMS record that ends the stream, including pairs
+ * split across records. A connection passes only when that prefix is
+ * exactly what libfcgi parses safely: BEGIN_REQUEST (known role, non-zero
+ * id, 8-byte body), then PARAMS records of the same request and nothing
+ * else, lengths within FCGI_GUARD_MAX_PARAM, the content within
+ * FCGI_GUARD_MAX_PARAMS, the stream within FCGI_GUARD_MAX_STREAM. libfcgi
+ * never parses what follows (FCGI_STDIN is left unread and we close after
+ * one request), so the prefix is all that matters.
  */
-#include <errno.h>
-#include <math.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include "clock.h"
 #include "guard.h"
 
 #define HEADER_LEN 8
@@ -52,16 +36,6 @@
 #define TYPE_PARAMS 4
 #define BEGIN_BODY_LEN 8
 #define ROLE_FILTER 3 /* roles 1..3: RESPONDER, AUTHORIZER, FILTER */
-
-enum { EVENT_CONNECTION, EVENT_STOP };
-
-struct fcgi_guard {
-    int epoll_fd;
-    int stop_fd;
-    size_t peeked;
-    char detail[192];
-    unsigned char buf[FCGI_GUARD_MAX_STREAM];
-};
 
 /* Where the name-value decoding stands; it carries over record boundaries. */
 typedef struct pairs {
@@ -186,123 +160,6 @@ fcgi_guard_verdict_t fcgi_guard_scan(const unsigned char *buf, size_t len, char 
     return FCGI_GUARD_MORE;
 }
 
-fcgi_guard_t *fcgi_guard_new(int stop_fd)
-{
-    fcgi_guard_t *g = malloc(sizeof *g);
-    if (!g)
-        return NULL;
-    g->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-    g->stop_fd = stop_fd;
-    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = EVENT_STOP};
-    if (g->epoll_fd < 0 || (stop_fd >= 0 && epoll_ctl(g->epoll_fd, EPOLL_CTL_ADD, stop_fd, &ev) != 0)) {
-        int saved = errno;
-        fcgi_guard_free(g);
-        errno = saved;
-        return NULL;
-    }
-    g->detail[0] = '\0';
-    return g;
-}
-
-void fcgi_guard_free(fcgi_guard_t *g)
-{
-    if (!g)
-        return;
-    if (g->epoll_fd >= 0)
-        close(g->epoll_fd);
-    free(g);
-}
-
-static fcgi_guard_verdict_t peek(fcgi_guard_t *g, int fd)
-{
-    ssize_t n = recv(fd, g->buf, sizeof g->buf, MSG_PEEK | MSG_DONTWAIT);
-    if (n == 0)
-        return refuse(FCGI_GUARD_TRUNCATED, g->detail, sizeof g->detail, "the peer closed after %zu bytes",
-                      g->peeked);
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        return refuse(FCGI_GUARD_TRUNCATED, g->detail, sizeof g->detail, "reading the request failed: %s",
-                      strerror(errno));
-    g->peeked = n < 0 ? 0 : (size_t)n;
-    return fcgi_guard_scan(g->buf, g->peeked, g->detail, sizeof g->detail);
-}
-
-/* Milliseconds to wait for bytes, or -1 with a TIMEOUT detail when none are left. */
-static int wait_ms(fcgi_guard_t *g, double deadline)
-{
-    double left = deadline - fcgi_monotonic_seconds();
-    if (left > 0)
-        return (int)ceil(left * 1000);
-    refuse(FCGI_GUARD_TIMEOUT, g->detail, sizeof g->detail,
-           "the parameters had not ended after %zu bytes when the I/O timeout ran out", g->peeked);
-    return -1;
-}
-
-/* Waits for the first bytes, with poll: nginx connects before it writes,
- * then writes the whole request at once. MORE, TIMEOUT or STOPPING. */
-static fcgi_guard_verdict_t wait_first_bytes(fcgi_guard_t *g, int fd, double deadline)
-{
-    struct pollfd p[2] = {{fd, POLLIN, 0}, {g->stop_fd, POLLIN, 0}};
-    int ms = wait_ms(g, deadline);
-    if (ms < 0)
-        return FCGI_GUARD_TIMEOUT;
-    poll(p, 2, ms); /* a stop_fd of -1 is ignored */
-    return p[1].revents ? FCGI_GUARD_STOPPING : FCGI_GUARD_MORE;
-}
-
-/* Waits until more bytes may have come after those peeked, or the peer
- * hung up (*hung_up). MORE, TIMEOUT or STOPPING. */
-static fcgi_guard_verdict_t wait_more_bytes(fcgi_guard_t *g, double deadline, int *hung_up)
-{
-    struct epoll_event events[2];
-    int ms = wait_ms(g, deadline);
-    if (ms < 0)
-        return FCGI_GUARD_TIMEOUT;
-    int n = epoll_wait(g->epoll_fd, events, 2, ms);
-    for (int i = 0; i < n; i++) {
-        if (events[i].data.u32 == EVENT_STOP)
-            return FCGI_GUARD_STOPPING;
-        if (events[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-            *hung_up = 1;
-    }
-    return FCGI_GUARD_MORE;
-}
-
-fcgi_guard_verdict_t fcgi_guard_check(fcgi_guard_t *g, int fd, double deadline)
-{
-    g->peeked = 0;
-    fcgi_guard_verdict_t v = peek(g, fd);
-    while (v == FCGI_GUARD_MORE && g->peeked == 0 && (v = wait_first_bytes(g, fd, deadline)) == FCGI_GUARD_MORE)
-        v = peek(g, fd);
-    if (v != FCGI_GUARD_MORE)
-        return v; /* nginx: the whole request came at once */
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.u32 = EVENT_CONNECTION};
-    if (epoll_ctl(g->epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0)
-        return refuse(FCGI_GUARD_TRUNCATED, g->detail, sizeof g->detail, "cannot wait for the request: %s",
-                      strerror(errno));
-    int hung_up = 0;
-    for (;;) {
-        /* Registering reports the bytes already there once: the first wait
-         * returns at once and the peek after it sees anything that came. */
-        v = wait_more_bytes(g, deadline, &hung_up);
-        if (v != FCGI_GUARD_MORE)
-            break;
-        int closed = hung_up;
-        v = peek(g, fd);
-        if (v == FCGI_GUARD_MORE && closed)
-            v = refuse(FCGI_GUARD_TRUNCATED, g->detail, sizeof g->detail,
-                       "the peer closed after %zu bytes, before the parameters ended", g->peeked);
-        if (v != FCGI_GUARD_MORE)
-            break;
-    }
-    epoll_ctl(g->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
-    return v;
-}
-
-const char *fcgi_guard_detail(const fcgi_guard_t *g)
-{
-    return g->detail;
-}
-
 const char *fcgi_guard_verdict_name(fcgi_guard_verdict_t v)
 {
     switch (v) {
@@ -312,7 +169,7 @@ const char *fcgi_guard_verdict_name(fcgi_guard_verdict_t v)
     case FCGI_GUARD_TOO_LARGE: return "too_large";
     case FCGI_GUARD_TRUNCATED: return "truncated";
     case FCGI_GUARD_TIMEOUT: return "timeout";
-    case FCGI_GUARD_STOPPING: return "stopping";
+    case FCGI_GUARD_EVICTED: return "evicted";
     }
     return "unknown";
 }

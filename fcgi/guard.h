@@ -1,7 +1,8 @@
 /*
  * guard.h - the check every FastCGI connection passes before libfcgi reads
  * it: the BEGIN_REQUEST record and the whole PARAMS stream must be present,
- * well formed and small, or the worker closes the connection unread.
+ * well formed and small, or the worker closes the connection unread. The
+ * intake (intake.h) peeks at each connection and asks the guard.
  * libfcgi 2.4.2 trusts the peer's declared lengths (guard.c says how that
  * kills the worker), so nothing it would mis-read may reach it.
  */
@@ -25,34 +26,15 @@ typedef enum fcgi_guard_verdict {
     FCGI_GUARD_TOO_LARGE,  /* a name or value, all parameters, or the stream over the bounds */
     FCGI_GUARD_TRUNCATED,  /* the peer closed (or the socket failed) before the PARAMS stream ended */
     FCGI_GUARD_TIMEOUT,    /* the PARAMS stream did not end before the deadline */
-    FCGI_GUARD_STOPPING    /* the stop descriptor became readable */
+    FCGI_GUARD_EVICTED     /* closed by the intake (intake.h) to admit a newer connection */
 } fcgi_guard_verdict_t;
-
-typedef struct fcgi_guard fcgi_guard_t;
-
-/* One per thread. stop_fd (-1: none) ends a wait when it becomes readable
- * and stays readable. Returns NULL with errno set. */
-fcgi_guard_t *fcgi_guard_new(int stop_fd);
-void fcgi_guard_free(fcgi_guard_t *g);
-
-/*
- * Peeks (recv MSG_PEEK: every byte stays for libfcgi) at the start of the
- * connected stream socket fd until the verdict is known, waiting for more
- * bytes until deadline (fcgi_monotonic_seconds() time). Never returns
- * FCGI_GUARD_MORE. fcgi_guard_detail() then says what was wrong.
- */
-fcgi_guard_verdict_t fcgi_guard_check(fcgi_guard_t *g, int fd, double deadline);
 
 /* The verdict on the first len bytes of a stream; FCGI_GUARD_MORE when they
  * are a valid beginning. detail (may be NULL) gets one line for a refusal. */
 fcgi_guard_verdict_t fcgi_guard_scan(const unsigned char *buf, size_t len, char *detail, size_t detail_len);
 
-/* What the last fcgi_guard_check refused, e.g. "a parameter name of
- * 1073741824 bytes (the limit is 16384)"; "" after FCGI_GUARD_OK. */
-const char *fcgi_guard_detail(const fcgi_guard_t *g);
-
-/* "malformed", "too_large", "truncated", "timeout", "stopping": the reason
- * label of the worker's connection counters. */
+/* "malformed", "too_large", "truncated", "timeout", "evicted":
+ * the reason label of the worker's connection counters. */
 const char *fcgi_guard_verdict_name(fcgi_guard_verdict_t v);
 
 #endif

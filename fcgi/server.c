@@ -1,21 +1,27 @@
 /*
- * server.c - worker threads over libfcgi (server.h).
+ * server.c - the serving threads over libfcgi (server.h).
  *
- * Each thread accepts connections itself (poll + accept4 on the non-blocking
- * listening socket, beside an eventfd that signals shutdown) and hands the
- * accepted socket to libfcgi, which then only parses the request. Doing the
- * accept here instead of inside FCGX_Accept_r buys:
- *  - the guard (guard.c): the request's start is checked before libfcgi,
- *    which aborts the process on some declared lengths, reads a byte of it;
+ * The intake (intake.c) accepts connections and holds each until the start
+ * of its request has arrived and passed the guard (guard.c), in one thread
+ * with one epoll set: idle or slow peers cost a descriptor, not a thread.
+ * Serving threads take only connections whose request is there, hand them
+ * to libfcgi, which then only parses the request, and answer. Doing the
+ * accept ourselves instead of inside FCGX_Accept_r buys:
+ *  - the guard in front of libfcgi, which aborts the process on some
+ *    declared lengths, before it reads a byte;
  *  - I/O timeouts (SO_RCVTIMEO/SO_SNDTIMEO) on every connection, and an
- *    absolute deadline enforced by the watchdog (watchdog.c), so neither a
- *    stalled peer nor one that keeps sending can hold a thread (libfcgi's
- *    close drains until the peer goes quiet) or make SIGTERM wait;
+ *    absolute deadline from its accept enforced by the watchdog
+ *    (watchdog.c), so neither a peer that reads the answer slowly nor one
+ *    that keeps sending can hold a thread (libfcgi's close drains until the
+ *    peer goes quiet) or make SIGTERM wait;
  *  - a clean stop without shutdown(2) on the listening socket, which would
  *    break a socket systemd keeps for the next start;
  *  - accept errors (EMFILE, ENFILE, ENOMEM...) handled by backing off and
  *    retrying instead of returning an error libfcgi's samples treat as fatal;
  *  - no select()-based wait after accept (FD_SET overflows past fd 1023).
+ *    With idle connections costing only a descriptor, descriptors past 1023
+ *    are normal; libfcgi touches FD_SETs only in its asynchronous I/O mode,
+ *    which FCGX_* requests never enter.
  * It uses FCGX_Request's documented-but-internal fields ipcFd, keepConnection
  * and listen_sock (fcgiapp.h, unchanged since libfcgi 2.4.0): a request
  * whose ipcFd is already open is read from that socket, keepConnection makes
@@ -23,10 +29,15 @@
  * own accept fail at once after it dropped a connection, so control comes
  * back here.
  *
- * Every connection has two descriptors: the one libfcgi reads, writes and
- * may close, and a dup() the watchdog holds until the connection is over, so
- * the watchdog never shuts down a descriptor number libfcgi closed and
- * another thread's accept reused.
+ * Every served connection has two descriptors: the one libfcgi reads,
+ * writes and may close, and a dup() the watchdog holds until the connection
+ * is over, so the watchdog never shuts down a descriptor number libfcgi
+ * closed and another thread reused.
+ *
+ * Descriptors are bounded: the soft RLIMIT_NOFILE is raised to the hard one,
+ * and the intake keeps at most what that leaves (up to MAX_CONNECTIONS)
+ * connections open, closing the longest-waiting incomplete one to admit a
+ * new connection.
  */
 #include <errno.h>
 #include <fcgiapp.h>
@@ -38,18 +49,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "guard.h"
+#include "intake.h"
 #include "log.h"
 #include "route.h"
 #include "server.h"
 #include "watchdog.h"
 
-#define BACKOFF_MIN_MS 10
-#define BACKOFF_MAX_MS 1000
 #define LOG_EVERY_SECONDS 10.0
 /* Closing a connection drains it until the peer has been quiet this long
  * (libfcgi's default: 2000). nginx closes its end as soon as the answer is
@@ -59,36 +70,33 @@
 #define CLOSE_DRAIN_MS 200
 #define STRINGIFY(x) #x
 #define DECIMAL(x) STRINGIFY(x)
+/* Connections open at once, at most: idle ones cost a descriptor and a few
+ * KB of kernel memory each. */
+#define MAX_CONNECTIONS 8192
+/* Descriptors kept for everything but connections: listening socket,
+ * epoll, eventfds, log, configuration reloads, /proc reads. */
+#define RESERVED_FDS 64
 
 typedef struct worker {
     fcgi_server_t *srv;
     unsigned index; /* its slot in the watchdog */
     pthread_t thread;
     int started;
-    fcgi_guard_t *guard;
 } worker_t;
 
 struct fcgi_server {
     fcgi_app_t *app;
-    int listen_fd;
-    int wake_fd;
+    int wake_fd;     /* readable once stopping: ends close drains */
     atomic_int stopping;
     unsigned nworkers;
     worker_t *workers;
     fcgi_watchdog_t *watchdog;
+    fcgi_intake_t *intake;
     pthread_mutex_t log_lock; /* the last_*_log times */
     double last_accept_log;
     double last_refusal_log;
     double last_cut_log;
 };
-
-/* Waits up to ms for the stop signal; returns 1 when stopping. */
-static int wait_or_stop(fcgi_server_t *srv, int ms)
-{
-    struct pollfd p = {srv->wake_fd, POLLIN, 0};
-    poll(&p, 1, ms);
-    return atomic_load(&srv->stopping);
-}
 
 /* 1 when a line of the kind last stands for is due: one per LOG_EVERY_SECONDS,
  * so a flood of bad connections cannot flood the journal. */
@@ -103,45 +111,12 @@ static int log_due(fcgi_server_t *srv, double *last)
     return due;
 }
 
-static void log_accept_error(fcgi_server_t *srv, int error)
+static void log_accept_error(void *ctx, int error)
 {
+    fcgi_server_t *srv = ctx;
     if (log_due(srv, &srv->last_accept_log))
         fcgi_log("accept failed: %s; backing off and retrying%s", strerror(error),
                  error == EMFILE || error == ENFILE ? " (raise the open-files limit, e.g. LimitNOFILE=)" : "");
-}
-
-/* The next accepted connection and, in *handle, the watchdog's descriptor
- * of it; -1 when the server stops. */
-static int next_connection(fcgi_server_t *srv, int *handle)
-{
-    int backoff = 0;
-    for (;;) {
-        struct pollfd p[2] = {{srv->listen_fd, POLLIN, 0}, {srv->wake_fd, POLLIN, 0}};
-        if (atomic_load(&srv->stopping))
-            return -1;
-        if (poll(p, 2, -1) < 0 && errno != EINTR) {
-            log_accept_error(srv, errno);
-            if (wait_or_stop(srv, BACKOFF_MAX_MS))
-                return -1;
-            continue;
-        }
-        if (p[1].revents)
-            return -1;
-        if (!p[0].revents)
-            continue;
-        int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd >= 0 && (*handle = fcntl(fd, F_DUPFD_CLOEXEC, 0)) >= 0)
-            return fd;
-        int error = errno;
-        if (fd >= 0) /* no descriptor left for the watchdog: as if accept had failed */
-            close(fd);
-        if (error == EAGAIN || error == EWOULDBLOCK || error == EINTR || error == ECONNABORTED || error == EPROTO)
-            continue; /* another thread took it, or the peer gave up */
-        log_accept_error(srv, error);
-        backoff = backoff ? (backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2) : BACKOFF_MIN_MS;
-        if (wait_or_stop(srv, backoff))
-            return -1;
-    }
 }
 
 static void set_timeouts(int fd, double seconds)
@@ -242,45 +217,53 @@ static void serve_connection(worker_t *w, FCGX_Request *req, int fd)
     }
 }
 
-static void count_refusal(worker_t *w, fcgi_guard_verdict_t verdict)
+static double io_timeout(void *ctx)
 {
-    fcgi_server_t *srv = w->srv;
-    if (verdict == FCGI_GUARD_STOPPING)
-        return;
+    fcgi_server_t *srv = ctx;
+    double io, render;
+    connection_timeouts(srv->app, &io, &render);
+    return io;
+}
+
+static void count_refusal(void *ctx, fcgi_guard_verdict_t verdict, const char *detail)
+{
+    fcgi_server_t *srv = ctx;
     fcgi_selfmetrics_connection_dropped(srv->app->self, fcgi_guard_verdict_name(verdict));
     /* Stalls and hang-ups are counted only: health checks that just connect
-     * do that. Malformed and oversized requests come from no web server. */
-    if ((verdict == FCGI_GUARD_MALFORMED || verdict == FCGI_GUARD_TOO_LARGE) && log_due(srv, &srv->last_refusal_log))
+     * do that. Malformed and oversized requests come from no web server, and
+     * evictions mean many connections that send nothing. */
+    if ((verdict == FCGI_GUARD_MALFORMED || verdict == FCGI_GUARD_TOO_LARGE || verdict == FCGI_GUARD_EVICTED) &&
+        log_due(srv, &srv->last_refusal_log))
         fcgi_log("refused a FastCGI connection: %s; only the web server should connect to this socket "
                  "(fastprom_connections_dropped_total counts them all, this line repeats at most every %g s)",
-                 fcgi_guard_detail(w->guard), LOG_EVERY_SECONDS);
+                 detail, LOG_EVERY_SECONDS);
 }
 
 /*
- * One connection from accept to close. Its deadline leaves io_timeout for
- * the request to arrive, render_deadline for the answer to be made and
- * io_timeout for it to be sent; the request itself must be complete within
- * the first io_timeout.
+ * One connection whose request start has arrived, from its hand-over to
+ * close. Its deadline, counted from the hand-over (the intake bounded the
+ * wait before), leaves io_timeout for the rest of the request, render_deadline
+ * for the answer to be made and io_timeout for it to be sent; a connection
+ * that waited for a free thread is not cut for the time it waited.
  */
-static void handle_connection(worker_t *w, FCGX_Request *req, int fd, int handle)
+static void handle_connection(worker_t *w, FCGX_Request *req, int fd)
 {
     fcgi_server_t *srv = w->srv;
+    int handle = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (handle < 0) { /* no descriptor for the watchdog: as if accept had failed */
+        log_accept_error(srv, errno);
+        close(fd);
+        return;
+    }
     double io, render;
     connection_timeouts(srv->app, &io, &render);
-    double accepted = fcgi_monotonic_seconds();
-    fcgi_watchdog_arm(srv->watchdog, w->index, handle, accepted + 2 * io + render);
+    fcgi_watchdog_arm(srv->watchdog, w->index, handle, fcgi_monotonic_seconds() + 2 * io + render);
     set_timeouts(fd, io);
-    fcgi_guard_verdict_t verdict = fcgi_guard_check(w->guard, fd, accepted + io);
-    if (verdict == FCGI_GUARD_OK) {
-        serve_connection(w, req, fd);
-    } else {
-        count_refusal(w, verdict);
-        close(fd);
-    }
+    serve_connection(w, req, fd);
     if (fcgi_watchdog_disarm(srv->watchdog, w->index)) {
         fcgi_selfmetrics_connection_dropped(srv->app->self, "deadline");
         if (log_due(srv, &srv->last_cut_log))
-            fcgi_log("cut a FastCGI connection still busy %g s after it was accepted (io_timeout_seconds x 2 + "
+            fcgi_log("cut a FastCGI connection still busy %g s after a thread took it (io_timeout_seconds x 2 + "
                      "render_deadline_seconds): the peer kept sending, or read the answer too slowly",
                      2 * io + render);
     }
@@ -291,11 +274,31 @@ static void *worker_main(void *arg)
 {
     worker_t *w = arg;
     FCGX_Request req;
+    int fd;
     FCGX_InitRequest(&req, -1, 0);
-    for (int fd, handle; (fd = next_connection(w->srv, &handle)) >= 0;)
-        handle_connection(w, &req, fd, handle);
+    while (fcgi_intake_next(w->srv->intake, &fd) == 0) {
+        handle_connection(w, &req, fd);
+        fcgi_intake_done(w->srv->intake);
+    }
     FCGX_Free(&req, 1);
     return NULL;
+}
+
+/* Raises the soft open-files limit to the hard one and returns how many
+ * connections fit in it. */
+static unsigned connection_bound(unsigned threads)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 1024 - RESERVED_FDS - threads;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t was = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            rl.rlim_cur = was;
+    }
+    rlim_t spare = rl.rlim_cur > RESERVED_FDS + threads + 16 ? rl.rlim_cur - RESERVED_FDS - threads : 16;
+    return spare > MAX_CONNECTIONS ? MAX_CONNECTIONS : (unsigned)spare;
 }
 
 fcgi_server_t *fcgi_server_start(fcgi_app_t *app, int listen_fd, unsigned threads, char *err, size_t errlen)
@@ -312,18 +315,18 @@ fcgi_server_t *fcgi_server_start(fcgi_app_t *app, int listen_fd, unsigned thread
         return NULL;
     }
     srv->app = app;
-    srv->listen_fd = listen_fd;
     srv->nworkers = threads;
     srv->last_accept_log = srv->last_refusal_log = srv->last_cut_log = -LOG_EVERY_SECONDS;
     pthread_mutex_init(&srv->log_lock, NULL);
     srv->wake_fd = eventfd(0, EFD_CLOEXEC);
-    int flags = fcntl(listen_fd, F_GETFL);
-    if (srv->wake_fd < 0 || flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) != 0) {
-        snprintf(err, errlen, "cannot prepare the listening socket: %s", strerror(errno));
+    if (srv->wake_fd < 0) {
+        snprintf(err, errlen, "cannot create an eventfd: %s", strerror(errno));
         fcgi_server_stop(srv);
         return NULL;
     }
-    if (!(srv->watchdog = fcgi_watchdog_start(threads, err, errlen))) {
+    fcgi_intake_ops_t ops = {srv, io_timeout, count_refusal, log_accept_error};
+    if (!(srv->watchdog = fcgi_watchdog_start(threads, err, errlen)) ||
+        !(srv->intake = fcgi_intake_start(listen_fd, connection_bound(threads), &ops, err, errlen))) {
         fcgi_server_stop(srv);
         return NULL;
     }
@@ -331,8 +334,7 @@ fcgi_server_t *fcgi_server_start(fcgi_app_t *app, int listen_fd, unsigned thread
         worker_t *w = &srv->workers[i];
         w->srv = srv;
         w->index = i;
-        w->guard = fcgi_guard_new(srv->wake_fd);
-        int rc = !w->guard ? errno : pthread_create(&w->thread, NULL, worker_main, w);
+        int rc = pthread_create(&w->thread, NULL, worker_main, w);
         if (rc != 0) {
             snprintf(err, errlen, "cannot start worker thread %u of %u: %s", i + 1, threads, strerror(rc));
             fcgi_server_stop(srv);
@@ -350,17 +352,16 @@ void fcgi_server_stop(fcgi_server_t *srv)
     atomic_store(&srv->stopping, 1);
     if (srv->wake_fd >= 0) {
         uint64_t one = 1;
-        ssize_t ignored = write(srv->wake_fd, &one, sizeof one); /* stays readable: wakes every thread */
+        ssize_t ignored = write(srv->wake_fd, &one, sizeof one); /* stays readable: ends every drain */
         (void)ignored;
     }
     FCGX_ShutdownPending();
-    for (unsigned i = 0; i < srv->nworkers; i++) {
-        worker_t *w = &srv->workers[i];
-        if (w->started)
-            pthread_join(w->thread, NULL);
-        fcgi_guard_free(w->guard);
-    }
+    fcgi_intake_stop(srv->intake); /* closes what waits; idle threads return */
+    for (unsigned i = 0; i < srv->nworkers; i++)
+        if (srv->workers[i].started)
+            pthread_join(srv->workers[i].thread, NULL);
     fcgi_watchdog_stop(srv->watchdog); /* after the threads: it bounds their last connections */
+    fcgi_intake_free(srv->intake);
     if (srv->wake_fd >= 0)
         close(srv->wake_fd);
     pthread_mutex_destroy(&srv->log_lock);

@@ -1,9 +1,10 @@
 /*
- * test_fcgi_guard.c - the check in front of libfcgi (fcgi/guard.c): crafted
- * FastCGI byte streams written into one end of a socketpair, whole, in
- * pieces or a byte at a time, with or without the writer hanging up, and
- * the guard's verdict on the other end. Every verdict must leave all the
- * bytes unread for libfcgi. Covers what nginx sends (passes, however it is
+ * test_fcgi_guard.c - the check in front of libfcgi (fcgi/guard.c), as the
+ * intake (fcgi/intake.c) applies it: crafted FastCGI byte streams written
+ * into one end of a socketpair, whole, in pieces or a byte at a time, with
+ * or without the writer hanging up, and the verdict on the other end, which
+ * the intake watches. Every verdict must leave all the bytes unread for
+ * libfcgi. Covers what nginx sends (passes, however it is
  * split), the name/value lengths that crash libfcgi 2.4.2 (refused, the
  * regression inputs in tests/regress/ included), the size bounds at their
  * edges, truncated and never-ending streams, and malformed record sequences.
@@ -22,6 +23,7 @@
 
 #include "clock.h"
 #include "guard.h"
+#include "intake.h"
 
 #define BEGIN_REQUEST 1
 #define PARAMS 4
@@ -200,30 +202,90 @@ static void assert_all_unread(int fd, feeder_t *f)
 
 static char last_detail[256];
 
+/* What the intake made of one connection: the verdict of its refusal, or
+ * OK when it handed the connection out. */
+typedef struct outcome {
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    int known;
+    fcgi_guard_verdict_t verdict;
+    double timeout;
+    fcgi_intake_t *intake;
+} outcome_t;
+
+static void settle(outcome_t *o, fcgi_guard_verdict_t v, const char *detail)
+{
+    pthread_mutex_lock(&o->lock);
+    if (!o->known) {
+        o->known = 1;
+        o->verdict = v;
+        snprintf(last_detail, sizeof last_detail, "%s: %s", fcgi_guard_verdict_name(v), detail);
+    }
+    pthread_cond_broadcast(&o->cv);
+    pthread_mutex_unlock(&o->lock);
+}
+
+static double outcome_timeout(void *ctx)
+{
+    return ((outcome_t *)ctx)->timeout;
+}
+
+static void outcome_refused(void *ctx, fcgi_guard_verdict_t v, const char *detail)
+{
+    settle(ctx, v, detail);
+}
+
+static void outcome_accept_failed(void *ctx, int error)
+{
+    (void)ctx, (void)error;
+}
+
+static void *take_passed(void *arg)
+{
+    outcome_t *o = arg;
+    int fd;
+    while (fcgi_intake_next(o->intake, &fd) == 0) {
+        close(fd);
+        fcgi_intake_done(o->intake);
+        settle(o, FCGI_GUARD_OK, "");
+    }
+    return NULL;
+}
+
 /*
- * The guard's verdict on stream arriving chunk bytes at a time (pause_ns
- * apart), the writer hanging up at the end when hang_up, with `wait`
- * seconds before the deadline. Checks that the guard consumed no byte.
+ * The verdict on stream arriving chunk bytes at a time (pause_ns apart),
+ * the writer hanging up at the end when hang_up, with `wait` seconds of I/O
+ * timeout. The intake gets a duplicate of the reading end, so the test can
+ * check afterwards that no byte was consumed.
  */
 static fcgi_guard_verdict_t verdict_fed(const bytes_t *stream, size_t chunk, long pause_ns, int hang_up, double wait)
 {
     int sv[2];
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    outcome_t o = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, FCGI_GUARD_MORE, wait, NULL};
+    fcgi_intake_ops_t ops = {&o, outcome_timeout, outcome_refused, outcome_accept_failed};
+    char err[256];
+    ck_assert_msg((o.intake = fcgi_intake_start(-1, 16, &ops, err, sizeof err)) != NULL, "%s", err);
+    pthread_t taker;
+    ck_assert_int_eq(pthread_create(&taker, NULL, take_passed, &o), 0);
     feeder_t f = {sv[0], stream, chunk ? chunk : stream->len + 1, pause_ns, hang_up};
     pthread_t writer;
     ck_assert_int_eq(pthread_create(&writer, NULL, feed, &f), 0);
-    fcgi_guard_t *g = fcgi_guard_new(-1);
-    ck_assert_ptr_nonnull(g);
-    fcgi_guard_verdict_t v = fcgi_guard_check(g, sv[1], fcgi_monotonic_seconds() + wait);
-    snprintf(last_detail, sizeof last_detail, "%s: %s", fcgi_guard_verdict_name(v), fcgi_guard_detail(g));
-    fcgi_guard_free(g);
+    ck_assert_int_eq(fcgi_intake_add(o.intake, dup(sv[1])), 0);
+    pthread_mutex_lock(&o.lock);
+    while (!o.known)
+        pthread_cond_wait(&o.cv, &o.lock);
+    pthread_mutex_unlock(&o.lock);
+    fcgi_intake_stop(o.intake);
+    pthread_join(taker, NULL);
+    fcgi_intake_free(o.intake);
     atomic_store(&f.quit, 1);
     assert_all_unread(sv[1], &f);
     pthread_join(writer, NULL);
     if (!hang_up)
         close(sv[0]);
     close(sv[1]);
-    return v;
+    return o.verdict;
 }
 
 static fcgi_guard_verdict_t verdict(const bytes_t *stream, int hang_up, double wait)
@@ -484,30 +546,30 @@ START_TEST(malformed_record_sequences_are_refused)
 }
 END_TEST
 
-START_TEST(the_stop_descriptor_ends_a_wait)
+START_TEST(stopping_closes_what_waits_uncounted)
 {
-    int stop = eventfd(0, EFD_CLOEXEC);
     int sv[2];
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     bytes_t b = {0};
     begin(&b);
     ck_assert_int_eq(write(sv[0], b.data, b.len), (ssize_t)b.len);
-    fcgi_guard_t *g = fcgi_guard_new(stop);
-    ck_assert_ptr_nonnull(g);
-    uint64_t one = 1;
-    ck_assert_int_eq(write(stop, &one, sizeof one), (ssize_t)sizeof one);
-    ck_assert_int_eq(fcgi_guard_check(g, sv[1], fcgi_monotonic_seconds() + PATIENT), FCGI_GUARD_STOPPING);
-    /* A complete request still passes: the stop only ends waits. */
-    bytes_t rest = {0};
-    record(&rest, 1, PARAMS, 1, NULL, 0, 0);
-    ck_assert_int_eq(write(sv[0], rest.data, rest.len), (ssize_t)rest.len);
-    ck_assert_int_eq(fcgi_guard_check(g, sv[1], fcgi_monotonic_seconds() + PATIENT), FCGI_GUARD_OK);
-    fcgi_guard_free(g);
+    outcome_t o = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, FCGI_GUARD_MORE, PATIENT, NULL};
+    fcgi_intake_ops_t ops = {&o, outcome_timeout, outcome_refused, outcome_accept_failed};
+    char err[256];
+    ck_assert_msg((o.intake = fcgi_intake_start(-1, 16, &ops, err, sizeof err)) != NULL, "%s", err);
+    ck_assert_int_eq(fcgi_intake_add(o.intake, sv[1]), 0);
+    for (int i = 0; i < 2000 && fcgi_intake_waiting(o.intake) == 0; i++)
+        usleep(1000);
+    ck_assert_uint_eq(fcgi_intake_waiting(o.intake), 1);
+    fcgi_intake_stop(o.intake);
+    char byte;
+    ck_assert_int_le(read(sv[0], &byte, 1), 0); /* closed (reset: it left bytes unread) */
+    int fd;
+    ck_assert_int_eq(fcgi_intake_next(o.intake, &fd), -1);
+    ck_assert_int_eq(o.known, 0); /* a stop is no refusal */
+    fcgi_intake_free(o.intake);
     free(b.data);
-    free(rest.data);
     close(sv[0]);
-    close(sv[1]);
-    close(stop);
 }
 END_TEST
 
@@ -528,7 +590,7 @@ static Suite *guard_suite(void)
     tcase_add_test(tc, a_stream_that_never_ends_times_out);
     tcase_add_test(tc, a_request_trickling_in_passes);
     tcase_add_test(tc, malformed_record_sequences_are_refused);
-    tcase_add_test(tc, the_stop_descriptor_ends_a_wait);
+    tcase_add_test(tc, stopping_closes_what_waits_uncounted);
     suite_add_tcase(s, tc);
     return s;
 }
