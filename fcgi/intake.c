@@ -201,39 +201,47 @@ static void set_listening(fcgi_intake_t *in, int on)
     in->listening = on;
 }
 
-/* Takes a place for one more connection: 0, or -1 when all are taken by
- * connections with a whole request (accepting then waits for room; the
- * flag is set under the lock that fcgi_intake_done takes, so its wake-up
- * cannot be missed). */
-static int make_room(fcgi_intake_t *in)
+enum { PLACE_TAKEN, PLACE_BY_EVICTION, NO_PLACE };
+
+/* Takes a place for one more connection, or says that the longest-waiting
+ * incomplete one must make room, or that every place is held by requests
+ * being served: accepting then waits until one is done (the flag is set
+ * under the lock that fcgi_intake_done takes, so its wake-up cannot be
+ * missed). */
+static int find_place(fcgi_intake_t *in)
 {
-    for (;;) {
-        pthread_mutex_lock(&in->lock);
-        int full = in->open >= in->max_open, evict = full && in->waiting.head;
-        if (!full)
-            in->open++;
-        else if (!evict)
-            in->paused_full = 1;
-        pthread_mutex_unlock(&in->lock);
-        if (!full)
-            return 0;
-        if (!evict) {
-            set_listening(in, 0);
-            in->resume_at = INFINITY;
-            return -1;
-        }
-        evict_oldest(in);
-    }
+    pthread_mutex_lock(&in->lock);
+    int place = in->open < in->max_open ? PLACE_TAKEN : in->waiting.head ? PLACE_BY_EVICTION : NO_PLACE;
+    if (place == PLACE_TAKEN)
+        in->open++;
+    else if (place == NO_PLACE)
+        in->paused_full = 1;
+    pthread_mutex_unlock(&in->lock);
+    return place;
+}
+
+static void take_evicted_place(fcgi_intake_t *in)
+{
+    evict_oldest(in);
+    pthread_mutex_lock(&in->lock);
+    in->open++;
+    pthread_mutex_unlock(&in->lock);
 }
 
 static void accept_all(fcgi_intake_t *in)
 {
     for (;;) {
-        if (make_room(in) != 0)
+        int place = find_place(in);
+        if (place == NO_PLACE) {
+            set_listening(in, 0);
+            in->resume_at = INFINITY;
             return;
+        }
         int fd = accept4(in->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         conn_t *c = fd >= 0 ? calloc(1, sizeof *c) : NULL;
         if (c) {
+            if (place == PLACE_BY_EVICTION) /* only once there is a connection to admit */
+                take_evicted_place(in);
             in->backoff = 0;
             c->fd = fd;
             c->accepted = fcgi_monotonic_seconds();
@@ -243,7 +251,8 @@ static void accept_all(fcgi_intake_t *in)
         int error = fd >= 0 ? ENOMEM : errno;
         if (fd >= 0)
             close(fd);
-        closed_one(in); /* the place taken above */
+        if (place == PLACE_TAKEN)
+            closed_one(in); /* give the place back */
         if (error == EAGAIN || error == EWOULDBLOCK)
             return;
         if (error == EINTR || error == ECONNABORTED || error == EPROTO)

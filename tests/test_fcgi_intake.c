@@ -1,0 +1,247 @@
+/*
+ * test_fcgi_intake.c - the connection intake (fcgi/intake.c) on a real
+ * listening unix socket: a complete request passes at once however many
+ * connections sit idle, idle ones are closed at the I/O timeout, at the
+ * bound on open connections the longest-waiting incomplete one makes room,
+ * and when every place is taken by requests being served, accepting waits
+ * until one is done.
+ */
+#include <check.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "intake.h"
+
+static int listener = -1;
+static struct sockaddr_un addr;
+static fcgi_intake_t *intake;
+static atomic_int refused[FCGI_GUARD_EVICTED + 1];
+static double io_seconds = 30;
+
+static double io_timeout(void *ctx)
+{
+    (void)ctx;
+    return io_seconds;
+}
+
+static void on_refused(void *ctx, fcgi_guard_verdict_t v, const char *detail)
+{
+    (void)ctx, (void)detail;
+    atomic_fetch_add(&refused[v], 1);
+}
+
+static void on_accept_failed(void *ctx, int error)
+{
+    (void)ctx, (void)error;
+}
+
+static void start(unsigned max_connections)
+{
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    snprintf(addr.sun_path, sizeof addr.sun_path, "/tmp/fastprom-intake-%ld.sock", (long)getpid());
+    unlink(addr.sun_path);
+    listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_eq(bind(listener, (struct sockaddr *)&addr, sizeof addr), 0);
+    ck_assert_int_eq(listen(listener, 128), 0);
+    for (int i = 0; i <= FCGI_GUARD_EVICTED; i++)
+        atomic_store(&refused[i], 0);
+    fcgi_intake_ops_t ops = {NULL, io_timeout, on_refused, on_accept_failed};
+    char err[256];
+    intake = fcgi_intake_start(listener, max_connections, &ops, err, sizeof err);
+    ck_assert_msg(intake != NULL, "%s", err);
+}
+
+static void teardown(void)
+{
+    fcgi_intake_free(intake);
+    close(listener);
+    unlink(addr.sun_path);
+    io_seconds = 30;
+}
+
+static int client(void)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    return fd;
+}
+
+/* BEGIN_REQUEST (responder), one parameter, the empty PARAMS record. */
+static const unsigned char request[] = {
+    1, 1, 0, 1, 0, 8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0,                         /* BEGIN_REQUEST */
+    1, 4, 0, 1, 0, 8, 0, 0, 4, 2, 'P', 'A', 'T', 'H', '/', 'x',             /* PARAMS PATH=/x */
+    1, 4, 0, 1, 0, 0, 0, 0,                                                 /* end of PARAMS */
+};
+
+static int requesting_client(void)
+{
+    int fd = client();
+    ck_assert_int_eq(write(fd, request, sizeof request), (ssize_t)sizeof request);
+    return fd;
+}
+
+static void wait_waiting(unsigned n)
+{
+    for (int i = 0; i < 5000 && fcgi_intake_waiting(intake) != n; i++)
+        usleep(1000);
+    ck_assert_uint_eq(fcgi_intake_waiting(intake), n);
+}
+
+/* 1 when the peer of fd closed within ms. */
+static int closed_within(int fd, int ms)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    char byte;
+    return poll(&p, 1, ms) == 1 && recv(fd, &byte, 1, MSG_DONTWAIT) <= 0;
+}
+
+typedef struct taken {
+    atomic_int fd;
+} taken_t;
+
+static void *take(void *arg)
+{
+    taken_t *t = arg;
+    int fd;
+    if (fcgi_intake_next(intake, &fd) == 0)
+        atomic_store(&t->fd, fd);
+    return NULL;
+}
+
+/* The next passed connection within ms, or -1. */
+static int next_within(int ms)
+{
+    taken_t t = {-1};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, take, &t), 0);
+    for (int i = 0; i < ms && atomic_load(&t.fd) < 0; i++)
+        usleep(1000);
+    int fd = atomic_load(&t.fd);
+    if (fd < 0) { /* still waiting: make it return */
+        fcgi_intake_stop(intake);
+    }
+    pthread_join(th, NULL);
+    return fd >= 0 ? fd : atomic_load(&t.fd);
+}
+
+START_TEST(a_request_passes_at_once_beside_idle_connections)
+{
+    start(1024);
+    int idle[300];
+    for (int i = 0; i < 300; i++)
+        idle[i] = client();
+    wait_waiting(300);
+    int c = requesting_client();
+    double before = fcgi_monotonic_seconds();
+    int fd = next_within(5000);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_double_lt(fcgi_monotonic_seconds() - before, 2);
+    unsigned char back[sizeof request];
+    ck_assert_int_eq(recv(fd, back, sizeof back, MSG_WAITALL), (ssize_t)sizeof back); /* all still unread */
+    ck_assert_int_eq(memcmp(back, request, sizeof request), 0);
+    close(fd);
+    fcgi_intake_done(intake);
+    ck_assert_uint_eq(fcgi_intake_waiting(intake), 300);
+    for (int i = 0; i < 300; i++)
+        close(idle[i]);
+    close(c);
+}
+END_TEST
+
+START_TEST(idle_connections_are_closed_at_the_io_timeout)
+{
+    io_seconds = 0.2;
+    start(1024);
+    int a = client(), b = client();
+    wait_waiting(2);
+    ck_assert(closed_within(a, 3000));
+    ck_assert(closed_within(b, 3000));
+    wait_waiting(0);
+    for (int i = 0; i < 1000 && atomic_load(&refused[FCGI_GUARD_TIMEOUT]) < 2; i++)
+        usleep(1000); /* counted just after the close */
+    ck_assert_int_eq(atomic_load(&refused[FCGI_GUARD_TIMEOUT]), 2);
+    close(a);
+    close(b);
+}
+END_TEST
+
+START_TEST(at_the_bound_the_longest_waiting_makes_room)
+{
+    start(4);
+    int idle[4];
+    for (int i = 0; i < 4; i++) {
+        idle[i] = client();
+        wait_waiting((unsigned)i + 1); /* accepted in this order */
+    }
+    int c = requesting_client();
+    int fd = next_within(5000);
+    ck_assert_int_ge(fd, 0);
+    ck_assert(closed_within(idle[0], 1000));
+    ck_assert(!closed_within(idle[1], 100));
+    for (int i = 0; i < 1000 && atomic_load(&refused[FCGI_GUARD_EVICTED]) < 1; i++)
+        usleep(1000);
+    ck_assert_int_eq(atomic_load(&refused[FCGI_GUARD_EVICTED]), 1);
+    close(fd);
+    fcgi_intake_done(intake);
+    for (int i = 0; i < 4; i++)
+        close(idle[i]);
+    close(c);
+}
+END_TEST
+
+START_TEST(when_all_places_are_served_accepting_waits_for_one_done)
+{
+    start(2);
+    int c1 = requesting_client(), c2 = requesting_client();
+    int f1 = next_within(5000), f2 = next_within(5000);
+    ck_assert_int_ge(f1, 0);
+    ck_assert_int_ge(f2, 0);
+    int c3 = requesting_client(); /* waits in the listen backlog */
+    taken_t t = {-1};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, take, &t), 0);
+    usleep(200 * 1000);
+    ck_assert_int_lt(atomic_load(&t.fd), 0);
+    close(f1);
+    fcgi_intake_done(intake);
+    for (int i = 0; i < 5000 && atomic_load(&t.fd) < 0; i++)
+        usleep(1000);
+    ck_assert_int_ge(atomic_load(&t.fd), 0);
+    pthread_join(th, NULL);
+    ck_assert_int_eq(atomic_load(&refused[FCGI_GUARD_EVICTED]), 0); /* served ones are never evicted */
+    close(atomic_load(&t.fd));
+    fcgi_intake_done(intake);
+    close(f2);
+    fcgi_intake_done(intake);
+    close(c1);
+    close(c2);
+    close(c3);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("fcgi_intake");
+    TCase *tc = tcase_create("intake");
+    tcase_set_timeout(tc, 30);
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_test(tc, a_request_passes_at_once_beside_idle_connections);
+    tcase_add_test(tc, idle_connections_are_closed_at_the_io_timeout);
+    tcase_add_test(tc, at_the_bound_the_longest_waiting_makes_room);
+    tcase_add_test(tc, when_all_places_are_served_accepting_waits_for_one_done);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
