@@ -15,10 +15,10 @@ Recording never breaks a request: if the segment refuses a new series
 library counts the drop (fastprom_dropped_series_total on /metrics).
 """
 import re
-from time import perf_counter
 
+from . import _native
 from .metrics import Counter, Gauge, Histogram
-from .registry import REGISTRY, FastpromError, structure_lock
+from .registry import REGISTRY, structure_lock
 
 DEFAULT_BUCKETS = Histogram.DEFAULT_BUCKETS
 
@@ -101,55 +101,7 @@ def is_excluded(patterns, path):
     return False
 
 
-class RequestRecord:
-    """One request: in progress from set_route() to finish()."""
-    __slots__ = ("metrics", "method", "route", "start", "status", "exception", "_children", "_done")
-
-    def __init__(self, metrics, method):
-        self.metrics = metrics
-        self.method = method
-        self.route = None
-        self.start = perf_counter()
-        self.status = None
-        self.exception = None
-        self._children = None  # set while counted in progress
-        self._done = False
-
-    def set_route(self, route):
-        """Called once the route template is known; counts the request as in
-        progress from then on."""
-        if self.route is not None or self._done:
-            return
-        self.route = route
-        try:
-            children = self.metrics.route_children(self.method, route)
-            children[1].inc()
-            self._children = children
-        except FastpromError:
-            pass
-
-    def finish(self, unmatched, end=None, status=None, exception=None):
-        """Records the request once (later calls do nothing)."""
-        if self._done:
-            return
-        self._done = True
-        duration = (end if end is not None else perf_counter()) - self.start
-        route = self.route if self.route is not None else unmatched
-        if exception is not None:
-            status = status or "500"  # raised through the middleware: the response failed
-        else:
-            exception = self.exception
-        status = status or self.status or "500"
-        m = self.metrics
-        try:
-            children = self._children
-            if children is not None:
-                children[1].dec()
-            else:
-                children = m.route_children(self.method, route)
-            m.requests_child(self.method, route, status).inc()
-            children[0].observe(duration if duration > 0 else 0.0)
-            if exception is not None:
-                m.exceptions.labels(self.method, route, type(exception).__name__).inc()
-        except FastpromError:
-            pass
+# One request: in progress from set_route() to finish(unmatched, end=None,
+# status=None, exception=None), which records it once. In C
+# (src/python/native/request.c): it is most of the middleware's cost.
+RequestRecord = _native.Request

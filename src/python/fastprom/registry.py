@@ -538,7 +538,7 @@ def _update_failed(metric, rc):
     return handler(metric, rc)
 
 
-_native._install_hooks(make_error, _update_failed)
+_native._install_hooks(make_error, _update_failed, FastpromError)
 
 
 def __getattr__(name):

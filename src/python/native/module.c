@@ -7,7 +7,9 @@
  *    FastpromLimitError, ...) so that C and Python raise the same ones;
  *  - the update-failure handler, fastprom.metrics._update_failed(metric,
  *    rc), which counts and warns about dropped updates (a full segment) and
- *    raises for the rest.
+ *    raises for the rest;
+ *  - FastpromError, which the middleware's request record catches (no room
+ *    for a series: the request's metrics are skipped).
  */
 #include "native.h"
 
@@ -40,8 +42,8 @@ PyObject *fp_py_update_failed(PyObject *metric, int rc)
 static PyObject *install_hooks(PyObject *module, PyObject *args)
 {
     (void)module;
-    PyObject *factory, *failed;
-    if (!PyArg_ParseTuple(args, "OO:_install_hooks", &factory, &failed))
+    PyObject *factory, *failed, *error_class;
+    if (!PyArg_ParseTuple(args, "OOO:_install_hooks", &factory, &failed, &error_class))
         return NULL;
     if (!PyCallable_Check(factory) || !PyCallable_Check(failed))
         return PyErr_Format(PyExc_TypeError, "_install_hooks takes two callables");
@@ -49,6 +51,7 @@ static PyObject *install_hooks(PyObject *module, PyObject *args)
     Py_XSETREF(error_factory, factory);
     Py_INCREF(failed);
     Py_XSETREF(update_failed, failed);
+    fp_py_request_set_error_class(error_class);
     Py_RETURN_NONE;
 }
 
@@ -87,7 +90,7 @@ static PyObject *mod_gauge_mode_parse(PyObject *module, PyObject *arg)
 }
 
 static PyMethodDef module_methods[] = {
-    {"_install_hooks", install_hooks, METH_VARARGS, "_install_hooks(error_factory, update_failed)"},
+    {"_install_hooks", install_hooks, METH_VARARGS, "_install_hooks(error_factory, update_failed, FastpromError)"},
     {"strerror", mod_strerror, METH_O, "strerror(code) -> str"},
     {"content_type", mod_content_type, METH_O, "content_type(format) -> the Content-Type of a FORMAT_*"},
     {"gauge_mode_parse", mod_gauge_mode_parse, METH_O, "gauge_mode_parse(name) -> mode, or -1"},
@@ -152,7 +155,8 @@ PyMODINIT_FUNC PyInit__native(void)
     PyObject *m = PyModule_Create(&module_def);
     if (!m)
         return NULL;
-    if (add_constants(m) < 0 || fp_py_segment_types_add(m) < 0 || fp_py_metric_types_add(m) < 0) {
+    if (add_constants(m) < 0 || fp_py_segment_types_add(m) < 0 || fp_py_metric_types_add(m) < 0 ||
+        fp_py_request_type_add(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -5,7 +5,8 @@
  * in statically, its symbols hidden): segment.c owns segments and families
  * (the structural calls, made with the GIL released), metric.c the metric
  * objects' update methods and the labels() cache (the hot path, made with
- * the GIL held unless the update would wait), module.c the module, its
+ * the GIL held unless the update would wait), request.c the HTTP
+ * middleware's per-request record, module.c the module, its
  * constants and the error plumbing to the package's exception classes.
  */
 #ifndef FASTPROM_PY_NATIVE_H
@@ -69,6 +70,12 @@ typedef struct {
 } fp_py_strings;
 int fp_py_strings_from(PyObject *seq, fp_py_strings *out);
 void fp_py_strings_free(fp_py_strings *s);
+
+/* request.c: the middleware's per-request record; the class whose
+ * exceptions mean "no room, skip this request's metrics". */
+extern PyTypeObject Request_Type;
+void fp_py_request_set_error_class(PyObject *cls);
+int fp_py_request_type_add(PyObject *module);
 
 /* metric.c: registers the metric types in the module. */
 int fp_py_metric_types_add(PyObject *module);
