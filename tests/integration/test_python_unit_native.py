@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import unittest
+import warnings
 
 os.environ["PROMETHEUS_DISABLE_CREATED_SERIES"] = "True"
 
@@ -198,6 +199,39 @@ class Decorators(unittest.TestCase):
         with h.time() as t:
             self.assertIsInstance(t, fastprom.context_managers.Timer)
         self.assertEqual(r.get_sample_value("dec2_h_count"), 3)
+
+
+class NoRoom(unittest.TestCase):
+    """A full segment or a family at its series limit never raises from a
+    metric's constructor or labels(): one warning, updates dropped or kept
+    in this process, the drops counted by the segment."""
+
+    def test_series_limit_drops_new_label_values(self):
+        r = fastprom.CollectorRegistry(size=256 << 10, family_limit=2)
+        c = fastprom.Counter("lim", "d", ["a"], registry=r)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for v in "abcd":
+                c.labels(v).inc()
+                c.labels(v).inc()
+        self.assertEqual(len([w for w in caught if issubclass(w.category, fastprom.FastpromWarning)]), 1)
+        self.assertEqual(r.get_sample_value("lim_total", {"a": "b"}), 2)
+        self.assertIsNone(r.get_sample_value("lim_total", {"a": "c"}))
+        self.assertGreaterEqual(r.stat()["dropped_series"], 2)
+
+    def test_full_segment_still_gives_working_metrics(self):
+        r = fastprom.CollectorRegistry(size=256 << 10)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            gauges = []
+            for i in range(2000):
+                g = fastprom.Gauge(f"full_{i}", "d" * 100, ["k"], registry=r)
+                g.labels("x").set(i)
+                gauges.append(g)
+        self.assertGreater(r.stat()["dropped_series"], 0, "the segment never filled: make the test bigger")
+        self.assertEqual(len([w for w in caught if "cannot be created in the segment" in str(w.message)]), 1)
+        self.assertEqual(r.get_sample_value("full_0", {"k": "x"}), 0)
+        gauges[-1].labels("y").inc()  # refused families still take updates
 
 
 class Lifetime(unittest.TestCase):

@@ -22,9 +22,11 @@ What is different, and why:
    validated, the update applied, the exemplar dropped with one warning.
  - Updates never raise for lack of room: when the segment is full the
    update is dropped, counted (fastprom_dropped_updates_total on /metrics)
-   and one FastpromWarning is issued. Creating a family or a child raises
-   FastpromLimitError at the family's series limit or when the segment is
-   full (the middleware catches it and skips the request's metrics).
+   and one FastpromWarning is issued. Nor do constructors and labels(): a
+   child beyond the family's series limit (or in a full segment) drops its
+   updates, a family the segment cannot take records in a private overflow
+   segment of the process, not exported; one warning each, and the
+   segment counts the refusals (fastprom_dropped_series_total).
  - A counter increment of NaN raises ValueError (prometheus_client stores it).
  - Amounts are taken as prometheus_client's `value += amount` takes
    them: a str, bytes, None or Decimal is a TypeError, a Fraction or a bool
@@ -46,7 +48,9 @@ import warnings
 
 from . import _native, context_managers
 from .context_managers import ExceptionCounter, InprogressTracker, Timer
-from .registry import REGISTRY, FastpromWarning, raise_error, structure_lock
+from .registry import (
+    REGISTRY, FastpromError, FastpromLimitError, FastpromValueError, FastpromWarning, raise_error, structure_lock,
+)
 
 INF = float("inf")
 METRIC_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -79,6 +83,19 @@ def _update_failed(metric, rc):
                            "(FASTPROM_SIZE) or use fewer series")
         return
     raise_error(rc, f"fastprom: update of {metric._name} failed: {_native.strerror(rc)}")
+
+
+_overflow = None
+
+
+def _overflow_segment():
+    """This process's private segment for families its registry's segment
+    refused (see MetricWrapperBase._family_or_overflow)."""
+    global _overflow
+    with structure_lock():
+        if _overflow is None:
+            _overflow = _native.Segment(None, 0, 0, 0, 0, _native.PRIVATE)
+        return _overflow
 
 
 def dropped_updates_in_process():
@@ -153,14 +170,37 @@ class MetricWrapperBase(_native.Metric):
         self._validate_kind()
         # registry=None: not in any registry's name table, recorded in the default segment.
         self._registry = registry if registry is not None else REGISTRY
-        family = self._registry.family(self._family_args())
+        family = self._family_or_overflow()
         # Children by label values; None on a metric that cannot have any.
         self._metrics = {} if self._labelnames else None
-        self._bind(family, None if self._labelnames else ())
+        if family is not None:
+            self._bind(family, None if self._labelnames else ())
         if registry is not None:
             registry.register(self)
 
     # ---- the definition in the segment -------------------------------------
+
+    def _family_or_overflow(self):
+        """The family in the registry's segment. When the segment cannot
+        take it (full, read-only, damaged) the metric still works, recording
+        into a private overflow segment of this process that nothing
+        exports; one warning says so, and the segment counts the refused
+        family in fastprom_dropped_series_total. A bad definition stays a
+        ValueError, as in prometheus_client."""
+        args = self._family_args()
+        try:
+            return self._registry.family(args)
+        except FastpromValueError:
+            raise
+        except FastpromError as e:
+            _warn_once("family",
+                       f"fastprom: {self._name} cannot be created in the segment ({e}); it (and any other metric "
+                       "refused so) records in this process only and is not exported. Make the segment bigger "
+                       "(FASTPROM_SIZE) or use fewer metrics")
+        try:
+            return _overflow_segment().family(*args)
+        except FastpromError:
+            return None  # not even there: the metric takes updates and drops them
 
     def _validate_kind(self):
         """Type-specific checks that must pass before anything is created."""
@@ -228,7 +268,16 @@ class MetricWrapperBase(_native.Metric):
         child.__dict__.update(self.__dict__)
         child._labelnames = self._labelnames
         child._labelvalues = labelvalues
-        child._bind(self._family, labelvalues)
+        try:
+            if self._family is not None:
+                child._bind(self._family, labelvalues)
+        except FastpromLimitError as e:
+            # The family's series limit, or a full segment: the C library
+            # counts the refused series (fastprom_dropped_series_total); the
+            # child takes updates and drops them, never failing the caller.
+            _warn_once(("series", self._name),
+                       f"fastprom: new label values of {self._name} are dropped: {e}. Existing series keep "
+                       "counting; the drops are counted in fastprom_dropped_series_total")
         self._child_init(child)
         return child
 
@@ -243,7 +292,7 @@ class MetricWrapperBase(_native.Metric):
             raise ValueError("Incorrect label count (expected %d, got %s)" % (len(self._labelnames), labelvalues))
         labelvalues = tuple(str(v) for v in labelvalues)
         with structure_lock():
-            removed = self._family.remove(labelvalues)
+            removed = self._family is not None and self._family.remove(labelvalues)
             known = self._metrics.pop(labelvalues, None)
             if not removed and known is None:
                 raise KeyError(labelvalues)
@@ -252,13 +301,15 @@ class MetricWrapperBase(_native.Metric):
         """Removes every child of the metric, in the segment."""
         with structure_lock():
             if self._labelnames and not self._labelvalues:
-                self._family.clear()
+                if self._family is not None:
+                    self._family.clear()
                 self._metrics = {}
 
     def _remove_unlabelled(self):
         """Drops an unlabelled metric's only series from the segment (the
         handle stays valid: later updates go nowhere)."""
-        self._family.remove(())
+        if self._family is not None:
+            self._family.remove(())
 
     def _exemplar_update(self, amount, exemplar):
         """An update carrying an exemplar (called by the C update methods)."""

@@ -354,8 +354,8 @@ class CollectorRegistry:
                 self._custom.remove(collector)
             if collector in self._functions:
                 self._functions.remove(collector)
-            if getattr(collector, "_fastprom_metric", False) and self._flags & _native.PRIVATE \
-                    and collector._family.segment.path == "<private>":
+            if getattr(collector, "_fastprom_metric", False) and collector._family is not None \
+                    and self._flags & _native.PRIVATE and collector._family.segment.path == "<private>":
                 if collector._labelnames:
                     collector._family.clear()
                 else:
@@ -407,7 +407,7 @@ class CollectorRegistry:
         wanted = set(names) if names else None
         by_segment = {}
         for collector, sample_names in list(self._collector_to_names.items()):
-            if not getattr(collector, "_fastprom_metric", False):
+            if not getattr(collector, "_fastprom_metric", False) or collector._family is None:
                 continue
             if wanted is not None and not wanted.intersection(sample_names):
                 continue

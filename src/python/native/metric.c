@@ -116,16 +116,16 @@ static int parse_update_args(const char *fname, PyObject *amount_name, int with_
     return 0;
 }
 
-/* The metric cannot be updated (a parent with labels): the Python class
- * raises prometheus_client's ValueError. */
+/* The metric has no series. A parent with labels: the Python class raises
+ * prometheus_client's ValueError. A child the segment had no room for: the
+ * update is dropped (the library counted the refused series). */
 static PyObject *not_observable(MetricObject *self)
 {
     PyObject *r = PyObject_CallMethodNoArgs((PyObject *)self, s_not_observable);
     if (!r)
         return NULL;
     Py_DECREF(r);
-    PyErr_SetString(PyExc_RuntimeError, "fastprom: this metric has no series (its constructor did not finish)");
-    return NULL;
+    Py_RETURN_NONE;
 }
 
 static inline PyObject *done(MetricObject *self, int rc)

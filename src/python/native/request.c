@@ -93,11 +93,13 @@ static PyObject *cached_child(RequestObject *self, PyObject *cache_name, PyObjec
 /* An update through a child's series, with the GIL rules of metric.c. */
 static int update(PyObject *child, int (*fn)(fastprom_series_t *, double), double v)
 {
-    if (!PyObject_TypeCheck(child, &Metric_Type) || !((MetricObject *)child)->series) {
-        PyErr_SetString(PyExc_TypeError, "fastprom: a request child is not a bound fastprom metric");
+    if (!PyObject_TypeCheck(child, &Metric_Type)) {
+        PyErr_SetString(PyExc_TypeError, "fastprom: a request child is not a fastprom metric");
         return -1;
     }
     fastprom_series_t *s = ((MetricObject *)child)->series;
+    if (!s)
+        return 0; /* a child the segment had no room for: dropped, and counted by the library */
     int rc;
     if (fastprom_update_ready(s)) {
         rc = fn(s, v);
