@@ -540,14 +540,16 @@ class FastpromOnly(unittest.TestCase):
         self.assertAlmostEqual(r.get_sample_value("q_seconds", {"quantile": "0.5"}), 0.5, delta=0.02)
         self.assertAlmostEqual(r.get_sample_value("q_seconds", {"quantile": "0.9"}), 0.9, delta=0.03)
 
-    def test_series_limit_raises_on_labels_only(self):
+    def test_series_limit_warns_and_drops_new_label_values(self):
         r = fastprom.CollectorRegistry(family_limit=3)
         c = fastprom.Counter("limited", "d", ["id"], registry=r)
         for i in range(3):
             c.labels(str(i)).inc()
-        with self.assertRaises(fastprom.FastpromLimitError) as ctx:
-            c.labels("overflow")
-        self.assertIn("limited", str(ctx.exception))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            c.labels("overflow").inc()  # never an exception in the app's request
+        self.assertIn("limited", str(caught[0].message))
+        self.assertIsNone(r.get_sample_value("limited_total", {"id": "overflow"}))
         c.labels("0").inc()  # existing children keep working
         self.assertEqual(r.get_sample_value("limited_total", {"id": "0"}), 2)
         self.assertEqual(r.stat()["dropped_series"], 1)
