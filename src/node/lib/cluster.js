@@ -14,13 +14,9 @@ class AggregatorRegistry extends Registry {
 
   // The exposition of every process's metrics (the shared segment).
   async clusterMetrics() {
-    const saved = globalRegistry.contentType;
-    globalRegistry.setContentType(this.contentType);
-    try {
-      return await globalRegistry.metrics();
-    } finally {
-      globalRegistry.setContentType(saved);
-    }
+    const metrics = globalRegistry.getMetricsAsArray();
+    await globalRegistry._collect(metrics);
+    return globalRegistry._render(metrics, this._format(), true);
   }
 
   static aggregate() {

@@ -238,3 +238,14 @@ test('bad calls into the addon are refused, never a crash', () => {
   assert.throws(() => native.render(77, 0), { code: 'FASTPROM_EINVAL' });
   assert.throws(() => native.family(0, { type: 1, name: 'x', labelNames: [1, 2] }), /string/);
 });
+
+test('AggregatorRegistry.clusterMetrics() renders the whole segment in its content type', async () => {
+  const c = new Counter({ name: 'core_cluster_total', help: 'C.' });
+  c.inc(2);
+  const agg = new client.AggregatorRegistry(Registry.OPENMETRICS_CONTENT_TYPE);
+  const text = await agg.clusterMetrics();
+  assert.strictEqual(sample(text, 'core_cluster_total'), 2);
+  assert.match(text, /# EOF\n$/);
+  assert.strictEqual(register.contentType, Registry.PROMETHEUS_CONTENT_TYPE);
+  assert.throws(() => client.AggregatorRegistry.aggregate([]), /not needed/);
+});
