@@ -8,7 +8,9 @@
 // refuses a metric's definition, the metric is recorded in the private
 // segment instead. The process gets one warning per kind of problem
 // (process.emitWarning, type FastpromWarning) naming the problem and the
-// fix, and the condition is counted in fastprom_fallbacks_total{reason},
+// fix, and the condition is counted in
+// fastprom_segment_fallback_total{path,reason} (the Python package's name and
+// reasons, plus full and conflict for a metric the shared segment refused),
 // which this process's register.metrics() shows. Nothing throws.
 
 const native = require('./native');
@@ -62,7 +64,7 @@ function diagnose(err) {
   const text = String(err && err.message);
   switch (err && err.code) {
     case 'FASTPROM_EVERSION':
-      return ['version', 'the segment was made by another fastprom version: stop its writers and the worker, ' +
+      return ['layout_version', 'the segment was made by another fastprom version: stop its writers and the worker, ' +
         'remove the file (or `fastprom init` it anew) and restart them with one version'];
     case 'FASTPROM_ECORRUPT':
       return ['corrupt', 'the file is not a usable fastprom segment: check FASTPROM_PATH names the segment, ' +
@@ -84,7 +86,7 @@ function diagnose(err) {
         return ['no_space', 'free space where the segment lives (/dev/shm by default), or set FASTPROM_PATH to ' +
           'a filesystem with room, or a smaller FASTPROM_SIZE'];
       }
-      return ['system', 'check FASTPROM_PATH and the directory it is in'];
+      return ['error', 'check FASTPROM_PATH and the directory it is in'];
   }
 }
 
@@ -99,34 +101,35 @@ function privateSegment() {
   return privateSeg;
 }
 
-function countFallback(reason) {
+function countFallback(path, reason) {
   const seg = privateSegment();
   if (fallbackFamily === null) {
     fallbackFamily = native.family(seg.id, {
       type: 1,
-      name: 'fastprom_fallbacks_total',
-      help: 'Segments or metric definitions this process could not use: its metrics went to a private ' +
-        'in-process segment that fastprom-fcgi does not serve.',
-      labelNames: ['reason'],
+      name: 'fastprom_segment_fallback_total',
+      help: 'Shared segments (or metric definitions) this process could not use, so that it records into a ' +
+        'private one.',
+      labelNames: ['path', 'reason'],
     });
   }
-  let s = fallbackSeries.get(reason);
+  const key = `${path}\0${reason}`;
+  let s = fallbackSeries.get(key);
   if (s === undefined) {
-    s = native.series(fallbackFamily, [reason]);
-    fallbackSeries.set(reason, s);
+    s = native.series(fallbackFamily, [path, reason]);
+    fallbackSeries.set(key, s);
   }
   native.inc(s, 1);
 }
 
 // Records a fallback: counted every time, warned once per reason.
-function fallback(err, what) {
+function fallback(err, path, what) {
   const [reason, fix] = diagnose(err);
-  countFallback(reason);
+  countFallback(path, reason);
   if (!warned.has(reason)) {
     warned.add(reason);
     process.emitWarning(
       `fastprom: ${what}: ${err.message}. Metrics affected are recorded in a private in-process segment ` +
-        `that /metrics does not show (counted in fastprom_fallbacks_total{reason="${reason}"}). ` +
+        `that /metrics does not show (counted in fastprom_segment_fallback_total{reason="${reason}"}). ` +
         `Fix: ${fix}; then restart the process.`,
       { type: 'FastpromWarning', code: 'FASTPROM_FALLBACK' });
   }
@@ -139,7 +142,8 @@ function open(path, options) {
     return new Segment(native.open(path, o.size || 0, 0, o.mode || 0), path || 'the shared segment', false);
   } catch (err) {
     if (!isSegmentProblem(err)) throw err;
-    return fallback(err, `cannot use the segment ${path || process.env.FASTPROM_PATH || '/dev/shm/fastprom'}`);
+    const where = path || process.env.FASTPROM_PATH || '/dev/shm/fastprom';
+    return fallback(err, where, `cannot use the segment ${where}`);
   }
 }
 
@@ -168,7 +172,7 @@ function family(seg, def) {
     return { seg, fam: native.family(seg.id, def) };
   } catch (err) {
     if (!isSegmentProblem(err)) throw err;
-    let priv = fallback(err, `cannot record ${def.name} in ${seg.label}`);
+    let priv = fallback(err, seg.label, `cannot record ${def.name} in ${seg.label}`);
     // A private segment that refuses too (the same name defined twice
     // differently in this process): a small one of the metric's own.
     if (priv === seg) priv = newPrivate(SMALL_PRIVATE);

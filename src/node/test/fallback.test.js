@@ -3,7 +3,7 @@
 // segment cannot be created or attached, or refuses a metric, requiring the
 // package and creating and updating metrics never throw; the metrics go to a
 // private in-process segment, one warning names the problem and the fix, and
-// fastprom_fallbacks_total{reason} counts it.
+// fastprom_segment_fallback_total{path,reason} counts it (the Python package's name).
 
 const { test } = require('node:test');
 const assert = require('node:assert');
@@ -35,13 +35,13 @@ function runApp(env, options = {}) {
   return r;
 }
 
-function assertFellBack(r, reason, fixWords) {
+function assertFellBack(r, path, reason, fixWords) {
   const warnings = r.stderr.split('\n').filter(l => l.includes('FastpromWarning'));
   assert.strictEqual(warnings.length, 1, `one warning, got:\n${r.stderr}`);
   assert.match(warnings[0], new RegExp(`reason="${reason}"`));
   assert.match(warnings[0], /Fix: /);
   assert.match(warnings[0], fixWords);
-  assert.ok(sample(r.stdout, 'fastprom_fallbacks_total', { reason }) >= 1, r.stdout);
+  assert.strictEqual(sample(r.stdout, 'fastprom_segment_fallback_total', { path, reason }), 1, r.stdout);
   // Nothing recorded was lost: the private segment has it all.
   assert.strictEqual(sample(r.stdout, 'app_events_total', { kind: 'a' }), 3);
   assert.strictEqual(sample(r.stdout, 'app_events_total', { kind: 'b' }), 1);
@@ -59,7 +59,7 @@ function freshSegment(name, size) {
 test('a file that is not a segment: corrupt', () => {
   const seg = path.join(tmp, 'garbage');
   fs.writeFileSync(seg, Buffer.alloc(1 << 20, 0x5a));
-  assertFellBack(runApp({ FASTPROM_PATH: seg }), 'corrupt', /remove it/);
+  assertFellBack(runApp({ FASTPROM_PATH: seg }), seg, 'corrupt', /remove it/);
 });
 
 test('a segment of another layout version: version', () => {
@@ -70,7 +70,7 @@ test('a segment of another layout version: version', () => {
   v.writeUInt32LE(v.readUInt32LE(0) + 1000);
   fs.writeSync(fd, v, 0, 4, 8);
   fs.closeSync(fd);
-  assertFellBack(runApp({ FASTPROM_PATH: seg }), 'version', /another fastprom version/);
+  assertFellBack(runApp({ FASTPROM_PATH: seg }), seg, 'layout_version', /another fastprom version/);
 });
 
 test('a segment this user may not write: permission', () => {
@@ -85,12 +85,12 @@ test('a segment this user may not write: permission', () => {
   } else {
     fs.chmodSync(seg, 0o000);
   }
-  assertFellBack(runApp({ FASTPROM_PATH: seg }, options), 'permission', /write access/);
+  assertFellBack(runApp({ FASTPROM_PATH: seg }, options), seg, 'permission', /write access/);
 });
 
-test('a path that cannot be a segment: system', () => {
-  const r = runApp({ FASTPROM_PATH: '/proc/self/no/such/dir/segment' });
-  assertFellBack(r, 'system', /FASTPROM_PATH/);
+test('a path that cannot be a segment: error', () => {
+  const seg = '/proc/self/no/such/dir/segment';
+  assertFellBack(runApp({ FASTPROM_PATH: seg }), seg, 'error', /FASTPROM_PATH/);
 });
 
 test('a full segment: the metrics that do not fit go private, the others stay shared', () => {
@@ -109,7 +109,7 @@ test('a full segment: the metrics that do not fit go private, the others stay sh
   });
   assert.strictEqual(r.status, 0, r.stderr);
   assert.match(r.stderr, /reason="full"/);
-  assert.ok(sample(r.stdout, 'fastprom_fallbacks_total', { reason: 'full' }) >= 1);
+  assert.ok(sample(r.stdout, 'fastprom_segment_fallback_total', { path: seg, reason: 'full' }) >= 1);
   // Every value is there, whichever segment holds it.
   for (const i of [0, 1, 999, 1999]) assert.strictEqual(sample(r.stdout, `fill_${i}_total`, { a: 'v', b: String(i) }), i);
   // The shared segment kept what fit: fastprom dump shows the first families.
