@@ -86,8 +86,7 @@ fcgi_app_t *fcgi_app_new(fcgi_config_t *cfg, char *err, size_t errlen)
     app->self = fcgi_selfmetrics_new(cfg->threads, &ferr);
     app->share = fcgi_share_new(FCGI_SHARE_KEYS);
     if (!app->source || !app->self || !app->share) {
-        snprintf(err, errlen, "cannot set up the worker: %s",
-                 app->self ? "out of memory" : ferr.text);
+        snprintf(err, errlen, "cannot set up the worker: %s", app->self ? "out of memory" : ferr.text);
         fcgi_app_free(app);
         return NULL;
     }

@@ -44,9 +44,9 @@ typedef struct fcgi_app {
     pthread_mutex_t scratch_lock; /* the idle list below */
     fcgi_scratch_t *idle_scratch; /* most recently used first */
     unsigned nidle_scratch;
-    atomic_uint in_flight;        /* renders running now */
+    atomic_uint in_flight; /* renders running now */
     atomic_uint_fast64_t render_errors;
-    pthread_mutex_t error_lock;   /* last_error below */
+    pthread_mutex_t error_lock;     /* last_error below */
     char last_error[FCGI_LINE_MAX]; /* "" when the last render worked */
     double started_monotonic;
 } fcgi_app_t;

@@ -30,7 +30,7 @@ typedef enum kind {
     K_UINT,      /* integer in [min, max] */
     K_SECONDS,   /* number in [min, max] */
     K_BOOL,
-    K_OBJECT     /* nested table */
+    K_OBJECT /* nested table */
 } kind_t;
 
 /* The C type of a numeric field, so one parser fills them all. */
@@ -115,17 +115,16 @@ static const char *check_string(kind_t kind, const char *s)
 {
     size_t len = strlen(s);
     switch (kind) {
-    case K_PATH:
-        return len == 0 ? "must not be empty" : NULL;
+    case K_PATH: return len == 0 ? "must not be empty" : NULL;
     case K_SOCKET:
         if (len == 0)
             return "must not be empty";
         if (s[0] != '/')
             return "must be an absolute path";
-        return len >= sizeof(((struct sockaddr_un *)0)->sun_path) ? "is longer than a unix socket path may be (107 bytes)"
-                                                                   : NULL;
-    case K_NAME:
-        return strpbrk(s, ":/ \t\n") ? "is not a user or group name" : NULL;
+        return len >= sizeof(((struct sockaddr_un *)0)->sun_path)
+                   ? "is longer than a unix socket path may be (107 bytes)"
+                   : NULL;
+    case K_NAME: return strpbrk(s, ":/ \t\n") ? "is not a user or group name" : NULL;
     case K_NAMESPACE:
         for (size_t i = 0; i < len; i++)
             if (!is_metric_name_char(s[i], i == 0))
@@ -137,8 +136,7 @@ static const char *check_string(kind_t kind, const char *s)
         if (s[0] != '/' || s[len - 1] == '/')
             return "must be empty or start with '/' and not end with '/' (e.g. \"/monitoring\")";
         return strpbrk(s, "?# \t\r\n") ? "must be a plain path without '?', '#' or spaces" : NULL;
-    default:
-        return NULL;
+    default: return NULL;
     }
 }
 
@@ -291,8 +289,7 @@ static int apply_object(fcgi_config_t *cfg, const doc_t *doc, json_t *obj, const
         }
         case K_MODE:
             if (!json_is_string(value) || parse_mode(json_string_value(value), &cfg->socket_mode) != 0) {
-                failf(err, errlen, &at, "\"%s\" must be a string of octal digits up to \"0777\", e.g. \"0660\"",
-                      name);
+                failf(err, errlen, &at, "\"%s\" must be a string of octal digits up to \"0777\", e.g. \"0660\"", name);
                 return -1;
             }
             break;

@@ -14,20 +14,20 @@
 #define FCGI_MAX_THREADS 256
 
 typedef struct fcgi_health_limits {
-    double stale_after_seconds;     /* warn after this long without a write; 0: never */
-    unsigned min_writer_processes;  /* warn when fewer writer processes are alive */
-    uint64_t max_dropped_series;    /* warn when more series were refused */
-    uint64_t max_dropped_updates;   /* warn when more updates were refused */
+    double stale_after_seconds;    /* warn after this long without a write; 0: never */
+    unsigned min_writer_processes; /* warn when fewer writer processes are alive */
+    uint64_t max_dropped_series;   /* warn when more series were refused */
+    uint64_t max_dropped_updates;  /* warn when more updates were refused */
 } fcgi_health_limits_t;
 
 typedef struct fcgi_config {
-    char *source;        /* the file it came from, or "(defaults)" */
+    char *source; /* the file it came from, or "(defaults)" */
     char *socket_path;
     unsigned socket_mode;
-    char *user;          /* NULL: none */
-    char *group;         /* NULL: none */
+    char *user;  /* NULL: none */
+    char *group; /* NULL: none */
     int listen_backlog;
-    char *segment_path;  /* NULL: the library's default ($FASTPROM_PATH, /dev/shm/fastprom) */
+    char *segment_path; /* NULL: the library's default ($FASTPROM_PATH, /dev/shm/fastprom) */
     unsigned threads;
     char *metric_namespace; /* "" when none */
     char *metric_prefix;    /* metric_namespace + "_", or NULL when none */

@@ -43,7 +43,7 @@ typedef struct pairs {
     unsigned length_left; /* bytes still to come of a 4-byte length */
     uint32_t length;      /* the length being read */
     uint32_t name_length;
-    size_t body_left;     /* name and value bytes still to come */
+    size_t body_left; /* name and value bytes still to come */
 } pairs_t;
 
 static fcgi_guard_verdict_t refuse(fcgi_guard_verdict_t v, char *detail, size_t len, const char *fmt, ...)
@@ -135,8 +135,8 @@ fcgi_guard_verdict_t fcgi_guard_scan(const unsigned char *buf, size_t len, char 
             v = check_begin(h, avail, detail, detail_len);
         } else if (type != TYPE_PARAMS || id != request_id) {
             return refuse(FCGI_GUARD_MALFORMED, detail, detail_len,
-                          "a record of type %u for request id %u before the parameters of request %u ended", type,
-                          id, request_id);
+                          "a record of type %u for request id %u before the parameters of request %u ended", type, id,
+                          request_id);
         } else if (clen == 0) {
             return between_pairs(&pairs) ? FCGI_GUARD_OK
                                          : refuse(FCGI_GUARD_MALFORMED, detail, detail_len,

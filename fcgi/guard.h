@@ -20,13 +20,13 @@
 #define FCGI_GUARD_MAX_STREAM (FCGI_GUARD_MAX_PARAMS + (16u << 10))
 
 typedef enum fcgi_guard_verdict {
-    FCGI_GUARD_OK = 0,     /* hand the connection to libfcgi */
-    FCGI_GUARD_MORE,       /* fcgi_guard_scan only: the stream is fine so far */
-    FCGI_GUARD_MALFORMED,  /* not the start of one FastCGI request as web servers send it */
-    FCGI_GUARD_TOO_LARGE,  /* a name or value, all parameters, or the stream over the bounds */
-    FCGI_GUARD_TRUNCATED,  /* the peer closed (or the socket failed) before the PARAMS stream ended */
-    FCGI_GUARD_TIMEOUT,    /* the PARAMS stream did not end before the deadline */
-    FCGI_GUARD_EVICTED     /* closed by the intake (intake.h) to admit a newer connection */
+    FCGI_GUARD_OK = 0,    /* hand the connection to libfcgi */
+    FCGI_GUARD_MORE,      /* fcgi_guard_scan only: the stream is fine so far */
+    FCGI_GUARD_MALFORMED, /* not the start of one FastCGI request as web servers send it */
+    FCGI_GUARD_TOO_LARGE, /* a name or value, all parameters, or the stream over the bounds */
+    FCGI_GUARD_TRUNCATED, /* the peer closed (or the socket failed) before the PARAMS stream ended */
+    FCGI_GUARD_TIMEOUT,   /* the PARAMS stream did not end before the deadline */
+    FCGI_GUARD_EVICTED    /* closed by the intake (intake.h) to admit a newer connection */
 } fcgi_guard_verdict_t;
 
 /* The verdict on the first len bytes of a stream; FCGI_GUARD_MORE when they

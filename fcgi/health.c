@@ -79,7 +79,8 @@ static void writer_checks(builder_t *b, const fcgi_health_input_t *in)
     char msg[320];
 
     int stale = lim->stale_after_seconds > 0 && in->last_write_age > lim->stale_after_seconds;
-    snprintf(msg, sizeof msg, "no value changed for %.0f s (health.stale_after_seconds is %g): are the writers running?",
+    snprintf(msg, sizeof msg,
+             "no value changed for %.0f s (health.stale_after_seconds is %g): are the writers running?",
              in->last_write_age, lim->stale_after_seconds);
     add_check(b, "writes:age", path, "datastore", json_real(round(in->last_write_age * 1000) / 1000), "s",
               stale ? FCGI_HEALTH_WARN : FCGI_HEALTH_PASS, stale ? msg : NULL);
@@ -107,8 +108,8 @@ static void writer_checks(builder_t *b, const fcgi_health_input_t *in)
 
 static json_t *registered_metrics(const fcgi_health_input_t *in)
 {
-    static const char *const keys[FASTPROM_NTYPES] = {NULL, "counters", "gauges", "histograms",
-                                                      "summaries", "infos", "statesets"};
+    static const char *const keys[FASTPROM_NTYPES] = {NULL,        "counters", "gauges",   "histograms",
+                                                      "summaries", "infos",    "statesets"};
     json_t *obj = json_object();
     for (int t = 1; t < FASTPROM_NTYPES; t++)
         json_object_set_new(obj, keys[t], json_integer(in->attached ? in->stat.families_by_type[t] : 0));

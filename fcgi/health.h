@@ -25,12 +25,12 @@ typedef struct fcgi_health_input {
     double uptime_seconds; /* of the worker */
     const char *metric_namespace;
     const char *segment_path;
-    int attached;               /* the segment is mapped and validates */
-    int segment_error;          /* a fastprom_errcode when not attached */
-    const char *segment_reason; /* one line when not attached */
-    fastprom_stat_t stat;       /* when attached */
-    double last_write_age;      /* seconds since a value last changed */
-    uint64_t scrape_errors;     /* failed renders since the worker started */
+    int attached;                  /* the segment is mapped and validates */
+    int segment_error;             /* a fastprom_errcode when not attached */
+    const char *segment_reason;    /* one line when not attached */
+    fastprom_stat_t stat;          /* when attached */
+    double last_write_age;         /* seconds since a value last changed */
+    uint64_t scrape_errors;        /* failed renders since the worker started */
     const char *last_scrape_error; /* NULL when the last render worked */
     const fcgi_health_limits_t *limits;
 } fcgi_health_input_t;

@@ -54,13 +54,13 @@ struct fcgi_intake {
     fcgi_intake_ops_t ops;
     int listen_fd;
     int epoll_fd;
-    int kick_fd;     /* eventfd: stop, an added connection, room again */
+    int kick_fd; /* eventfd: stop, an added connection, room again */
     pthread_t thread;
     int started;
     unsigned max_open;
-    list_t waiting;  /* intake thread only */
+    list_t waiting; /* intake thread only */
     atomic_uint nwaiting;
-    int listening;   /* listen_fd is in the epoll set */
+    int listening;    /* listen_fd is in the epoll set */
     double resume_at; /* when a paused accept is retried; INFINITY: when room is made */
     double backoff;
 
@@ -174,8 +174,7 @@ static void examine(fcgi_intake_t *in, conn_t *c, uint32_t events)
     size_t peeked = n < 0 ? 0 : (size_t)n;
     fcgi_guard_verdict_t v = fcgi_guard_scan(in->buf, peeked, in->detail, sizeof in->detail);
     if (v == FCGI_GUARD_MORE && (n == 0 || c->hung_up)) {
-        snprintf(in->detail, sizeof in->detail, "the peer closed after %zu bytes, before the parameters ended",
-                 peeked);
+        snprintf(in->detail, sizeof in->detail, "the peer closed after %zu bytes, before the parameters ended", peeked);
         v = FCGI_GUARD_TRUNCATED;
     }
     if (v == FCGI_GUARD_OK)
@@ -188,7 +187,8 @@ static void evict_oldest(fcgi_intake_t *in)
 {
     snprintf(in->detail, sizeof in->detail,
              "the longest waiting of %u connections without a whole request, closed to admit a new one "
-             "(%u connections open at most)", atomic_load(&in->nwaiting), in->max_open);
+             "(%u connections open at most)",
+             atomic_load(&in->nwaiting), in->max_open);
     refuse(in, in->waiting.head, FCGI_GUARD_EVICTED);
 }
 

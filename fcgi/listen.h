@@ -15,9 +15,9 @@
 
 typedef struct fcgi_listener {
     int fd;
-    int inherited;         /* not ours: never unlinked */
-    char path[108];        /* the socket file we created, "" otherwise */
-    dev_t dev;             /* identity of that file, so only ours is removed */
+    int inherited;  /* not ours: never unlinked */
+    char path[108]; /* the socket file we created, "" otherwise */
+    dev_t dev;      /* identity of that file, so only ours is removed */
     ino_t ino;
     char description[320]; /* for log lines: "unix:/run/x.sock", "inherited fd 3 (...)" */
 } fcgi_listener_t;

@@ -69,15 +69,33 @@ static void usage(FILE *out)
 /* Returns -1 to continue, else the exit code. */
 static int parse_args(int argc, char **argv, options_t *opt)
 {
-    enum { O_CONFIG = 256, O_SOCKET, O_SEGMENT, O_THREADS, O_NAMESPACE, O_URI, O_USER, O_GROUP, O_MODE, O_CHECK,
-           O_VERSION, O_HELP };
+    enum {
+        O_CONFIG = 256,
+        O_SOCKET,
+        O_SEGMENT,
+        O_THREADS,
+        O_NAMESPACE,
+        O_URI,
+        O_USER,
+        O_GROUP,
+        O_MODE,
+        O_CHECK,
+        O_VERSION,
+        O_HELP
+    };
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, O_CONFIG},     {"socket", required_argument, NULL, O_SOCKET},
-        {"segment", required_argument, NULL, O_SEGMENT},   {"threads", required_argument, NULL, O_THREADS},
-        {"namespace", required_argument, NULL, O_NAMESPACE}, {"uri-prefix", required_argument, NULL, O_URI},
-        {"user", required_argument, NULL, O_USER},         {"group", required_argument, NULL, O_GROUP},
-        {"socket-mode", required_argument, NULL, O_MODE},  {"check-config", no_argument, NULL, O_CHECK},
-        {"version", no_argument, NULL, O_VERSION},         {"help", no_argument, NULL, O_HELP},
+        {"config", required_argument, NULL, O_CONFIG},
+        {"socket", required_argument, NULL, O_SOCKET},
+        {"segment", required_argument, NULL, O_SEGMENT},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"namespace", required_argument, NULL, O_NAMESPACE},
+        {"uri-prefix", required_argument, NULL, O_URI},
+        {"user", required_argument, NULL, O_USER},
+        {"group", required_argument, NULL, O_GROUP},
+        {"socket-mode", required_argument, NULL, O_MODE},
+        {"check-config", no_argument, NULL, O_CHECK},
+        {"version", no_argument, NULL, O_VERSION},
+        {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
     memset(opt, 0, sizeof *opt);
@@ -94,13 +112,9 @@ static int parse_args(int argc, char **argv, options_t *opt)
         case O_GROUP: ov->group = optarg; break;
         case O_MODE: ov->socket_mode = optarg; break;
         case O_CHECK: opt->check_only = 1; break;
-        case O_VERSION:
-            printf("fastprom-fcgi %s (libfastprom %s)\n", FASTPROM_VERSION, fastprom_version());
-            return 0;
+        case O_VERSION: printf("fastprom-fcgi %s (libfastprom %s)\n", FASTPROM_VERSION, fastprom_version()); return 0;
         case O_HELP: usage(stdout); return 0;
-        default:
-            fprintf(stderr, "fastprom-fcgi: see --help for the options\n");
-            return EXIT_USAGE;
+        default: fprintf(stderr, "fastprom-fcgi: see --help for the options\n"); return EXIT_USAGE;
         }
     }
     if (optind < argc) {

@@ -101,8 +101,7 @@ int fcgi_mapguard_install(char *err, size_t errlen)
     sa.sa_flags = SA_SIGINFO;
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGBUS, &sa, NULL) != 0) {
-        snprintf(err, errlen, "cannot install the SIGBUS handler that guards the segment mapping: %s",
-                 strerror(errno));
+        snprintf(err, errlen, "cannot install the SIGBUS handler that guards the segment mapping: %s", strerror(errno));
         return -1;
     }
     return 0;

@@ -11,8 +11,8 @@
 #include "fastprom.h"
 
 typedef enum fcgi_exposition {
-    FCGI_EXPO_NONE = -1,           /* every exposition the header names is refused: 406 */
-    FCGI_EXPO_TEXT = 0,            /* text/plain; version=0.0.4 */
+    FCGI_EXPO_NONE = -1, /* every exposition the header names is refused: 406 */
+    FCGI_EXPO_TEXT = 0,  /* text/plain; version=0.0.4 */
     FCGI_EXPO_OPENMETRICS_1_0_0 = 1,
     FCGI_EXPO_OPENMETRICS_0_0_1 = 2 /* same body; the Content-Type says 0.0.1 */
 } fcgi_exposition_t;

@@ -135,8 +135,8 @@ static fcgi_health_status_t observe_segment(fcgi_app_t *app, const fcgi_config_t
     char last_error[sizeof app->last_error];
     health_input(app, cfg, view, &in, last_error, sizeof last_error);
     fcgi_health_status_t status = fcgi_health_build(&in, NULL);
-    fcgi_segment_observation_t obs = {view->fp != NULL, view->have_stat, view->stat, view->generation,
-                                      view->last_write_age, (int)status};
+    fcgi_segment_observation_t obs = {view->fp != NULL, view->have_stat,      view->stat,
+                                      view->generation, view->last_write_age, (int)status};
     fcgi_selfmetrics_observe(app->self, &obs);
     return status;
 }
@@ -187,8 +187,10 @@ static void render(fcgi_app_t *app, const fcgi_config_t *cfg, fcgi_scratch_t *sc
     fcgi_source_release(app->source, &view);
     if (shrank) { /* part of what was read were zeros standing in for the missing pages */
         char why[FCGI_REASON_MAX];
-        snprintf(why, sizeof why, "segment %s was truncated by another process during the render; it is attached "
-                 "again once whole (whoever can write the segment can do this)", view.path);
+        snprintf(why, sizeof why,
+                 "segment %s was truncated by another process during the render; it is attached "
+                 "again once whole (whoever can write the segment can do this)",
+                 view.path);
         render_failed(app, r, 1, "truncated", "the fastprom segment shrank while being read", why);
         return;
     }
@@ -224,7 +226,8 @@ static void render(fcgi_app_t *app, const fcgi_config_t *cfg, fcgi_scratch_t *sc
     r->body_len = sc->render.len;
     const char *zipped;
     size_t zipped_len;
-    int want_gzip = coding == FCGI_CODING_GZIP_ONLY || (coding == FCGI_CODING_GZIP && r->body_len >= cfg->gzip_min_bytes);
+    int want_gzip =
+        coding == FCGI_CODING_GZIP_ONLY || (coding == FCGI_CODING_GZIP && r->body_len >= cfg->gzip_min_bytes);
     if (!want_gzip)
         return;
     if (fcgi_gzip_encode(sc->gzip, r->body, r->body_len, cfg->gzip_level, &zipped, &zipped_len) == 0) {
@@ -232,8 +235,8 @@ static void render(fcgi_app_t *app, const fcgi_config_t *cfg, fcgi_scratch_t *sc
         r->body_len = zipped_len;
         r->gzip = 1;
     } else if (coding == FCGI_CODING_GZIP_ONLY) { /* identity is refused: no way left to send it */
-        render_failed(app, r, 1, "nomem", "cannot gzip the exposition", "out of memory, and Accept-Encoding refuses "
-                      "identity");
+        render_failed(app, r, 1, "nomem", "cannot gzip the exposition",
+                      "out of memory, and Accept-Encoding refuses identity");
     }
 }
 
@@ -250,11 +253,13 @@ static unsigned share_key(int json, fcgi_exposition_t expo, fcgi_coding_t coding
 static void not_acceptable(fcgi_response_t *r, int json, fcgi_exposition_t expo)
 {
     if (!json && expo == FCGI_EXPO_NONE)
-        text_response(r, 406, "Accept refuses every format offered; /metrics offers text/plain; version=0.0.4, "
-                              "application/openmetrics-text; version=1.0.0 and version=0.0.1");
+        text_response(r, 406,
+                      "Accept refuses every format offered; /metrics offers text/plain; version=0.0.4, "
+                      "application/openmetrics-text; version=1.0.0 and version=0.0.1");
     else
-        text_response(r, 406, "Accept-Encoding refuses every coding offered; /metrics and /api/v1/metrics offer "
-                              "identity and gzip");
+        text_response(r, 406,
+                      "Accept-Encoding refuses every coding offered; /metrics and /api/v1/metrics offer "
+                      "identity and gzip");
 }
 
 static void take_shared(fcgi_response_t *r, fcgi_shared_answer_t *a)
@@ -292,8 +297,8 @@ static void handle_scrape(fcgi_app_t *app, const fcgi_config_t *cfg, const fcgi_
     int shareable = q.nnames == 0;
     unsigned key = share_key(json, expo, coding);
     fcgi_shared_answer_t *shared = NULL;
-    fcgi_share_role_t role = shareable ? fcgi_share_join(app->share, key, started + cfg->render_deadline_seconds, &shared)
-                                       : FCGI_SHARE_LEAD;
+    fcgi_share_role_t role =
+        shareable ? fcgi_share_join(app->share, key, started + cfg->render_deadline_seconds, &shared) : FCGI_SHARE_LEAD;
     if (role == FCGI_SHARE_FOLLOW) {
         take_shared(r, shared);
         fcgi_selfmetrics_scrape_shared(app->self, label);
@@ -301,8 +306,10 @@ static void handle_scrape(fcgi_app_t *app, const fcgi_config_t *cfg, const fcgi_
     }
     if (role == FCGI_SHARE_TIMEOUT) {
         char why[160];
-        snprintf(why, sizeof why, "waited %g s (render_deadline_seconds) for another scrape's render; raise it or "
-                 "filter with name[]", cfg->render_deadline_seconds);
+        snprintf(why, sizeof why,
+                 "waited %g s (render_deadline_seconds) for another scrape's render; raise it or "
+                 "filter with name[]",
+                 cfg->render_deadline_seconds);
         render_failed(app, r, 1, "deadline", "rendering too slow", why);
         goto done;
     }
@@ -373,8 +380,9 @@ void fcgi_handle(fcgi_app_t *app, const fcgi_request_t *req, fcgi_response_t *re
     int get = req->method && strcmp(req->method, "GET") == 0;
     int head = req->method && strcmp(req->method, "HEAD") == 0;
     if (route == FCGI_ROUTE_NONE) {
-        text_response(resp, 404, "not found; fastprom-fcgi serves %s/metrics, %s/api/v1/metrics, "
-                                 "%s/api/v1/health/prometheus and %s/api/v1/health/live",
+        text_response(resp, 404,
+                      "not found; fastprom-fcgi serves %s/metrics, %s/api/v1/metrics, "
+                      "%s/api/v1/health/prometheus and %s/api/v1/health/live",
                       cfg->uri_prefix, cfg->uri_prefix, cfg->uri_prefix, cfg->uri_prefix);
     } else if (!get && !head) {
         text_response(resp, 405, "method not allowed; use GET or HEAD");

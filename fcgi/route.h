@@ -37,13 +37,13 @@ typedef struct fcgi_request {
 typedef struct fcgi_response {
     int status;
     const char *content_type;
-    const char *allow;       /* for 405 */
-    int gzip;                /* body is gzip-encoded */
-    int vary;                /* varies by Accept and Accept-Encoding */
-    int head;                /* send the headers only */
+    const char *allow; /* for 405 */
+    int gzip;          /* body is gzip-encoded */
+    int vary;          /* varies by Accept and Accept-Encoding */
+    int head;          /* send the headers only */
     const char *body;
     size_t body_len;
-    char *owned;             /* free()d by fcgi_response_done */
+    char *owned;                  /* free()d by fcgi_response_done */
     fcgi_shared_answer_t *shared; /* released by fcgi_response_done */
     fcgi_scratch_t *scratch;      /* the render's buffers, given back by fcgi_response_done */
     char text[FCGI_LINE_MAX + 2]; /* short bodies: error lines */

@@ -118,8 +118,8 @@ fcgi_selfmetrics_t *fcgi_selfmetrics_new(unsigned threads, fastprom_error_t *err
          "Seconds since a value in the application's segment last changed.", NULL, NULL, LAST},
         {&sm->health_status, FASTPROM_GAUGE, "fastprom_health_status", "Health: 0 pass, 1 warn, 2 fail.", NULL, NULL,
          LAST},
-        {&sm->build_info, FASTPROM_GAUGE, "fastprom_build_info", "fastprom version; the value is always 1.",
-         "version", NULL, LAST},
+        {&sm->build_info, FASTPROM_GAUGE, "fastprom_build_info", "fastprom version; the value is always 1.", "version",
+         NULL, LAST},
         {&sm->cpu, FASTPROM_COUNTER, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
          NULL, NULL, SUM},
         {&sm->vmem, FASTPROM_GAUGE, "process_virtual_memory_bytes", "Virtual memory size in bytes.", NULL, NULL, LAST},
@@ -127,8 +127,7 @@ fcgi_selfmetrics_t *fcgi_selfmetrics_new(unsigned threads, fastprom_error_t *err
         {&sm->start_time, FASTPROM_GAUGE, "process_start_time_seconds",
          "Start time of the process since unix epoch in seconds.", NULL, NULL, LAST},
         {&sm->open_fds, FASTPROM_GAUGE, "process_open_fds", "Number of open file descriptors.", NULL, NULL, LAST},
-        {&sm->max_fds, FASTPROM_GAUGE, "process_max_fds", "Maximum number of open file descriptors.", NULL, NULL,
-         LAST},
+        {&sm->max_fds, FASTPROM_GAUGE, "process_max_fds", "Maximum number of open file descriptors.", NULL, NULL, LAST},
     };
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
         if (define(sm->fp, &specs[i], err) != 0) {

@@ -15,12 +15,12 @@ typedef struct fcgi_selfmetrics fcgi_selfmetrics_t;
 
 /* What the worker last saw of the application's segment. */
 typedef struct fcgi_segment_observation {
-    int up;               /* attached and valid */
+    int up; /* attached and valid */
     int have_stat;
     fastprom_stat_t stat; /* when have_stat */
     uint64_t generation;  /* changes when another segment is attached */
     double last_write_age;
-    int health_status;    /* 0 pass, 1 warn, 2 fail */
+    int health_status; /* 0 pass, 1 warn, 2 fail */
 } fcgi_segment_observation_t;
 
 /* threads: how many worker threads will write (each takes a writer slot). */

@@ -86,7 +86,7 @@ typedef struct worker {
 
 struct fcgi_server {
     fcgi_app_t *app;
-    int wake_fd;     /* readable once stopping: ends close drains */
+    int wake_fd; /* readable once stopping: ends close drains */
     atomic_int stopping;
     unsigned nworkers;
     worker_t *workers;
@@ -156,12 +156,9 @@ static int send_response(FCGX_Stream *out, const fcgi_response_t *r)
 static void serve(worker_t *w, FCGX_Request *req)
 {
     fcgi_request_t in = {
-        FCGX_GetParam("FCGI_ROLE", req->envp),
-        FCGX_GetParam("REQUEST_METHOD", req->envp),
-        FCGX_GetParam("DOCUMENT_URI", req->envp),
-        FCGX_GetParam("QUERY_STRING", req->envp),
-        FCGX_GetParam("HTTP_ACCEPT", req->envp),
-        FCGX_GetParam("HTTP_ACCEPT_ENCODING", req->envp),
+        FCGX_GetParam("FCGI_ROLE", req->envp),    FCGX_GetParam("REQUEST_METHOD", req->envp),
+        FCGX_GetParam("DOCUMENT_URI", req->envp), FCGX_GetParam("QUERY_STRING", req->envp),
+        FCGX_GetParam("HTTP_ACCEPT", req->envp),  FCGX_GetParam("HTTP_ACCEPT_ENCODING", req->envp),
     };
     if (!in.uri)
         in.uri = FCGX_GetParam("SCRIPT_NAME", req->envp);

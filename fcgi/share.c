@@ -33,10 +33,10 @@ struct fcgi_shared_answer {
 typedef struct share_slot {
     pthread_mutex_t lock;
     pthread_cond_t done;
-    uint64_t started;  /* rounds begun */
-    uint64_t finished; /* the round `latest` holds (or would have held) */
-    int busy;          /* a round renders now */
-    unsigned waiting;  /* scrapes waiting for a round */
+    uint64_t started;             /* rounds begun */
+    uint64_t finished;            /* the round `latest` holds (or would have held) */
+    int busy;                     /* a round renders now */
+    unsigned waiting;             /* scrapes waiting for a round */
     fcgi_shared_answer_t *latest; /* NULL when nobody waits */
 } share_slot_t;
 
@@ -169,8 +169,23 @@ unsigned fcgi_share_waiting(fcgi_share_t *sh, unsigned key)
     return n;
 }
 
-int fcgi_shared_status(const fcgi_shared_answer_t *a) { return a->status; }
-const char *fcgi_shared_content_type(const fcgi_shared_answer_t *a) { return a->content_type; }
-int fcgi_shared_gzip(const fcgi_shared_answer_t *a) { return a->gzip; }
-const char *fcgi_shared_body(const fcgi_shared_answer_t *a) { return a->body; }
-size_t fcgi_shared_len(const fcgi_shared_answer_t *a) { return a->len; }
+int fcgi_shared_status(const fcgi_shared_answer_t *a)
+{
+    return a->status;
+}
+const char *fcgi_shared_content_type(const fcgi_shared_answer_t *a)
+{
+    return a->content_type;
+}
+int fcgi_shared_gzip(const fcgi_shared_answer_t *a)
+{
+    return a->gzip;
+}
+const char *fcgi_shared_body(const fcgi_shared_answer_t *a)
+{
+    return a->body;
+}
+size_t fcgi_shared_len(const fcgi_shared_answer_t *a)
+{
+    return a->len;
+}

@@ -29,18 +29,18 @@
 
 struct fcgi_source {
     pthread_rwlock_t lock;
-    fastprom_t *fp;           /* guarded by lock */
-    int region;               /* fp's mapping in mapguard, -1: not watched */
-    char path[512];           /* what fp was opened from (or last tried) */
-    int error;                /* why fp is NULL */
+    fastprom_t *fp; /* guarded by lock */
+    int region;     /* fp's mapping in mapguard, -1: not watched */
+    char path[512]; /* what fp was opened from (or last tried) */
+    int error;      /* why fp is NULL */
     char reason[FCGI_REASON_MAX];
-    double last_attempt;      /* monotonic seconds of the last open attempt */
+    double last_attempt; /* monotonic seconds of the last open attempt */
     uint64_t generation;
 
     pthread_mutex_t activity_lock; /* the write-age tracking below */
     uint64_t seen_generation;
     uint64_t last_activity;
-    double last_change;            /* monotonic */
+    double last_change; /* monotonic */
 };
 
 static void resolve_path(const char *path, char *out, size_t outlen)
@@ -124,8 +124,10 @@ static void repair(fcgi_source_t *src, const char *path)
         src->fp = NULL;
         if (shrank) {
             src->error = FASTPROM_ECORRUPT;
-            snprintf(src->reason, sizeof src->reason, "segment %s shrank while being read (another process "
-                     "truncated it); it is attached again once whole", src->path);
+            snprintf(src->reason, sizeof src->reason,
+                     "segment %s shrank while being read (another process "
+                     "truncated it); it is attached again once whole",
+                     src->path);
         } else if (strcmp(src->path, path) == 0) {
             set_reason(src, &err, path);
         }

@@ -16,11 +16,11 @@
 typedef struct fcgi_source fcgi_source_t;
 
 typedef struct fcgi_source_view {
-    fastprom_t *fp;  /* NULL when not attached; usable until fcgi_source_release */
-    int error;       /* a fastprom_errcode when fp is NULL */
+    fastprom_t *fp;               /* NULL when not attached; usable until fcgi_source_release */
+    int error;                    /* a fastprom_errcode when fp is NULL */
     char reason[FCGI_REASON_MAX]; /* one line when fp is NULL */
-    char path[512];  /* the segment's path */
-    int have_stat;   /* stat is filled (0 when the segment was mid-change) */
+    char path[512];               /* the segment's path */
+    int have_stat;                /* stat is filled (0 when the segment was mid-change) */
     fastprom_stat_t stat;
     double last_write_age; /* seconds since a recorded value last changed */
     uint64_t generation;   /* changes each time a segment is (re)attached */

@@ -22,7 +22,7 @@
 #include "watchdog.h"
 
 typedef struct slot {
-    int fd;       /* -1: disarmed */
+    int fd; /* -1: disarmed */
     int fired;
     double deadline;
 } slot_t;

@@ -83,9 +83,8 @@ typedef struct fastprom fastprom_t;
 #define FASTPROM_DEFAULT_FAMILY_LIMIT 10000u
 
 /* fastprom_options_t.flags */
-#define FASTPROM_READONLY 0x1u /* map read-only; never create, never repair */
-#define FASTPROM_PRIVATE 0x2u  /* an anonymous segment (memfd) for this
-                                  process and its threads; path is ignored */
+#define FASTPROM_READONLY 0x1u  /* map read-only; never create, never repair */
+#define FASTPROM_PRIVATE 0x2u   /* an anonymous segment (memfd) for this process and its threads; path ignored */
 #define FASTPROM_NO_CREATE 0x4u /* fail with ENOENT if the file is missing */
 
 typedef struct fastprom_options {
@@ -189,7 +188,7 @@ typedef enum fastprom_gauge_mode {
     FASTPROM_GAUGE_LIVEMAX,
     FASTPROM_GAUGE_MIN,
     FASTPROM_GAUGE_LIVEMIN,
-    FASTPROM_GAUGE_MOSTRECENT,  /* the value written last, by any process */
+    FASTPROM_GAUGE_MOSTRECENT, /* the value written last, by any process */
     FASTPROM_GAUGE_LIVEMOSTRECENT
 } fastprom_gauge_mode_t;
 
@@ -202,17 +201,19 @@ FASTPROM_API const char *fastprom_gauge_mode_name(int mode);
 #define FASTPROM_EXEMPLARS 0x1u /* reserve room for exemplars (counters, histograms) */
 
 #define FASTPROM_MAX_LABELS 16
-#define FASTPROM_MAX_BUCKETS 64   /* histogram bounds, +Inf excluded */
+#define FASTPROM_MAX_BUCKETS 64 /* histogram bounds, +Inf excluded */
 #define FASTPROM_MAX_QUANTILES 16
 #define FASTPROM_MAX_STATES 64
-#define FASTPROM_MAX_LABEL_VALUE 4096 /* bytes */
-#define FASTPROM_MAX_NAME 200         /* bytes, metric and label names */
-#define FASTPROM_MAX_HELP 4096        /* bytes */
+#define FASTPROM_MAX_LABEL_VALUE 4096    /* bytes */
+#define FASTPROM_MAX_NAME 200            /* bytes, metric and label names */
+#define FASTPROM_MAX_HELP 4096           /* bytes */
 #define FASTPROM_MAX_EXEMPLAR_LABELS 128 /* bytes of names+values, as OpenMetrics */
 
 /* prometheus_client's default histogram buckets (+Inf implied). */
+/* clang-format off */
 #define FASTPROM_DEFAULT_BUCKETS \
     { 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0 }
+/* clang-format on */
 #define FASTPROM_DEFAULT_NBUCKETS 14
 
 typedef struct fastprom_family_def {
@@ -355,8 +356,8 @@ typedef struct fastprom_label {
  * FASTPROM_MAX_EXEMPLAR_LABELS bytes. Errors: EINVAL (no EXEMPLARS flag, bad
  * or too long labels; the update itself is still applied when it was valid).
  */
-FASTPROM_API int fastprom_inc_exemplar(fastprom_series_t *s, double v, const fastprom_label_t *labels,
-                                       size_t nlabels, double timestamp);
+FASTPROM_API int fastprom_inc_exemplar(fastprom_series_t *s, double v, const fastprom_label_t *labels, size_t nlabels,
+                                       double timestamp);
 FASTPROM_API int fastprom_observe_exemplar(fastprom_series_t *s, double v, const fastprom_label_t *labels,
                                            size_t nlabels, double timestamp);
 
@@ -390,8 +391,7 @@ FASTPROM_API const char *fastprom_content_type(fastprom_format_t format);
 
 /* fastprom_render_options_t.flags */
 #define FASTPROM_RENDER_CREATED 0x1u /* OpenMetrics: emit <name>_created samples */
-#define FASTPROM_RENDER_NO_EOF 0x2u  /* OpenMetrics: leave out "# EOF" (the
-                                        caller appends more families) */
+#define FASTPROM_RENDER_NO_EOF 0x2u  /* OpenMetrics: leave out "# EOF" (the caller appends more families) */
 
 typedef struct fastprom_render_options {
     fastprom_format_t format;
@@ -447,22 +447,22 @@ FASTPROM_API int fastprom_render(fastprom_t *fp, const fastprom_render_options_t
 
 typedef struct fastprom_stat {
     uint32_t layout_version;
-    uint64_t size;          /* bytes */
-    uint64_t used;          /* bytes in use (headers, metadata, value blocks) */
-    double created;         /* Unix seconds the segment was created */
+    uint64_t size;  /* bytes */
+    uint64_t used;  /* bytes in use (headers, metadata, value blocks) */
+    double created; /* Unix seconds the segment was created */
     uint32_t families;
     uint32_t families_by_type[FASTPROM_NTYPES];
-    uint32_t series;        /* live series */
+    uint32_t series; /* live series */
     uint32_t series_by_type[FASTPROM_NTYPES];
     uint32_t series_capacity;
     uint32_t slots_total;
-    uint32_t slots_live;    /* claimed by a running process */
-    uint32_t slots_dead;    /* owner died, values not folded yet */
-    uint32_t processes_live; /* distinct running writer processes */
-    uint64_t dropped_series; /* series refused: family limit or segment full */
+    uint32_t slots_live;      /* claimed by a running process */
+    uint32_t slots_dead;      /* owner died, values not folded yet */
+    uint32_t processes_live;  /* distinct running writer processes */
+    uint64_t dropped_series;  /* series refused: family limit or segment full */
     uint64_t dropped_updates; /* updates refused: no room for a new cell */
-    uint64_t folded_slots;  /* dead slots folded since creation */
-    uint64_t repairs;       /* recoveries from a writer killed holding the lock */
+    uint64_t folded_slots;    /* dead slots folded since creation */
+    uint64_t repairs;         /* recoveries from a writer killed holding the lock */
     /* Changes whenever any recorded value changes; compare two readings to
      * learn whether anything was written in between. */
     uint64_t activity;

@@ -67,8 +67,7 @@ void fp_block_free(fastprom_t *fp, uint32_t off)
     struct fp_block *b = (struct fp_block *)(fp->base + off);
     b->owner = FP_OWNER_FREE;
     atomic_store_explicit(&b->used, (uint32_t)sizeof *b, memory_order_relaxed);
-    atomic_store_explicit(&b->next, atomic_load_explicit(&h->free_head, memory_order_relaxed),
-                          memory_order_relaxed);
+    atomic_store_explicit(&b->next, atomic_load_explicit(&h->free_head, memory_order_relaxed), memory_order_relaxed);
     atomic_store_explicit(&h->free_head, off, memory_order_release);
     atomic_fetch_add_explicit(&h->free_count, 1, memory_order_relaxed);
 }

@@ -17,7 +17,10 @@ struct fp_arena {
     struct chunk *head;
 };
 
-struct fp_arena *fp_arena_new(void) { return calloc(1, sizeof(struct fp_arena)); }
+struct fp_arena *fp_arena_new(void)
+{
+    return calloc(1, sizeof(struct fp_arena));
+}
 
 void fp_arena_free(struct fp_arena *a)
 {

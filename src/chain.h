@@ -11,8 +11,8 @@
 
 struct fp_chain {
     const fastprom_t *fp;
-    uint32_t block;     /* current block, 0 at the end */
-    uint32_t pos, used; /* within the current block */
+    uint32_t block;       /* current block, 0 at the end */
+    uint32_t pos, used;   /* within the current block */
     uint32_t blocks_left; /* bounds the walk: a cycle is an error */
     int corrupt;
 };

@@ -33,8 +33,8 @@ __extension__ typedef unsigned __int128 fp_u128;
 #define POW10_MAX 324
 
 typedef struct {
-    fp_u128 g;   /* ceil(10^p * 2^(127 - log2)), in [2^127, 2^128) */
-    int log2;    /* floor(log2(10^p)) */
+    fp_u128 g; /* ceil(10^p * 2^(127 - log2)), in [2^127, 2^128) */
+    int log2;  /* floor(log2(10^p)) */
 } pow10_entry;
 
 static pow10_entry pow10_table[POW10_MAX - POW10_MIN + 1];
@@ -281,17 +281,30 @@ static uint64_t shortest_of(double v, int *e10)
 
 /* ---- decimal integers ----------------------------------------------------- */
 
-static const char two_digits[201] =
-    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-    "8081828384858687888990919293949596979899";
+static const char two_digits[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                    "8081828384858687888990919293949596979899";
 
 static const uint64_t pow10_u64[20] = {
-    UINT64_C(1), UINT64_C(10), UINT64_C(100), UINT64_C(1000), UINT64_C(10000), UINT64_C(100000),
-    UINT64_C(1000000), UINT64_C(10000000), UINT64_C(100000000), UINT64_C(1000000000),
-    UINT64_C(10000000000), UINT64_C(100000000000), UINT64_C(1000000000000),
-    UINT64_C(10000000000000), UINT64_C(100000000000000), UINT64_C(1000000000000000),
-    UINT64_C(10000000000000000), UINT64_C(100000000000000000), UINT64_C(1000000000000000000),
+    UINT64_C(1),
+    UINT64_C(10),
+    UINT64_C(100),
+    UINT64_C(1000),
+    UINT64_C(10000),
+    UINT64_C(100000),
+    UINT64_C(1000000),
+    UINT64_C(10000000),
+    UINT64_C(100000000),
+    UINT64_C(1000000000),
+    UINT64_C(10000000000),
+    UINT64_C(100000000000),
+    UINT64_C(1000000000000),
+    UINT64_C(10000000000000),
+    UINT64_C(100000000000000),
+    UINT64_C(1000000000000000),
+    UINT64_C(10000000000000000),
+    UINT64_C(100000000000000000),
+    UINT64_C(1000000000000000000),
     UINT64_C(10000000000000000000),
 };
 
@@ -399,7 +412,7 @@ static char *layout_digits(char *p, const char d[DIGITS_ROOM], int n, int x, int
             return p + 1 - x + n;
         }
         int whole = x + 1; /* 1..16 */
-        if (n <= whole) { /* an integer: pad with zeros, then ".0" */
+        if (n <= whole) {  /* an integer: pad with zeros, then ".0" */
             memcpy(p, d, 16);
             memset(p + n, '0', 16);
             memcpy(p + whole, ".0", 2);

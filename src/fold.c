@@ -46,7 +46,10 @@ struct merge_map {
     uint32_t cap, count;
 };
 
-static uint32_t key_hash(uint32_t series, uint32_t pid) { return (series * 2654435761u) ^ (pid * 40503u); }
+static uint32_t key_hash(uint32_t series, uint32_t pid)
+{
+    return (series * 2654435761u) ^ (pid * 40503u);
+}
 
 static struct merged *map_slot(struct merge_map *m, uint32_t series, uint32_t pid)
 {
@@ -135,9 +138,7 @@ static void add_values(struct merged *m, const unsigned char *src)
         break;
     case FASTPROM_GAUGE:
         switch (m->mode) {
-        case FASTPROM_GAUGE_SUM:
-            d[0] += sd[0];
-            break;
+        case FASTPROM_GAUGE_SUM: d[0] += sd[0]; break;
         case FASTPROM_GAUGE_MAX:
             if (sd[0] > d[0])
                 d[0] = sd[0];

@@ -92,7 +92,7 @@ struct fastprom {
     struct lane *lanes;  /* writer.h */
     struct lane *free_lanes;
     struct fastprom_family *families;
-    fastprom_series_t **series_pool; /* every handle, for close */
+    fastprom_series_t **series_pool;        /* every handle, for close */
     _Atomic(struct fp_arena *) spare_arena; /* memory of the last snapshot */
     pthread_mutex_t order_mu;               /* orders and their references */
     struct fp_order **orders;               /* FP_ORDER_CACHE entries, order.c */

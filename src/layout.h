@@ -61,13 +61,13 @@ struct fp_header {
     _Alignas(64) pthread_mutex_t lock;
 
     /* Mutable state. Written under the lock; read by anyone with acquire. */
-    _Alignas(64) _Atomic uint32_t meta_top;    /* next free metadata byte */
-    _Atomic uint32_t block_floor;              /* lowest carved block */
-    _Atomic uint32_t free_head;                /* free block list */
+    _Alignas(64) _Atomic uint32_t meta_top; /* next free metadata byte */
+    _Atomic uint32_t block_floor;           /* lowest carved block */
+    _Atomic uint32_t free_head;             /* free block list */
     _Atomic uint32_t free_count;
     _Atomic uint32_t nfamilies;
-    _Atomic uint32_t next_series_id;           /* starts at 1 */
-    _Atomic uint32_t retired_head;             /* retained totals of dead writers */
+    _Atomic uint32_t next_series_id; /* starts at 1 */
+    _Atomic uint32_t retired_head;   /* retained totals of dead writers */
     _Atomic uint32_t pad0;
     /* Changes (under the lock) whenever blocks are freed or slots folded: a
      * reader that sees it change during a snapshot retries. */
@@ -92,8 +92,8 @@ struct fp_slot {
     _Atomic uint32_t gen; /* bumped by every claim */
     _Atomic uint32_t pid;
     _Atomic uint32_t flags;
-    _Atomic uint32_t head; /* first value block */
-    _Atomic uint32_t primary; /* the process's primary slot */
+    _Atomic uint32_t head;       /* first value block */
+    _Atomic uint32_t primary;    /* the process's primary slot */
     _Atomic uint64_t proc_start; /* /proc/self/stat starttime: pid + this = a process */
     _Atomic uint64_t claimed_ns;
     uint8_t pad[24];
@@ -197,6 +197,9 @@ struct fp_exemplar {
 };
 _Static_assert(sizeof(struct fp_exemplar) == 192, "exemplar record size is part of the layout");
 
-static inline uint32_t fp_align8(uint32_t n) { return (n + 7u) & ~7u; }
+static inline uint32_t fp_align8(uint32_t n)
+{
+    return (n + 7u) & ~7u;
+}
 
 #endif

@@ -141,7 +141,10 @@ int fp_lock(fastprom_t *fp, fastprom_error_t *err)
     return 0;
 }
 
-void fp_unlock(fastprom_t *fp) { pthread_mutex_unlock(&fp->hdr->lock); }
+void fp_unlock(fastprom_t *fp)
+{
+    pthread_mutex_unlock(&fp->hdr->lock);
+}
 
 /* ---- folding under the lock --------------------------------------------------- */
 
@@ -161,6 +164,7 @@ int fastprom_collect_dead(fastprom_t *fp, fastprom_error_t *err)
     if (!fp)
         return fp_fail(err, FASTPROM_EINVAL, "fastprom_collect_dead: the segment handle is NULL");
     if (fp->readonly)
-        return fp_fail(err, FASTPROM_ERDONLY, "segment %s is open read-only; folding needs a writable handle", fp->path);
+        return fp_fail(err, FASTPROM_ERDONLY, "segment %s is open read-only; folding needs a writable handle",
+                       fp->path);
     return fp_collect_dead(fp, err);
 }

@@ -46,7 +46,8 @@ const struct fp_family *fp_family_rec(const fastprom_t *fp, uint32_t off)
         f->nbounds > FASTPROM_MAX_BUCKETS || f->nstates > FASTPROM_MAX_STATES ||
         f->entry_size != fp_entry_size(f->type, f->nbounds, f->flags) || f->gauge_mode > FASTPROM_GAUGE_LIVEMOSTRECENT)
         return NULL;
-    if ((f->type == FASTPROM_HISTOGRAM && f->nbounds == 0) || (f->type == FASTPROM_SUMMARY && f->nbounds > FASTPROM_MAX_QUANTILES))
+    if ((f->type == FASTPROM_HISTOGRAM && f->nbounds == 0) ||
+        (f->type == FASTPROM_SUMMARY && f->nbounds > FASTPROM_MAX_QUANTILES))
         return NULL;
     return f;
 }
@@ -105,8 +106,14 @@ static struct acc *acc_for(struct pass *p, uint32_t id, const struct fp_family *
     return a;
 }
 
-static uint64_t load_u64(const void *p) { return atomic_load_explicit((_Atomic uint64_t *)p, memory_order_relaxed); }
-static double load_f64(const void *p) { return atomic_load_explicit((_Atomic double *)p, memory_order_relaxed); }
+static uint64_t load_u64(const void *p)
+{
+    return atomic_load_explicit((_Atomic uint64_t *)p, memory_order_relaxed);
+}
+static double load_f64(const void *p)
+{
+    return atomic_load_explicit((_Atomic double *)p, memory_order_relaxed);
+}
 
 static int accumulate(struct pass *p, const struct fp_entry *e, int live, uint32_t slot_pid)
 {
@@ -185,8 +192,7 @@ static int accumulate(struct pass *p, const struct fp_entry *e, int live, uint32
         a->more->gauges = g;
         break;
     }
-    default:
-        return fp_pass_corrupt(p, "a value entry belongs to an info or stateset family");
+    default: return fp_pass_corrupt(p, "a value entry belongs to an info or stateset family");
     }
     return 0;
 }

@@ -29,8 +29,8 @@ struct acc_more {
 };
 
 struct acc {
-    uint64_t u0; /* counter integral part, summary count */
-    double d0;   /* counter fractional part, summary sum */
+    uint64_t u0;           /* counter integral part, summary count */
+    double d0;             /* counter fractional part, summary sum */
     struct acc_more *more; /* NULL: not seen; counters without exemplars share none_more */
 };
 

@@ -11,7 +11,10 @@ static int name_start(unsigned char c, int colon)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':');
 }
 
-static int name_rest(unsigned char c, int colon) { return name_start(c, colon) || (c >= '0' && c <= '9'); }
+static int name_rest(unsigned char c, int colon)
+{
+    return name_start(c, colon) || (c >= '0' && c <= '9');
+}
 
 static int valid_name(const char *s, size_t n, int colon)
 {
@@ -23,8 +26,14 @@ static int valid_name(const char *s, size_t n, int colon)
     return 1;
 }
 
-int fp_valid_metric_name(const char *s, size_t n) { return valid_name(s, n, 1); }
-int fp_valid_label_name(const char *s, size_t n) { return valid_name(s, n, 0); }
+int fp_valid_metric_name(const char *s, size_t n)
+{
+    return valid_name(s, n, 1);
+}
+int fp_valid_label_name(const char *s, size_t n)
+{
+    return valid_name(s, n, 0);
+}
 
 long fp_utf8_invalid_at(const char *str, size_t n)
 {

@@ -89,6 +89,12 @@ void fastprom_close(fastprom_t *fp)
     free(fp);
 }
 
-const char *fastprom_path(const fastprom_t *fp) { return fp ? fp->path : NULL; }
+const char *fastprom_path(const fastprom_t *fp)
+{
+    return fp ? fp->path : NULL;
+}
 
-const char *fastprom_version(void) { return FASTPROM_VERSION; }
+const char *fastprom_version(void)
+{
+    return FASTPROM_VERSION;
+}

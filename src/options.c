@@ -73,11 +73,10 @@ int fp_options_resolve(const fastprom_options_t *opt, struct fp_resolved *r, fas
         (parse_uint(env, 10, &r->family_limit) < 0 || r->family_limit == 0))
         return fp_fail(err, FASTPROM_EINVAL, "FASTPROM_FAMILY_LIMIT=\"%s\" is not a positive number", env);
     if (opt->mode > 0777)
-        return fp_fail(err, FASTPROM_EINVAL, "file mode %#o is not a permission mode like 0660 (no set-id or sticky bits)",
-                       opt->mode);
+        return fp_fail(err, FASTPROM_EINVAL,
+                       "file mode %#o is not a permission mode like 0660 (no set-id or sticky bits)", opt->mode);
     r->mode = opt->mode ? opt->mode : 0640;
-    if ((env = getenv("FASTPROM_MODE")) && *env && !opt->mode &&
-        (parse_uint(env, 8, &r->mode) < 0 || r->mode > 0777))
+    if ((env = getenv("FASTPROM_MODE")) && *env && !opt->mode && (parse_uint(env, 8, &r->mode) < 0 || r->mode > 0777))
         return fp_fail(err, FASTPROM_EINVAL, "FASTPROM_MODE=\"%s\" is not an octal file mode like 0660", env);
     return 0;
 }

@@ -9,8 +9,7 @@
 #include "names.h"
 #include "order.h"
 
-const char *fp_labels_check(const unsigned char *blob, uint32_t len, uint32_t n, fp_str_t *out,
-                            int names_every_other)
+const char *fp_labels_check(const unsigned char *blob, uint32_t len, uint32_t n, fp_str_t *out, int names_every_other)
 {
     size_t pos = 0;
     for (uint32_t i = 0; i < n; i++) {

@@ -31,8 +31,7 @@ struct fp_order {
  * validates them: UTF-8 values, or, with names_every_other, alternating
  * label names and values (info pairs). Returns NULL, or what is wrong.
  */
-const char *fp_labels_check(const unsigned char *blob, uint32_t len, uint32_t n, fp_str_t *out,
-                            int names_every_other);
+const char *fp_labels_check(const unsigned char *blob, uint32_t len, uint32_t n, fp_str_t *out, int names_every_other);
 
 /*
  * The order of recs, the family's live series in list order (fingerprint

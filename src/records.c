@@ -19,15 +19,11 @@ uint32_t fp_entry_size(fastprom_type_t type, uint32_t nbounds, unsigned flags)
 {
     uint32_t ex = (flags & FASTPROM_EXEMPLARS) ? (uint32_t)sizeof(struct fp_exemplar) : 0;
     switch (type) {
-    case FASTPROM_COUNTER:
-        return (uint32_t)sizeof(struct fp_entry) + 8 * FP_COUNTER_CELLS + ex;
-    case FASTPROM_GAUGE:
-        return (uint32_t)sizeof(struct fp_entry) + 8 * FP_GAUGE_CELLS;
-    case FASTPROM_HISTOGRAM:
-        return (uint32_t)sizeof(struct fp_entry) + 8 * (nbounds + 1) + 8 + ex * (nbounds + 1);
+    case FASTPROM_COUNTER: return (uint32_t)sizeof(struct fp_entry) + 8 * FP_COUNTER_CELLS + ex;
+    case FASTPROM_GAUGE: return (uint32_t)sizeof(struct fp_entry) + 8 * FP_GAUGE_CELLS;
+    case FASTPROM_HISTOGRAM: return (uint32_t)sizeof(struct fp_entry) + 8 * (nbounds + 1) + 8 + ex * (nbounds + 1);
     case FASTPROM_SUMMARY:
         return (uint32_t)sizeof(struct fp_entry) + 16 + (nbounds ? (uint32_t)sizeof(struct fp_sketch) : 0);
-    default:
-        return 0;
+    default: return 0;
     }
 }

@@ -50,8 +50,8 @@ struct normdef {
 static int check_labels(const fastprom_family_def_t *d, const struct normdef *n, fastprom_error_t *err)
 {
     if (d->nlabels > FASTPROM_MAX_LABELS)
-        return fp_fail(err, FASTPROM_EINVAL, "family %s has %zu labels; at most %d are allowed", n->name,
-                       d->nlabels, FASTPROM_MAX_LABELS);
+        return fp_fail(err, FASTPROM_EINVAL, "family %s has %zu labels; at most %d are allowed", n->name, d->nlabels,
+                       FASTPROM_MAX_LABELS);
     if (d->nlabels && !d->label_names)
         return fp_fail(err, FASTPROM_EINVAL, "family %s: nlabels is %zu but label_names is NULL", n->name, d->nlabels);
     for (size_t i = 0; i < d->nlabels; i++) {
@@ -68,9 +68,10 @@ static int check_labels(const fastprom_family_def_t *d, const struct normdef *n,
             return fp_fail(err, FASTPROM_EINVAL, "histogram %s: the label \"le\" is reserved for buckets", n->name);
         if (n->type == FASTPROM_SUMMARY && !strcmp(l, "quantile"))
             return fp_fail(err, FASTPROM_EINVAL, "summary %s: the label \"quantile\" is reserved", n->name);
-        if (n->type == FASTPROM_GAUGE && (d->gauge_mode == FASTPROM_GAUGE_ALL || d->gauge_mode == FASTPROM_GAUGE_LIVEALL) &&
-            !strcmp(l, "pid"))
-            return fp_fail(err, FASTPROM_EINVAL, "gauge %s: the label \"pid\" is added by its multiprocess mode", n->name);
+        if (n->type == FASTPROM_GAUGE &&
+            (d->gauge_mode == FASTPROM_GAUGE_ALL || d->gauge_mode == FASTPROM_GAUGE_LIVEALL) && !strcmp(l, "pid"))
+            return fp_fail(err, FASTPROM_EINVAL, "gauge %s: the label \"pid\" is added by its multiprocess mode",
+                           n->name);
         if (n->type == FASTPROM_STATESET && len == n->name_len && !memcmp(l, n->name, len))
             return fp_fail(err, FASTPROM_EINVAL, "stateset %s: a label may not have the family's own name", n->name);
         for (size_t j = 0; j < i; j++)
@@ -132,7 +133,8 @@ static int check_states(const fastprom_family_def_t *d, struct normdef *n, fastp
 {
     if (n->type != FASTPROM_STATESET) {
         if (d->nstates)
-            return fp_fail(err, FASTPROM_EINVAL, "%s %s: states are only for statesets", fastprom_type_name(n->type), n->name);
+            return fp_fail(err, FASTPROM_EINVAL, "%s %s: states are only for statesets", fastprom_type_name(n->type),
+                           n->name);
         return 0;
     }
     if (d->nstates == 0 || d->nstates > FASTPROM_MAX_STATES || !d->states)
@@ -151,8 +153,7 @@ static int check_states(const fastprom_family_def_t *d, struct normdef *n, fastp
     return 0;
 }
 
-static int normalise(const fastprom_family_def_t *d, uint32_t default_limit, struct normdef *n,
-                     fastprom_error_t *err)
+static int normalise(const fastprom_family_def_t *d, uint32_t default_limit, struct normdef *n, fastprom_error_t *err)
 {
     memset(n, 0, sizeof *n);
     if (!d)
@@ -232,7 +233,8 @@ static int seg_str_eq(const fastprom_t *fp, struct fp_strref r, const char *s, s
 
 static void describe_seg(const fastprom_t *fp, const struct fp_family *f, char *out, size_t cap)
 {
-    int k = snprintf(out, cap, "%s with labels (", fastprom_type_name((int)f->type) ? fastprom_type_name((int)f->type) : "?");
+    int k = snprintf(out, cap, "%s with labels (",
+                     fastprom_type_name((int)f->type) ? fastprom_type_name((int)f->type) : "?");
     const struct fp_strref *ls = fp_rec(fp, f->labels_off, (uint64_t)f->nlabels * sizeof *ls);
     for (uint32_t i = 0; ls && i < f->nlabels && k > 0 && (size_t)k < cap; i++) {
         const char *p = fp_at(fp, ls[i].off, ls[i].len);
@@ -382,7 +384,8 @@ static int64_t create_family(fastprom_t *fp, const struct normdef *n, uint32_t h
     if (clash)
         return fp_fail(err, FASTPROM_EEXIST,
                        "family %s would repeat a sample name of the existing %s %.*s; choose another name", n->name,
-                       fastprom_type_name((int)clash->type), (int)clash->name.len, (const char *)fp->base + clash->name.off);
+                       fastprom_type_name((int)clash->type), (int)clash->name.len,
+                       (const char *)fp->base + clash->name.off);
     if (slot == UINT32_MAX || atomic_load(&h->nfamilies) >= FP_MAX_FAMILIES) {
         atomic_fetch_add(&h->dropped_series, 1);
         return fp_fail(err, FASTPROM_EFULL, "segment %s holds the maximum of %u families; cannot add %s", fp->path,
@@ -396,8 +399,8 @@ static int64_t create_family(fastprom_t *fp, const struct normdef *n, uint32_t h
         (n->unit_len && !(f->unit.off = put_bytes(fp, n->unit, n->unit_len))) ||
         (n->nbounds && !(f->bounds_off = put_bytes(fp, n->bounds, n->nbounds * sizeof(double))))) {
         atomic_fetch_add(&h->dropped_series, 1);
-        return fp_fail(err, FASTPROM_EFULL, "segment %s is full; cannot add family %s (create it larger: FASTPROM_SIZE)",
-                       fp->path, n->name);
+        return fp_fail(err, FASTPROM_EFULL,
+                       "segment %s is full; cannot add family %s (create it larger: FASTPROM_SIZE)", fp->path, n->name);
     }
     f->name.len = (uint32_t)n->name_len;
     f->help.len = (uint32_t)n->help_len;
@@ -475,8 +478,8 @@ fastprom_family_t *fastprom_family(fastprom_t *fp, const fastprom_family_def_t *
         return NULL;
     }
     if (fp->readonly) {
-        fp_fail(err, FASTPROM_ERDONLY, "segment %s is open read-only; open it without FASTPROM_READONLY to define metrics",
-                fp->path);
+        fp_fail(err, FASTPROM_ERDONLY,
+                "segment %s is open read-only; open it without FASTPROM_READONLY to define metrics", fp->path);
         return NULL;
     }
     struct normdef n;

@@ -31,10 +31,12 @@ int fp_render_check_options(const fastprom_render_options_t *opt, fastprom_error
     const unsigned known = FASTPROM_RENDER_CREATED | FASTPROM_RENDER_NO_EOF;
     if (opt->format != FASTPROM_FORMAT_TEXT && opt->format != FASTPROM_FORMAT_OPENMETRICS &&
         opt->format != FASTPROM_FORMAT_JSON)
-        return fp_fail(err, FASTPROM_EINVAL, "render format %d is unknown: use FASTPROM_FORMAT_TEXT, _OPENMETRICS or _JSON",
+        return fp_fail(err, FASTPROM_EINVAL,
+                       "render format %d is unknown: use FASTPROM_FORMAT_TEXT, _OPENMETRICS or _JSON",
                        (int)opt->format);
     if (opt->flags & ~known)
-        return fp_fail(err, FASTPROM_EINVAL, "render flags 0x%x are unknown: use FASTPROM_RENDER_CREATED | FASTPROM_RENDER_NO_EOF",
+        return fp_fail(err, FASTPROM_EINVAL,
+                       "render flags 0x%x are unknown: use FASTPROM_RENDER_CREATED | FASTPROM_RENDER_NO_EOF",
                        opt->flags & ~known);
     if (opt->nnames && !opt->names)
         return fp_fail(err, FASTPROM_EINVAL, "render names is NULL with nnames %zu: pass the array or nnames 0",
@@ -55,15 +57,15 @@ int fp_render_check_options(const fastprom_render_options_t *opt, fastprom_error
         return fp_fail(err, FASTPROM_EINVAL, "render prefix \"%.64s\": names starting with \"__\" are reserved", p);
     for (size_t i = 0; p[i]; i++)
         if (!is_name_char(p[i], i == 0))
-            return fp_fail(err, FASTPROM_EINVAL, "render prefix \"%.64s\": a prefix matches [a-zA-Z_:][a-zA-Z0-9_:]*", p);
+            return fp_fail(err, FASTPROM_EINVAL, "render prefix \"%.64s\": a prefix matches [a-zA-Z_:][a-zA-Z0-9_:]*",
+                           p);
     return 0;
 }
 
 /* In text and OpenMetrics a stateset's label is named after its (prefixed)
  * family, and label names cannot hold ':'; refuse rather than print an
  * exposition parsers reject. */
-static int check_stateset_prefix(const fp_snapshot_t *snap, const fastprom_render_options_t *opt,
-                                 fastprom_error_t *err)
+static int check_stateset_prefix(const fp_snapshot_t *snap, const fastprom_render_options_t *opt, fastprom_error_t *err)
 {
     const char *prefix = opt->prefix;
     if (opt->format == FASTPROM_FORMAT_JSON || !prefix || !strchr(prefix, ':'))

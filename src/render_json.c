@@ -56,9 +56,15 @@ static json_t *number(double v)
     return json_real(v);
 }
 
-static json_t *count(uint64_t v) { return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v); }
+static json_t *count(uint64_t v)
+{
+    return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
 
-static json_t *str(fp_str_t s) { return json_stringn(s.ptr, s.len); }
+static json_t *str(fp_str_t s)
+{
+    return json_stringn(s.ptr, s.len);
+}
 
 typedef struct json_ctx {
     const char *prefix;
@@ -183,8 +189,7 @@ static void put_pid_series(json_ctx_t *c, json_t *list, const fp_snap_family_t *
 
 static void put_series(json_ctx_t *c, json_t *list, const fp_snap_family_t *f, const fp_snap_series_t *s)
 {
-    if (f->type == FASTPROM_GAUGE &&
-        (f->gauge_mode == FASTPROM_GAUGE_ALL || f->gauge_mode == FASTPROM_GAUGE_LIVEALL)) {
+    if (f->type == FASTPROM_GAUGE && (f->gauge_mode == FASTPROM_GAUGE_ALL || f->gauge_mode == FASTPROM_GAUGE_LIVEALL)) {
         put_pid_series(c, list, f, s);
         return;
     }

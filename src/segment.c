@@ -113,8 +113,8 @@ static int map_fd(fastprom_t *fp, int fd, fastprom_error_t *err)
     if (fstat(fd, &st) < 0)
         return fp_fail_errno(err, "cannot stat segment %s", fp->path);
     if ((uint64_t)st.st_size < FP_HEADER_REGION)
-        return fp_fail(err, FASTPROM_ECORRUPT, "segment %s is %lld bytes, too small to be a fastprom segment",
-                       fp->path, (long long)st.st_size);
+        return fp_fail(err, FASTPROM_ECORRUPT, "segment %s is %lld bytes, too small to be a fastprom segment", fp->path,
+                       (long long)st.st_size);
     struct fp_header h;
     ssize_t n = pread(fd, &h, sizeof h, 0);
     if (n != (ssize_t)sizeof h)
@@ -154,8 +154,8 @@ static int open_file(fastprom_t *fp, const struct fp_resolved *r, fastprom_error
         if (errno != ENOENT)
             return fp_fail_errno(err, "cannot open segment %s", fp->path);
         if (!may_create)
-            return fp_fail(err, FASTPROM_ENOENT,
-                           "segment %s does not exist; start a writer (or `fastprom init`) first", fp->path);
+            return fp_fail(err, FASTPROM_ENOENT, "segment %s does not exist; start a writer (or `fastprom init`) first",
+                           fp->path);
         int rc = create_at(fp->path, r, err);
         if (rc < 0)
             return rc;

@@ -121,7 +121,8 @@ static int refuse_series(fastprom_t *fp, struct fp_family *f, int code, const ch
                        "keep working): look for unbounded label values such as ids or raw paths, or raise max_series",
                        name, f->max_series);
     }
-    return fp_fail(err, code, "segment %s is full (%s); series of %s refused: create the segment larger "
+    return fp_fail(err, code,
+                   "segment %s is full (%s); series of %s refused: create the segment larger "
                    "(FASTPROM_SIZE) after stopping its writers",
                    fp->path, why, name);
 }
@@ -228,7 +229,8 @@ static int map_insert(fastprom_family_t *fam, fastprom_series_t *s)
     for (uint32_t i = 0;; i++) {
         uint32_t pos = (s->hash + i) & (m->cap - 1);
         fastprom_series_t *x = atomic_load(&m->items[pos]);
-        if (!x || (x->hash == s->hash && x->labels_len == s->labels_len && !memcmp(x->labels, s->labels, s->labels_len))) {
+        if (!x ||
+            (x->hash == s->hash && x->labels_len == s->labels_len && !memcmp(x->labels, s->labels, s->labels_len))) {
             if (!x)
                 m->count++;
             atomic_store_explicit(&m->items[pos], s, memory_order_release);
@@ -256,8 +258,8 @@ static fastprom_series_t *new_handle(fastprom_family_t *fam, uint32_t off, const
     s->id = r->id;
     s->attach = (uint8_t)fp->attach;
     s->type = (uint8_t)fam->type;
-    s->gauge_timed = fam->type == FASTPROM_GAUGE && (fam->gauge_mode == FASTPROM_GAUGE_MOSTRECENT ||
-                                                     fam->gauge_mode == FASTPROM_GAUGE_LIVEMOSTRECENT);
+    s->gauge_timed = fam->type == FASTPROM_GAUGE &&
+                     (fam->gauge_mode == FASTPROM_GAUGE_MOSTRECENT || fam->gauge_mode == FASTPROM_GAUGE_LIVEMOSTRECENT);
     s->exemplars = !!(fam->flags & FASTPROM_EXEMPLARS);
     s->nbounds = fam->nbounds;
     s->entry_size = fam->entry_size;
@@ -405,8 +407,8 @@ static int check_info_pairs(const fastprom_family_t *fam, const fastprom_label_t
         for (uint32_t j = 0; j < fam->nlabels; j++) {
             const struct fp_strref *ln = &fam->label_names[j];
             if (ln->len == kl && !memcmp(fam->fp->base + ln->off, k, kl))
-                return fp_fail(err, FASTPROM_EINVAL, "info %s: key %s is already one of the family's labels",
-                               fam->name, k);
+                return fp_fail(err, FASTPROM_EINVAL, "info %s: key %s is already one of the family's labels", fam->name,
+                               k);
         }
         for (size_t j = 0; j < i; j++)
             if (!strcmp(pairs[j].name, k))
@@ -462,7 +464,8 @@ int fastprom_info(fastprom_series_t *s, const fastprom_label_t *pairs, size_t n,
     fp_unlock(fp);
     free(blob);
     if (!off)
-        return fp_fail(err, FASTPROM_EFULL, "segment %s is full; info of %s not stored (create it larger: FASTPROM_SIZE)",
-                       fp->path, fam->name);
+        return fp_fail(err, FASTPROM_EFULL,
+                       "segment %s is full; info of %s not stored (create it larger: FASTPROM_SIZE)", fp->path,
+                       fam->name);
     return 0;
 }

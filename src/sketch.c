@@ -21,7 +21,10 @@ static void build_tables(void)
     fp_sketch_log2_min = log2(FP_SKETCH_MIN);
 }
 
-void fp_sketch_init(void) { pthread_once(&tables_once, build_tables); }
+void fp_sketch_init(void)
+{
+    pthread_once(&tables_once, build_tables);
+}
 
 void fp_sketch_merge(struct fp_sketch_merged *into, const struct fp_sketch *from)
 {

@@ -144,17 +144,11 @@ static int combine_gauge(struct pass *p, const fp_snap_family_t *fam, const stru
         double v = g->value;
         switch (mode) {
         case FASTPROM_GAUGE_SUM:
-        case FASTPROM_GAUGE_LIVESUM:
-            out->value += v;
-            break;
+        case FASTPROM_GAUGE_LIVESUM: out->value += v; break;
         case FASTPROM_GAUGE_MAX:
-        case FASTPROM_GAUGE_LIVEMAX:
-            out->value = any && out->value >= v ? out->value : v;
-            break;
+        case FASTPROM_GAUGE_LIVEMAX: out->value = any && out->value >= v ? out->value : v; break;
         case FASTPROM_GAUGE_MIN:
-        case FASTPROM_GAUGE_LIVEMIN:
-            out->value = any && out->value <= v ? out->value : v;
-            break;
+        case FASTPROM_GAUGE_LIVEMIN: out->value = any && out->value <= v ? out->value : v; break;
         default: /* mostrecent */
             if (g->ts >= best_ts) {
                 best_ts = g->ts;
@@ -224,8 +218,7 @@ static int build_series(struct pass *p, const fp_snap_family_t *fam, const struc
         out->value = a ? (double)a->u0 + a->d0 : 0.0;
         out->has_value = 1;
         break;
-    case FASTPROM_GAUGE:
-        return combine_gauge(p, fam, a, out);
+    case FASTPROM_GAUGE: return combine_gauge(p, fam, a, out);
     case FASTPROM_HISTOGRAM:
         if (!(out->buckets = fp_arena_alloc(p->arena, (fam->nbounds + 1) * sizeof *out->buckets)))
             return fp_pass_nomem(p);

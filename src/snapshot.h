@@ -76,10 +76,10 @@ typedef struct fp_snap_series {
 typedef struct fp_snap_family {
     fastprom_type_t type;
     fastprom_gauge_mode_t gauge_mode;
-    unsigned flags;  /* FASTPROM_EXEMPLARS */
-    fp_str_t name;   /* counters: without "_total" */
-    fp_str_t help;   /* len 0: none */
-    fp_str_t unit;   /* len 0: none */
+    unsigned flags; /* FASTPROM_EXEMPLARS */
+    fp_str_t name;  /* counters: without "_total" */
+    fp_str_t help;  /* len 0: none */
+    fp_str_t unit;  /* len 0: none */
     size_t nlabels;
     fp_str_t *label_names;
     /* HISTOGRAM: upper bounds, ascending, finite (+Inf implied).
@@ -100,8 +100,8 @@ typedef struct fp_snapshot {
     size_t nfamilies;
     fp_snap_family_t *families; /* sorted by name */
     fastprom_stat_t stat;
-    struct fp_arena *arena;     /* owns every pointer above but label values */
-    struct fp_order **orders;   /* hold the label values (order.h) */
+    struct fp_arena *arena;   /* owns every pointer above but label values */
+    struct fp_order **orders; /* hold the label values (order.h) */
     size_t norders;
 } fp_snapshot_t;
 

@@ -238,14 +238,12 @@ int fastprom_update_ready(const fastprom_series_t *s)
     switch (s->type) {
     case FASTPROM_COUNTER:
     case FASTPROM_HISTOGRAM:
-    case FASTPROM_SUMMARY:
-        return cached_cells(s) != NULL;
+    case FASTPROM_SUMMARY: return cached_cells(s) != NULL;
     case FASTPROM_GAUGE:
         return atomic_load_explicit(&s->gauge, memory_order_acquire) != NULL &&
                atomic_load_explicit(&s->gauge_epoch, memory_order_relaxed) ==
                    atomic_load_explicit(&fp_fork_epoch, memory_order_relaxed);
-    default:
-        return 1; /* statesets write the series record: never a lock */
+    default: return 1; /* statesets write the series record: never a lock */
     }
 }
 
@@ -305,8 +303,8 @@ static int record_exemplar(fastprom_series_t *s, double v, uint32_t bucket, cons
     unsigned char *c = own_cells(s, &rc);
     if (!c)
         return rc;
-    size_t at = s->type == FASTPROM_COUNTER ? 8 * FP_COUNTER_CELLS
-                                            : 8 * (s->nbounds + 2) + sizeof(struct fp_exemplar) * bucket;
+    size_t at =
+        s->type == FASTPROM_COUNTER ? 8 * FP_COUNTER_CELLS : 8 * (s->nbounds + 2) + sizeof(struct fp_exemplar) * bucket;
     write_exemplar((struct fp_exemplar *)(c + at), v, data, len, ts > 0 ? ts : now_seconds());
     return 0;
 }

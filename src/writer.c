@@ -170,7 +170,8 @@ int fp_writer_attach(fastprom_t *fp, fastprom_error_t *err)
 {
     pthread_once(&g_once, global_init);
     if (g_init_failed)
-        return fp_fail(err, FASTPROM_ESYS, "cannot set up thread and fork handlers (pthread_key_create/pthread_atfork)");
+        return fp_fail(err, FASTPROM_ESYS,
+                       "cannot set up thread and fork handlers (pthread_key_create/pthread_atfork)");
     pthread_mutex_lock(&g_mu);
     int a = 0;
     while (a < FP_MAX_ATTACH && g_handles[a])
@@ -351,8 +352,7 @@ static void init_cells(unsigned char *cells, const fastprom_series_t *s)
 
 /* Appends an entry for s to the chain of lane's slot. Under fp->mu (the
  * primary slot's chain gets gauge entries from every thread). */
-static unsigned char *append_entry(fastprom_t *fp, struct lane *lane, const fastprom_series_t *s,
-                                   fastprom_error_t *err)
+static unsigned char *append_entry(fastprom_t *fp, struct lane *lane, const fastprom_series_t *s, fastprom_error_t *err)
 {
     struct fp_slot *slot = fp_slot_at(fp, lane->slot);
     uint32_t size = s->entry_size;
@@ -370,8 +370,8 @@ static unsigned char *append_entry(fastprom_t *fp, struct lane *lane, const fast
         }
         fp_unlock(fp);
         if (!nb) {
-            fp_fail(err, FASTPROM_EFULL, "segment %s is full: no block for new values (create it larger: FASTPROM_SIZE)",
-                    fp->path);
+            fp_fail(err, FASTPROM_EFULL,
+                    "segment %s is full: no block for new values (create it larger: FASTPROM_SIZE)", fp->path);
             return NULL;
         }
         lane->tail = nb;

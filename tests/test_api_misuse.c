@@ -22,17 +22,37 @@
 #include "support.h"
 
 static const char *const covered[] = {
-    "fastprom_strerror",      "fastprom_version",      "fastprom_open",          "fastprom_close",
-    "fastprom_check",         "fastprom_path",         "fastprom_collect_dead",  "fastprom_gauge_mode_parse",
-    "fastprom_gauge_mode_name", "fastprom_family",     "fastprom_series",        "fastprom_remove",
-    "fastprom_clear",         "fastprom_inc",          "fastprom_dec",           "fastprom_set",
-    "fastprom_observe",       "fastprom_inc_exemplar", "fastprom_observe_exemplar", "fastprom_state",
-    "fastprom_info",          "fastprom_content_type", "fastprom_buf_free",      "fastprom_render",
-    "fastprom_stat",          "fastprom_type_name",    "fastprom_update_ready",
+    "fastprom_strerror",
+    "fastprom_version",
+    "fastprom_open",
+    "fastprom_close",
+    "fastprom_check",
+    "fastprom_path",
+    "fastprom_collect_dead",
+    "fastprom_gauge_mode_parse",
+    "fastprom_gauge_mode_name",
+    "fastprom_family",
+    "fastprom_series",
+    "fastprom_remove",
+    "fastprom_clear",
+    "fastprom_inc",
+    "fastprom_dec",
+    "fastprom_set",
+    "fastprom_observe",
+    "fastprom_inc_exemplar",
+    "fastprom_observe_exemplar",
+    "fastprom_state",
+    "fastprom_info",
+    "fastprom_content_type",
+    "fastprom_buf_free",
+    "fastprom_render",
+    "fastprom_stat",
+    "fastprom_type_name",
+    "fastprom_update_ready",
 };
 
 /* The call returned `code` and, with an err, said so in one non-empty line. */
-#define ASSERT_ERR(call, err, want)                                                                                   \
+#define ASSERT_ERR(call, err, want)                                                                                    \
     do {                                                                                                               \
         memset(&(err), 0x5a, sizeof(err));                                                                             \
         int rc_ = (call);                                                                                              \
@@ -47,7 +67,7 @@ static const char *const covered[] = {
         memset(&(err), 0x5a, sizeof(err));                                                                             \
         ck_assert_ptr_null((void *)(call));                                                                            \
         ck_assert_int_eq((err).code, (want));                                                                          \
-        ck_assert_msg((err).text[0], "error text missing");                                                           \
+        ck_assert_msg((err).text[0], "error text missing");                                                            \
     } while (0)
 
 static fastprom_family_t *family_of(fastprom_t *fp, fastprom_type_t type, const char *name, size_t nlabels)

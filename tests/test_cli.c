@@ -226,7 +226,7 @@ START_TEST(init_creates_and_keeps)
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(st, "slots"), "total")), 64);
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(st, "families"), "total")), 0);
     ck_assert_str_eq(json_string_value(json_object_get(st, "path")), seg);
-    const char *keys[] = {"layout_version", "used", "created", "series", "processes_live", "dropped_series",
+    const char *keys[] = {"layout_version",  "used",         "created", "series", "processes_live", "dropped_series",
                           "dropped_updates", "folded_slots", "repairs"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         ck_assert_msg(json_object_get(st, keys[i]) != NULL, "stat has no %s", keys[i]);

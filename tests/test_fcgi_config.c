@@ -57,11 +57,12 @@ END_TEST
 
 START_TEST(values_and_comments_at_every_level)
 {
-    fcgi_config_t *cfg = parse("{\"_comment\": [1, {\"x\": 2}], \"threads\": 8, \"max_in_flight\": 3,\n"
-                               " \"namespace\": \"voice_agent\", \"uri_prefix\": \"/monitoring\",\n"
-                               " \"socket_mode\": \"0600\", \"openmetrics_created\": true,\n"
-                               " \"health\": {\"_why\": \"x\", \"stale_after_seconds\": 2.5, \"max_dropped_series\": 7}}",
-                               NULL);
+    fcgi_config_t *cfg =
+        parse("{\"_comment\": [1, {\"x\": 2}], \"threads\": 8, \"max_in_flight\": 3,\n"
+              " \"namespace\": \"voice_agent\", \"uri_prefix\": \"/monitoring\",\n"
+              " \"socket_mode\": \"0600\", \"openmetrics_created\": true,\n"
+              " \"health\": {\"_why\": \"x\", \"stale_after_seconds\": 2.5, \"max_dropped_series\": 7}}",
+              NULL);
     ck_assert_msg(cfg != NULL, "%s", err);
     ck_assert_uint_eq(cfg->threads, 8);
     ck_assert_uint_eq(cfg->max_in_flight, 3);

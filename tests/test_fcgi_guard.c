@@ -122,14 +122,28 @@ static void params_records(bytes_t *b, const bytes_t *params, size_t chunk, unsi
 static void nginx_params(bytes_t *params)
 {
     static const char *const pairs[][2] = {
-        {"QUERY_STRING", "name[]=http_requests_total"}, {"REQUEST_METHOD", "GET"}, {"CONTENT_TYPE", ""},
-        {"CONTENT_LENGTH", ""}, {"SCRIPT_NAME", "/metrics"}, {"REQUEST_URI", "/metrics?name[]=http_requests_total"},
-        {"DOCUMENT_URI", "/metrics"}, {"DOCUMENT_ROOT", "/usr/share/nginx/html"}, {"SERVER_PROTOCOL", "HTTP/1.1"},
-        {"REQUEST_SCHEME", "http"}, {"GATEWAY_INTERFACE", "CGI/1.1"}, {"SERVER_SOFTWARE", "nginx/1.22.1"},
-        {"REMOTE_ADDR", "127.0.0.1"}, {"REMOTE_PORT", "51234"}, {"SERVER_ADDR", "127.0.0.1"},
-        {"SERVER_PORT", "9100"}, {"SERVER_NAME", "_"}, {"REDIRECT_STATUS", "200"}, {"HTTP_HOST", "127.0.0.1:9100"},
+        {"QUERY_STRING", "name[]=http_requests_total"},
+        {"REQUEST_METHOD", "GET"},
+        {"CONTENT_TYPE", ""},
+        {"CONTENT_LENGTH", ""},
+        {"SCRIPT_NAME", "/metrics"},
+        {"REQUEST_URI", "/metrics?name[]=http_requests_total"},
+        {"DOCUMENT_URI", "/metrics"},
+        {"DOCUMENT_ROOT", "/usr/share/nginx/html"},
+        {"SERVER_PROTOCOL", "HTTP/1.1"},
+        {"REQUEST_SCHEME", "http"},
+        {"GATEWAY_INTERFACE", "CGI/1.1"},
+        {"SERVER_SOFTWARE", "nginx/1.22.1"},
+        {"REMOTE_ADDR", "127.0.0.1"},
+        {"REMOTE_PORT", "51234"},
+        {"SERVER_ADDR", "127.0.0.1"},
+        {"SERVER_PORT", "9100"},
+        {"SERVER_NAME", "_"},
+        {"REDIRECT_STATUS", "200"},
+        {"HTTP_HOST", "127.0.0.1:9100"},
         {"HTTP_ACCEPT", "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3,*/*;q=0.1"},
-        {"HTTP_ACCEPT_ENCODING", "gzip"}, {"HTTP_USER_AGENT", "Prometheus/2.42.0"},
+        {"HTTP_ACCEPT_ENCODING", "gzip"},
+        {"HTTP_USER_AGENT", "Prometheus/2.42.0"},
     };
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
         put_pair(params, pairs[i][0], pairs[i][1]);
@@ -148,10 +162,10 @@ static void nginx_request(bytes_t *b)
 typedef struct feeder {
     int fd;
     const bytes_t *stream;
-    size_t chunk;      /* bytes per write */
-    long pause_ns;     /* between writes */
-    int hang_up;       /* close when done */
-    atomic_int quit;   /* stop writing: the verdict is in */
+    size_t chunk;    /* bytes per write */
+    long pause_ns;   /* between writes */
+    int hang_up;     /* close when done */
+    atomic_int quit; /* stop writing: the verdict is in */
     atomic_size_t written;
     atomic_int done;
 } feeder_t;
@@ -293,10 +307,10 @@ static fcgi_guard_verdict_t verdict(const bytes_t *stream, int hang_up, double w
     return verdict_fed(stream, 0, 0, hang_up, wait);
 }
 
-#define ASSERT_VERDICT(expected, actual)                                                                          \
-    do {                                                                                                         \
-        fcgi_guard_verdict_t got_ = (actual);                                                                    \
-        ck_assert_msg(got_ == (expected), "expected %s, got %s", fcgi_guard_verdict_name(expected), last_detail); \
+#define ASSERT_VERDICT(expected, actual)                                                                               \
+    do {                                                                                                               \
+        fcgi_guard_verdict_t got_ = (actual);                                                                          \
+        ck_assert_msg(got_ == (expected), "expected %s, got %s", fcgi_guard_verdict_name(expected), last_detail);      \
     } while (0)
 
 START_TEST(an_nginx_request_passes_and_stays_unread)
@@ -338,8 +352,7 @@ START_TEST(every_prefix_of_a_request_is_more_then_ok)
     nginx_request(&b);
     size_t terminator_end = b.len - 8; /* the empty STDIN record follows it */
     for (size_t len = 0; len <= b.len; len++)
-        ck_assert_int_eq(fcgi_guard_scan(b.data, len, NULL, 0),
-                         len < terminator_end ? FCGI_GUARD_MORE : FCGI_GUARD_OK);
+        ck_assert_int_eq(fcgi_guard_scan(b.data, len, NULL, 0), len < terminator_end ? FCGI_GUARD_MORE : FCGI_GUARD_OK);
     free(b.data);
 }
 END_TEST
@@ -348,7 +361,7 @@ END_TEST
 static void lengths_request(bytes_t *b, uint32_t name_len, uint32_t value_len)
 {
     bytes_t params = {0};
-    unsigned char raw[8] = {0x80 | name_len >> 24, name_len >> 16 & 0xff, name_len >> 8 & 0xff, name_len & 0xff,
+    unsigned char raw[8] = {0x80 | name_len >> 24,  name_len >> 16 & 0xff,  name_len >> 8 & 0xff,  name_len & 0xff,
                             0x80 | value_len >> 24, value_len >> 16 & 0xff, value_len >> 8 & 0xff, value_len & 0xff};
     put(&params, raw, sizeof raw);
     for (int i = 0; i < 96; i++)
@@ -362,10 +375,7 @@ START_TEST(lengths_that_overflow_libfcgi_are_refused)
 {
     static const uint32_t cases[][2] = {
         {0x40000000, 0x3fffffff}, /* sum + 2 wraps to INT_MIN + 1: libfcgi's assert aborts the worker */
-        {0x7ffffff0, 0x7ffffff0},
-        {0x7fffffff, 0x7fffffff},
-        {1, 0x7fffffff},
-        {0x7fffffff, 1},
+        {0x7ffffff0, 0x7ffffff0}, {0x7fffffff, 0x7fffffff}, {1, 0x7fffffff}, {0x7fffffff, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         bytes_t b = {0};
@@ -513,17 +523,26 @@ START_TEST(malformed_record_sequences_are_refused)
             for (int k = 0; k < 64; k++)
                 put_byte(&b, 0);
             break;
-        case 1: record(&b, 2, BEGIN_REQUEST, 1, body, 8, 0); break; /* another version */
-        case 2: params_records(&b, &params, 65535, 0, 1); break;   /* PARAMS before BEGIN */
+        case 1: record(&b, 2, BEGIN_REQUEST, 1, body, 8, 0); break;              /* another version */
+        case 2: params_records(&b, &params, 65535, 0, 1); break;                 /* PARAMS before BEGIN */
         case 3: record(&b, 1, GET_VALUES, 0, params.data, params.len, 0); break; /* a management record */
-        case 4: record(&b, 1, BEGIN_REQUEST, 0, body, 8, 0); break; /* request id 0 */
-        case 5: record(&b, 1, BEGIN_REQUEST, 1, body, 7, 0); break; /* a short body */
-        case 6: begin_role(&b, 99); break;                       /* an unknown role */
+        case 4: record(&b, 1, BEGIN_REQUEST, 0, body, 8, 0); break;              /* request id 0 */
+        case 5: record(&b, 1, BEGIN_REQUEST, 1, body, 7, 0); break;              /* a short body */
+        case 6: begin_role(&b, 99); break;                                       /* an unknown role */
         case 7: begin_role(&b, 0); break;
-        case 8: begin(&b); begin(&b); break; /* two requests */
-        case 9: begin(&b); record(&b, 1, STDIN_RECORD, 1, NULL, 0, 0); break; /* stdin before the params end */
-        case 10: begin(&b); record(&b, 1, PARAMS, 2, params.data, params.len, 0); break; /* another request id */
-        case 11: /* a management record among the parameters */
+        case 8:
+            begin(&b);
+            begin(&b);
+            break; /* two requests */
+        case 9:
+            begin(&b);
+            record(&b, 1, STDIN_RECORD, 1, NULL, 0, 0);
+            break; /* stdin before the params end */
+        case 10:
+            begin(&b);
+            record(&b, 1, PARAMS, 2, params.data, params.len, 0);
+            break; /* another request id */
+        case 11:   /* a management record among the parameters */
             begin(&b);
             record(&b, 1, PARAMS, 1, params.data, params.len, 0);
             record(&b, 1, GET_VALUES, 0, params.data, params.len, 0);

@@ -72,13 +72,15 @@ START_TEST(a_healthy_segment_passes_with_every_check)
     ck_assert_int_eq(fcgi_health_http_status(st), 200);
     ck_assert_ptr_null(json_object_get(doc, "output"));
     ck_assert(json_is_true(json_object_get(check_entry(doc, "segment:attached", "pass"), "observedValue")));
-    ck_assert_int_eq(json_integer_value(json_object_get(check_entry(doc, "segment:layoutVersion", "pass"),
-                                                        "observedValue")), 3);
+    ck_assert_int_eq(json_integer_value(
+                         json_object_get(check_entry(doc, "segment:layoutVersion", "pass"), "observedValue")),
+                     3);
     json_t *age = check_entry(doc, "writes:age", "pass");
     ck_assert_double_eq(json_real_value(json_object_get(age, "observedValue")), 1.25);
     ck_assert_str_eq(json_string_value(json_object_get(age, "observedUnit")), "s");
-    ck_assert_int_eq(json_integer_value(json_object_get(check_entry(doc, "writers:processes", "pass"),
-                                                        "observedValue")), 4);
+    ck_assert_int_eq(json_integer_value(
+                         json_object_get(check_entry(doc, "writers:processes", "pass"), "observedValue")),
+                     4);
     check_entry(doc, "series:dropped", "pass");
     check_entry(doc, "updates:dropped", "pass");
     check_entry(doc, "scrapes:errors", "pass");

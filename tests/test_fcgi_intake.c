@@ -77,9 +77,9 @@ static int client(void)
 
 /* BEGIN_REQUEST (responder), one parameter, the empty PARAMS record. */
 static const unsigned char request[] = {
-    1, 1, 0, 1, 0, 8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0,                         /* BEGIN_REQUEST */
-    1, 4, 0, 1, 0, 8, 0, 0, 4, 2, 'P', 'A', 'T', 'H', '/', 'x',             /* PARAMS PATH=/x */
-    1, 4, 0, 1, 0, 0, 0, 0,                                                 /* end of PARAMS */
+    1, 1, 0, 1, 0, 8, 0, 0, 0, 1, 0,   0,   0,   0,   0,   0,   /* BEGIN_REQUEST */
+    1, 4, 0, 1, 0, 8, 0, 0, 4, 2, 'P', 'A', 'T', 'H', '/', 'x', /* PARAMS PATH=/x */
+    1, 4, 0, 1, 0, 0, 0, 0,                                     /* end of PARAMS */
 };
 
 static int requesting_client(void)

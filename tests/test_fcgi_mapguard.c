@@ -58,12 +58,12 @@ START_TEST(a_read_past_a_shrunk_end_reads_zeros_and_is_flagged)
     ck_assert_int_eq(m[5 * page], 0x5a);
     ck_assert_int_eq(fcgi_mapguard_faulted(id), 0);
     ck_assert_int_eq(ftruncate(fd, 2 * page), 0);
-    ck_assert_int_eq(m[page], 0x5a);      /* still inside the file */
+    ck_assert_int_eq(m[page], 0x5a); /* still inside the file */
     ck_assert_int_eq(fcgi_mapguard_faulted(id), 0);
     ck_assert_int_eq(m[5 * page + 7], 0); /* past its end: was SIGBUS */
     ck_assert_int_eq(m[7 * page], 0);     /* the rest of the region went with it */
     ck_assert_int_eq(fcgi_mapguard_faulted(id), 1);
-    ck_assert_int_eq(m[0], 0x5a);         /* before the fault: the file's bytes */
+    ck_assert_int_eq(m[0], 0x5a); /* before the fault: the file's bytes */
     fcgi_mapguard_forget(id);
     ck_assert_int_eq(fcgi_mapguard_faulted(id), 1); /* forgetting does not unsay it */
     munmap((void *)m, (size_t)page * PAGES);

@@ -16,19 +16,19 @@
 #define OM001_TYPE "application/openmetrics-text; version=0.0.1; charset=utf-8"
 
 /* Prometheus 2.42 (the Debian package installed here), default settings. */
-#define PROMETHEUS_2_42                                                                                           \
-    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"               \
+#define PROMETHEUS_2_42                                                                                                \
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"                    \
     "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 /* Prometheus 2.42 with the protobuf feature flag: protobuf first (not
  * supported here), then the same order. */
-#define PROMETHEUS_2_42_PROTOBUF                                                                                  \
-    "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,"                 \
-    "application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,"         \
+#define PROMETHEUS_2_42_PROTOBUF                                                                                       \
+    "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,"                      \
+    "application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,"              \
     "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 /* Prometheus 3.x. */
-#define PROMETHEUS_3                                                                                              \
-    "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,"                                      \
-    "application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,"      \
+#define PROMETHEUS_3                                                                                                   \
+    "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,"                                           \
+    "application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,"            \
     "text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
 
 #define EXPO(h) fcgi_negotiate_exposition(h)
@@ -152,15 +152,23 @@ END_TEST
 START_TEST(malformed_accept_headers_fall_back_quietly)
 {
     const char *junk[] = {
-        ",,,", ";;;", "application/openmetrics-text;q=abc", "application/openmetrics-text;q=.5",
-        "application/openmetrics-text;q=0.5.5", "application/openmetrics-text;q=", "application/openmetrics-text;q=-1",
-        "\"", "application/openmetrics-text;version=\"1.0.0", "=;=,=", "\t \t", "application/openmetrics-text;q=1e3",
+        ",,,",
+        ";;;",
+        "application/openmetrics-text;q=abc",
+        "application/openmetrics-text;q=.5",
+        "application/openmetrics-text;q=0.5.5",
+        "application/openmetrics-text;q=",
+        "application/openmetrics-text;q=-1",
+        "\"",
+        "application/openmetrics-text;version=\"1.0.0",
+        "=;=,=",
+        "\t \t",
+        "application/openmetrics-text;q=1e3",
     };
     for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++)
         ck_assert_msg(EXPO(junk[i]) == FCGI_EXPO_TEXT, "\"%s\" should give text", junk[i]);
     /* a bad element does not spoil the good ones */
-    ck_assert_int_eq(EXPO("foo/bar;q=zz, application/openmetrics-text;version=1.0.0, ;;"),
-                     FCGI_EXPO_OPENMETRICS_1_0_0);
+    ck_assert_int_eq(EXPO("foo/bar;q=zz, application/openmetrics-text;version=1.0.0, ;;"), FCGI_EXPO_OPENMETRICS_1_0_0);
     ck_assert_int_eq(EXPO(" application/openmetrics-text ; q=0.7 , text/plain ; q=0.3 "), FCGI_EXPO_OPENMETRICS_1_0_0);
 }
 END_TEST

@@ -26,8 +26,11 @@ static void setup(void)
 {
     writer = open_tmp_segment(16u << 20, &segment);
     static const char *const labels[] = {"method", "status"};
-    fastprom_family_def_t def = {.type = FASTPROM_COUNTER, .name = "http_requests_total", .help = "Requests.",
-                                 .label_names = labels, .nlabels = 2};
+    fastprom_family_def_t def = {.type = FASTPROM_COUNTER,
+                                 .name = "http_requests_total",
+                                 .help = "Requests.",
+                                 .label_names = labels,
+                                 .nlabels = 2};
     fastprom_error_t err;
     requests = fastprom_family(writer, &def, &err);
     ck_assert_msg(requests != NULL, "%s", err.text);
@@ -52,8 +55,8 @@ static void teardown(void)
 }
 
 /* Handles one request; the body is copied out NUL-terminated (free it). */
-static char *request(const char *method, const char *uri, const char *query, const char *accept,
-                     const char *encoding, fcgi_response_t *r)
+static char *request(const char *method, const char *uri, const char *query, const char *accept, const char *encoding,
+                     fcgi_response_t *r)
 {
     fcgi_request_t req = {"RESPONDER", method, uri, query, accept, encoding};
     fcgi_handle(app, &req, r);
@@ -377,7 +380,10 @@ START_TEST(renders_past_the_deadline_get_503)
 {
     /* 20000 series take far more than the 1 ms deadline to render */
     static const char *const labels[] = {"id"};
-    fastprom_family_def_t def = {.type = FASTPROM_GAUGE, .name = "many", .label_names = labels, .nlabels = 1,
+    fastprom_family_def_t def = {.type = FASTPROM_GAUGE,
+                                 .name = "many",
+                                 .label_names = labels,
+                                 .nlabels = 1,
                                  .max_series = 30000};
     fastprom_family_t *many = fastprom_family(writer, &def, NULL);
     ck_assert_ptr_nonnull(many);

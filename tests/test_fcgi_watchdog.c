@@ -139,7 +139,7 @@ START_TEST(stopping_does_not_wait_for_armed_deadlines)
     int sv[2];
     pair(sv);
     fcgi_watchdog_arm(wd, 2, sv[1], fcgi_monotonic_seconds() + 3600);
-    fcgi_watchdog_stop(wd); /* the test's timeout fails it if this waits */
+    fcgi_watchdog_stop(wd);                    /* the test's timeout fails it if this waits */
     ck_assert_int_eq(write(sv[0], "x", 1), 1); /* and the descriptor was left alone */
     close(sv[0]);
     close(sv[1]);

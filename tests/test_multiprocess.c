@@ -42,7 +42,10 @@ static void make_path(void)
     unlink(g_path);
 }
 
-static void remove_path(void) { unlink(g_path); }
+static void remove_path(void)
+{
+    unlink(g_path);
+}
 
 /* Forked writers must not report through check's channel (it belongs to
  * the test process): they exit with a status the parent asserts on. */
@@ -82,8 +85,8 @@ static fastprom_series_t *series(fastprom_t *fp, fastprom_type_t type, const cha
 {
     fastprom_error_t err;
     const char *names[] = {"k"};
-    fastprom_family_def_t d = {.type = type, .name = name, .help = "test", .label_names = names,
-                               .nlabels = 1, .gauge_mode = mode};
+    fastprom_family_def_t d =
+        {.type = type, .name = name, .help = "test", .label_names = names, .nlabels = 1, .gauge_mode = mode};
     fastprom_family_t *f = fastprom_family(fp, &d, &err);
     require(f, "family %s: %s", name, err.text);
     const char *values[] = {label};
@@ -607,11 +610,11 @@ START_TEST(gauge_modes_combine_live_and_dead_processes)
 {
     /* Writers set 1, 2, 3 in that order; the one that set 3 then dies. */
     static const struct mode_case cases[] = {
-        {FASTPROM_GAUGE_LIVESUM, 3, 0},        {FASTPROM_GAUGE_ALL, 0, 3},
-        {FASTPROM_GAUGE_LIVEALL, 0, 2},        {FASTPROM_GAUGE_SUM, 6, 0},
-        {FASTPROM_GAUGE_MAX, 3, 0},            {FASTPROM_GAUGE_LIVEMAX, 2, 0},
-        {FASTPROM_GAUGE_MIN, 1, 0},            {FASTPROM_GAUGE_LIVEMIN, 1, 0},
-        {FASTPROM_GAUGE_MOSTRECENT, 3, 0},     {FASTPROM_GAUGE_LIVEMOSTRECENT, 2, 0},
+        {FASTPROM_GAUGE_LIVESUM, 3, 0},    {FASTPROM_GAUGE_ALL, 0, 3},
+        {FASTPROM_GAUGE_LIVEALL, 0, 2},    {FASTPROM_GAUGE_SUM, 6, 0},
+        {FASTPROM_GAUGE_MAX, 3, 0},        {FASTPROM_GAUGE_LIVEMAX, 2, 0},
+        {FASTPROM_GAUGE_MIN, 1, 0},        {FASTPROM_GAUGE_LIVEMIN, 1, 0},
+        {FASTPROM_GAUGE_MOSTRECENT, 3, 0}, {FASTPROM_GAUGE_LIVEMOSTRECENT, 2, 0},
     };
     make_path();
     fastprom_t *fp = open_rw();

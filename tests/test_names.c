@@ -10,16 +10,22 @@
 
 #include "names.h"
 
-static int is_alpha_(unsigned c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
-static int is_digit(unsigned c) { return c >= '0' && c <= '9'; }
+static int is_alpha_(unsigned c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+static int is_digit(unsigned c)
+{
+    return c >= '0' && c <= '9';
+}
 
 #define METRIC(s) fp_valid_metric_name(s, strlen(s))
 #define LABEL(s) fp_valid_label_name(s, strlen(s))
 
 START_TEST(metric_names_accept_the_prometheus_grammar)
 {
-    const char *good[] = {"a", "_", ":", "A", "a:b", ":a", "a0", "_9", "http_requests_total", "ns:sub:metric_9",
-                          "ABCxyz_0123456789:"};
+    const char *good[] =
+        {"a", "_", ":", "A", "a:b", ":a", "a0", "_9", "http_requests_total", "ns:sub:metric_9", "ABCxyz_0123456789:"};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++)
         ck_assert_msg(METRIC(good[i]), "\"%s\" should be a valid metric name", good[i]);
     const char *bad[] = {"", "0", "9a", "a-b", "a b", "a.b", "a/b", "é", "a\xc3\xa9", " a", "a ", "a\n", "{a}", "a=b"};
@@ -116,14 +122,14 @@ END_TEST
 START_TEST(utf8_boundary_code_points_are_valid)
 {
     ck_assert_int_eq(INVALID_AT(""), -1);
-    ck_assert_int_eq(INVALID_AT("\x00"), -1);         /* NUL is a character */
-    ck_assert_int_eq(INVALID_AT("\x7f"), -1);         /* U+007F */
-    ck_assert_int_eq(INVALID_AT("\xc2\x80"), -1);     /* U+0080 */
-    ck_assert_int_eq(INVALID_AT("\xdf\xbf"), -1);     /* U+07FF */
-    ck_assert_int_eq(INVALID_AT("\xe0\xa0\x80"), -1); /* U+0800 */
-    ck_assert_int_eq(INVALID_AT("\xed\x9f\xbf"), -1); /* U+D7FF */
-    ck_assert_int_eq(INVALID_AT("\xee\x80\x80"), -1); /* U+E000 */
-    ck_assert_int_eq(INVALID_AT("\xef\xbf\xbf"), -1); /* U+FFFF */
+    ck_assert_int_eq(INVALID_AT("\x00"), -1);             /* NUL is a character */
+    ck_assert_int_eq(INVALID_AT("\x7f"), -1);             /* U+007F */
+    ck_assert_int_eq(INVALID_AT("\xc2\x80"), -1);         /* U+0080 */
+    ck_assert_int_eq(INVALID_AT("\xdf\xbf"), -1);         /* U+07FF */
+    ck_assert_int_eq(INVALID_AT("\xe0\xa0\x80"), -1);     /* U+0800 */
+    ck_assert_int_eq(INVALID_AT("\xed\x9f\xbf"), -1);     /* U+D7FF */
+    ck_assert_int_eq(INVALID_AT("\xee\x80\x80"), -1);     /* U+E000 */
+    ck_assert_int_eq(INVALID_AT("\xef\xbf\xbf"), -1);     /* U+FFFF */
     ck_assert_int_eq(INVALID_AT("\xf0\x90\x80\x80"), -1); /* U+10000 */
     ck_assert_int_eq(INVALID_AT("\xf4\x8f\xbf\xbf"), -1); /* U+10FFFF */
     ck_assert_int_eq(INVALID_AT("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), -1);
@@ -146,10 +152,10 @@ END_TEST
 
 START_TEST(utf8_surrogates_are_refused)
 {
-    ck_assert_int_eq(INVALID_AT("\xed\xa0\x80"), 0); /* U+D800 */
-    ck_assert_int_eq(INVALID_AT("\xed\xad\xbf"), 0); /* U+DB7F */
-    ck_assert_int_eq(INVALID_AT("\xed\xb0\x80"), 0); /* U+DC00 */
-    ck_assert_int_eq(INVALID_AT("\xed\xbf\xbf"), 0); /* U+DFFF */
+    ck_assert_int_eq(INVALID_AT("\xed\xa0\x80"), 0);             /* U+D800 */
+    ck_assert_int_eq(INVALID_AT("\xed\xad\xbf"), 0);             /* U+DB7F */
+    ck_assert_int_eq(INVALID_AT("\xed\xb0\x80"), 0);             /* U+DC00 */
+    ck_assert_int_eq(INVALID_AT("\xed\xbf\xbf"), 0);             /* U+DFFF */
     ck_assert_int_eq(INVALID_AT("\xed\xa0\xbd\xed\xb8\x80"), 0); /* CESU-8 pair */
 }
 END_TEST
@@ -171,10 +177,12 @@ START_TEST(utf8_truncated_sequences_are_refused_at_their_start)
     ck_assert_int_eq(INVALID_AT("\xe2\x82"), 0);
     ck_assert_int_eq(INVALID_AT("\xf0\x9f\x98"), 0);
     ck_assert_int_eq(INVALID_AT("abc\xc3"), 3);
-    ck_assert_int_eq(INVALID_AT("ab\xe2\x82" "A"), 2);      /* continuation missing mid-string */
+    ck_assert_int_eq(INVALID_AT("ab\xe2\x82"
+                                "A"),
+                     2); /* continuation missing mid-string */
     ck_assert_int_eq(INVALID_AT("\xf0\x9f\x98\x80\xf0\x9f"), 4);
-    ck_assert_int_eq(INVALID_AT("x\x80"), 1);                /* lone continuation */
-    ck_assert_int_eq(INVALID_AT("\xc3\xa9\xbf"), 2);        /* one continuation too many */
+    ck_assert_int_eq(INVALID_AT("x\x80"), 1);        /* lone continuation */
+    ck_assert_int_eq(INVALID_AT("\xc3\xa9\xbf"), 2); /* one continuation too many */
     ck_assert_int_eq(INVALID_AT("ok \xe2\x82\xac and \xff"), 11);
     /* The length bounds the check: a valid sequence cut by n is invalid. */
     ck_assert_int_eq(fp_utf8_invalid_at("\xc3\xa9", 1), 0);
@@ -208,8 +216,8 @@ START_TEST(utf8_matches_the_unicode_table_exhaustively)
                     for (size_t n = 1; n <= sizeof s; n++) {
                         long got = fp_utf8_invalid_at((char *)s, n), want = reference_invalid_at(s, n);
                         if (got != want)
-                            ck_abort_msg("x %02x %02x %02x %02x y (n=%zu): got %ld, want %ld", a, b, tails[c],
-                                         tails[d], n, got, want);
+                            ck_abort_msg("x %02x %02x %02x %02x y (n=%zu): got %ld, want %ld", a, b, tails[c], tails[d],
+                                         n, got, want);
                     }
                 }
 }

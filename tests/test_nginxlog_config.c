@@ -78,7 +78,8 @@ START_TEST(mistakes_name_the_key_and_the_fix)
     assert_fails("{\"socket_mode\": \"0999\"}", NULL, "t.json: \"socket_mode\" must be a string of octal digits");
     assert_fails("{\"max_series\": 0}", NULL, "t.json: \"max_series\" must be an integer from 1 to 1000000, got 0");
     assert_fails("{\"max_series\": 1.5}", NULL, "t.json: \"max_series\" must be an integer");
-    assert_fails("{\"receive_coalesce_ms\": 51}", NULL, "t.json: \"receive_coalesce_ms\" must be an integer from 0 to 50");
+    assert_fails("{\"receive_coalesce_ms\": 51}", NULL,
+                 "t.json: \"receive_coalesce_ms\" must be an integer from 0 to 50");
     assert_fails("{\"max_line_bytes\": 100}", NULL, "t.json: \"max_line_bytes\" must be an integer from 512");
     assert_fails("{\"tag\": \"a-b\"}", NULL, "t.json: \"tag\" may only hold letters, digits and '_'");
     assert_fails("{\"unmatched_route\": \"\"}", NULL, "t.json: \"unmatched_route\" must not be empty");
@@ -90,7 +91,8 @@ START_TEST(mistakes_name_the_key_and_the_fix)
     assert_fails("{\"rules\": [{\"match\": \"^/\"}]}", NULL, "t.json: rules[0] needs \"match\"");
     assert_fails("{\"rules\": [{\"match\": \"^/\", \"route\": \"/\", \"servr\": \"a\"}]}", NULL,
                  "t.json: rules[0]: unknown key \"servr\" (known: server, match, route)");
-    assert_fails("{\"rules\": [{\"match\": \"^/\", \"route\": 3}]}", NULL, "t.json: rules[0].route must be a non-empty string");
+    assert_fails("{\"rules\": [{\"match\": \"^/\", \"route\": 3}]}", NULL,
+                 "t.json: rules[0].route must be a non-empty string");
     assert_fails("{\"socket\": ", NULL, "t.json:1:");
     assert_fails("[]", NULL, "t.json:1:1: the configuration must be a JSON object");
     assert_fails("{\"tag\": \"a\", \"tag\": \"b\"}", NULL, "t.json:1:");
@@ -101,7 +103,8 @@ END_TEST
 
 START_TEST(comments_are_ignored_everywhere)
 {
-    nl_config_t *cfg = parse("{\"_c\": [1], \"rules\": [{\"_why\": \"x\", \"match\": \"^/a\", \"route\": \"/a\"}]}", NULL);
+    nl_config_t *cfg =
+        parse("{\"_c\": [1], \"rules\": [{\"_why\": \"x\", \"match\": \"^/a\", \"route\": \"/a\"}]}", NULL);
     ck_assert_msg(cfg != NULL, "%s", err);
     ck_assert_uint_eq(cfg->nrules, 1);
     nl_config_free(cfg);

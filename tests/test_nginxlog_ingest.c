@@ -37,8 +37,10 @@ static int send_line(const char *server, const char *method, int status, const c
                      const char *ups_times, const char *ups_addrs)
 {
     char msg[2048];
-    int n = snprintf(msg, sizeof msg, "<190>Dec  6 19:48:30 fastprom: fp1\t%s\t%s\t%03d\t0.250\t%s\t%s\t1000\t300\t"
-                     "1796586510.888\t%s\t%s", server, method, status, ups_times, ups_addrs, route, uri);
+    int n = snprintf(msg, sizeof msg,
+                     "<190>Dec  6 19:48:30 fastprom: fp1\t%s\t%s\t%03d\t0.250\t%s\t%s\t1000\t300\t"
+                     "1796586510.888\t%s\t%s",
+                     server, method, status, ups_times, ups_addrs, route, uri);
     return nl_ingest_datagram(&ing, msg, (size_t)n, 0);
 }
 

@@ -80,7 +80,7 @@ START_TEST(what_is_not_a_line)
         {HDR "127.0.0.1 - - [06/Dec/2026:19:48:30 +0000] \"GET / HTTP/1.1\" 200 3", NL_EFORMAT},
         {HDR "fp2\ts\tGET\t200\t0\t\t\t1\t1\t1\t\t/", NL_EFORMAT},
         {HDR "fp1", NL_EFORMAT},
-        {LINE("s\tGET\t200\t0.000\t\t\t1\t1\t1.0\t"), NL_EFIELDS},        /* cut before the URI */
+        {LINE("s\tGET\t200\t0.000\t\t\t1\t1\t1.0\t"), NL_EFIELDS}, /* cut before the URI */
         {LINE("s\tGET\t200\t0.000\t\t\t1\t1\t1.0\t\t/\textra"), NL_EFIELDS},
         {LINE("s\tGET\t20\t0.000\t\t\t1\t1\t1.0\t\t/"), NL_ESTATUS},
         {LINE("s\tGET\t2x0\t0.000\t\t\t1\t1\t1.0\t\t/"), NL_ESTATUS},

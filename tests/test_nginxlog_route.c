@@ -11,11 +11,10 @@
 #include "nginxlog/config.h"
 #include "nginxlog/route.h"
 
-static const char *rules_json =
-    "{\"unmatched_route\": \"other\", \"rules\": ["
-    "{\"server\": \"a.com\", \"match\": \"^/users/[0-9]+$\", \"route\": \"/users/{id}\"},"
-    "{\"match\": \"^/users/\", \"route\": \"/users/*\"},"
-    "{\"server\": \"b.com\", \"match\": \"^/static/\", \"route\": \"/static\"}]}";
+static const char *rules_json = "{\"unmatched_route\": \"other\", \"rules\": ["
+                                "{\"server\": \"a.com\", \"match\": \"^/users/[0-9]+$\", \"route\": \"/users/{id}\"},"
+                                "{\"match\": \"^/users/\", \"route\": \"/users/*\"},"
+                                "{\"server\": \"b.com\", \"match\": \"^/static/\", \"route\": \"/static\"}]}";
 
 static nl_config_t *cfg;
 static nl_router_t *router;

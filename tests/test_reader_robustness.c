@@ -38,7 +38,10 @@ static uint64_t next_u64(void)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
-static uint32_t below(uint64_t n) { return (uint32_t)(next_u64() % n); }
+static uint32_t below(uint64_t n)
+{
+    return (uint32_t)(next_u64() % n);
+}
 
 static void setup(void)
 {
@@ -65,8 +68,7 @@ static void check_rc(int rc, const fastprom_error_t *err, const char *call)
 {
     if (rc == 0)
         return;
-    if (rc < FASTPROM_ERDONLY || rc > FASTPROM_EINVAL || err->code != rc || !err->text[0] ||
-        strchr(err->text, '\n'))
+    if (rc < FASTPROM_ERDONLY || rc > FASTPROM_EINVAL || err->code != rc || !err->text[0] || strchr(err->text, '\n'))
         ck_abort_msg("%s after %s: rc %d, err %d \"%s\"", call, what, rc, err->code, err->text);
 }
 
@@ -173,8 +175,8 @@ END_TEST
 
 /* ---- (a) random bytes and words in every region ------------------------------------- */
 
-static const char *const region_names[NREGIONS] = {"header", "slots",    "family hash", "series hash",
-                                                   "series ids", "metadata", "blocks", "anywhere"};
+static const char *const region_names[NREGIONS] = {"header",     "slots",    "family hash", "series hash",
+                                                   "series ids", "metadata", "blocks",      "anywhere"};
 
 static void random_damage(uint64_t seed, int iterations)
 {
@@ -215,7 +217,10 @@ static void random_damage(uint64_t seed, int iterations)
     ck_assert_int_gt(readable, iterations / 4);
 }
 
-START_TEST(random_bytes_in_every_region) { random_damage(1, 1000); }
+START_TEST(random_bytes_in_every_region)
+{
+    random_damage(1, 1000);
+}
 END_TEST
 
 /* Several changes at once, so damage compounds. */
@@ -255,9 +260,18 @@ static uint64_t candidate(const struct image_field *f, int aligned)
         default: return f->pos + 2;
         }
     }
-    static const uint64_t edges[] = {0, 8, 16, 4096, FASTPROM_MIN_SIZE - 64, FASTPROM_MIN_SIZE - 16,
-                                     FASTPROM_MIN_SIZE - 8, FASTPROM_MIN_SIZE, FASTPROM_MIN_SIZE + 8,
-                                     0x7ffffff8u, 0xfffffff8u, 0xffffffffu};
+    static const uint64_t edges[] = {0,
+                                     8,
+                                     16,
+                                     4096,
+                                     FASTPROM_MIN_SIZE - 64,
+                                     FASTPROM_MIN_SIZE - 16,
+                                     FASTPROM_MIN_SIZE - 8,
+                                     FASTPROM_MIN_SIZE,
+                                     FASTPROM_MIN_SIZE + 8,
+                                     0x7ffffff8u,
+                                     0xfffffff8u,
+                                     0xffffffffu};
     switch (below(6)) {
     case 0: return edges[below(sizeof edges / sizeof *edges)];
     case 1:
@@ -286,10 +300,16 @@ static void offsets_into_fields(uint64_t seed, int aligned, int per_field)
     }
 }
 
-START_TEST(aligned_offsets_into_every_offset_field) { offsets_into_fields(11, 1, 2); }
+START_TEST(aligned_offsets_into_every_offset_field)
+{
+    offsets_into_fields(11, 1, 2);
+}
 END_TEST
 
-START_TEST(unaligned_offsets_into_every_offset_field) { offsets_into_fields(13, 0, 1); }
+START_TEST(unaligned_offsets_into_every_offset_field)
+{
+    offsets_into_fields(13, 0, 1);
+}
 END_TEST
 
 /* Lengths and counts: zero, one less, one more, huge (two of those per

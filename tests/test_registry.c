@@ -28,7 +28,10 @@ static void setup(void)
     ck_assert_msg(fp != NULL, "%s", err.text);
 }
 
-static void teardown(void) { fastprom_close(fp); }
+static void teardown(void)
+{
+    fastprom_close(fp);
+}
 
 static fastprom_family_def_t def(fastprom_type_t type, const char *name, const char *const *labels, size_t nlabels)
 {
@@ -164,7 +167,7 @@ START_TEST(family_refuses_bad_duplicate_and_too_many_labels)
     d = def(FASTPROM_COUNTER, "c", long_label, 1);
     EINVAL_FOR(&d, NULL);
 
-    const char *many[FASTPROM_MAX_LABELS + 1] = {"l0", "l1", "l2",  "l3",  "l4",  "l5",  "l6",  "l7", "l8",
+    const char *many[FASTPROM_MAX_LABELS + 1] = {"l0", "l1", "l2", "l3", "l4", "l5",  "l6", "l7", "l8",
                                                  "l9", "la", "lb", "lc", "ld", "le_", "lf", "lg"};
     d = def(FASTPROM_COUNTER, "c17", many, FASTPROM_MAX_LABELS + 1);
     EINVAL_FOR(&d, "17");
@@ -181,8 +184,8 @@ START_TEST(histogram_refuses_bad_bucket_lists)
     struct {
         const double *b;
         size_t n;
-    } cases[] = {{unordered, 3}, {equal, 2}, {zeros, 2}, {with_nan, 3}, {with_minus_inf, 2}, {inf_inside, 3},
-                 {only_inf, 1},  {NULL, 3}};
+    } cases[] = {{unordered, 3},      {equal, 2},      {zeros, 2},    {with_nan, 3},
+                 {with_minus_inf, 2}, {inf_inside, 3}, {only_inf, 1}, {NULL, 3}};
     for (size_t i = 0; i < N(cases); i++) {
         fastprom_family_def_t d = def(FASTPROM_HISTOGRAM, "latency", NULL, 0);
         d.buckets = cases[i].b;
@@ -230,7 +233,7 @@ START_TEST(histogram_without_buckets_gets_the_default_buckets)
     series(make(&d), NULL);
     json_t *root = render_json(fp);
     json_t *buckets = json_object_get(json_array_get(json_object_get(json_family(root, "rt"), "series"), 0), "buckets");
-    const char *want[] = {"0.005", "0.01", "0.025", "0.05", "0.075", "0.1", "0.25", "0.5",
+    const char *want[] = {"0.005", "0.01", "0.025", "0.05", "0.075", "0.1",  "0.25", "0.5",
                           "0.75",  "1.0",  "2.5",   "5.0",  "7.5",   "10.0", "+Inf"};
     ck_assert_uint_eq(json_array_size(buckets), N(want));
     for (size_t i = 0; i < N(want); i++)

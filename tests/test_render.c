@@ -58,8 +58,7 @@ START_TEST(gauge_modes)
 
     fp_snap_family_t *all = family(FASTPROM_GAUGE, "worker_rss_bytes", "RSS.", LABELS("pool"));
     all->gauge_mode = FASTPROM_GAUGE_ALL;
-    set_pids(series(all, (const char *[]){"web"}), 2,
-             (fp_snap_pid_value_t[]){{101, 1500000}, {4294967295u, 2.5}});
+    set_pids(series(all, (const char *[]){"web"}), 2, (fp_snap_pid_value_t[]){{101, 1500000}, {4294967295u, 2.5}});
     fp_snap_family_t *live = family(FASTPROM_GAUGE, "worker_up", "Up.", NO_LABELS);
     live->gauge_mode = FASTPROM_GAUGE_LIVEALL;
     set_pids(series(live, NULL), 1, (fp_snap_pid_value_t[]){{7, 1}});
@@ -108,8 +107,7 @@ START_TEST(histogram_is_cumulative_with_canonical_le)
 {
     latency_histogram();
     char text[2048], om[2048];
-    snprintf(text, sizeof text,
-             "# HELP request_latency_seconds Latency.\n# TYPE request_latency_seconds histogram\n%s",
+    snprintf(text, sizeof text, "# HELP request_latency_seconds Latency.\n# TYPE request_latency_seconds histogram\n%s",
              latency_samples);
     snprintf(om, sizeof om,
              "# TYPE request_latency_seconds histogram\n# UNIT request_latency_seconds seconds\n"
@@ -166,11 +164,13 @@ START_TEST(summary_quantiles_nan_without_data)
                           "rpc_duration_seconds_count{service=\"b\"} 0\n";
     char text[2048], om[2048];
     snprintf(text, sizeof text,
-             "# HELP payload_bytes Payloads.\n# TYPE payload_bytes summary\npayload_bytes_sum 0\npayload_bytes_count 2\n"
+             "# HELP payload_bytes Payloads.\n# TYPE payload_bytes summary\npayload_bytes_sum 0\npayload_bytes_count "
+             "2\n"
              "# HELP rpc_duration_seconds RPC time.\n# TYPE rpc_duration_seconds summary\n%s",
              samples);
     snprintf(om, sizeof om,
-             "# TYPE payload_bytes summary\n# HELP payload_bytes Payloads.\npayload_bytes_sum 0\npayload_bytes_count 2\n"
+             "# TYPE payload_bytes summary\n# HELP payload_bytes Payloads.\npayload_bytes_sum 0\npayload_bytes_count "
+             "2\n"
              "# TYPE rpc_duration_seconds summary\n# HELP rpc_duration_seconds RPC time.\n%s# EOF\n",
              samples);
     /* The fixture appends families in call order; the snapshot sorts them. */
@@ -258,7 +258,8 @@ START_TEST(unit_only_in_openmetrics_after_type)
     f->unit = str("bytes");
     series(f, NULL)->value = 4096;
     assert_render(TEXT, NULL, 0, "# HELP io_bytes_total IO.\n# TYPE io_bytes_total counter\nio_bytes_total 4096\n");
-    assert_render(OM, NULL, 0, "# TYPE io_bytes counter\n# UNIT io_bytes bytes\n# HELP io_bytes IO.\nio_bytes_total 4096\n# EOF\n");
+    assert_render(OM, NULL, 0,
+                  "# TYPE io_bytes counter\n# UNIT io_bytes bytes\n# HELP io_bytes IO.\nio_bytes_total 4096\n# EOF\n");
 }
 END_TEST
 
@@ -324,7 +325,8 @@ static size_t every_utf8_byte(char *w)
 }
 
 /* The label line the rule asks for: only \\ " and newline escaped. */
-static size_t expected_labels(char *w, const char *const *names, const char *const *values, const size_t *lens, size_t n)
+static size_t expected_labels(char *w, const char *const *names, const char *const *values, const size_t *lens,
+                              size_t n)
 {
     size_t len = 0;
     for (size_t l = 0; l < n; l++) {
@@ -526,8 +528,7 @@ START_TEST(exemplars_follow_total_and_buckets_in_openmetrics_only)
     c->flags = FASTPROM_EXEMPLARS;
     fp_snap_series_t *cs = series(c, NULL);
     cs->value = 5;
-    set_exemplar(with_exemplars(c, cs), 1, 1700000000.5, 1, (const char *[]){"trace_id"},
-                 (const char *[]){"a\"b"});
+    set_exemplar(with_exemplars(c, cs), 1, 1700000000.5, 1, (const char *[]){"trace_id"}, (const char *[]){"a\"b"});
     fp_snap_series_t *quiet = series(c, NULL); /* exemplar array, none recorded */
     quiet->value = 1;
     with_exemplars(c, quiet);

@@ -46,8 +46,8 @@ static void assert_json_int(json_t *v, json_int_t expected)
 static void assert_json_real(json_t *v, double expected)
 {
     ck_assert_msg(json_is_real(v), "not a real");
-    ck_assert_msg(json_real_value(v) == expected && signbit(json_real_value(v)) == signbit(expected),
-                  "%.17g != %.17g", json_real_value(v), expected);
+    ck_assert_msg(json_real_value(v) == expected && signbit(json_real_value(v)) == signbit(expected), "%.17g != %.17g",
+                  json_real_value(v), expected);
 }
 
 START_TEST(empty_snapshot_has_no_families)

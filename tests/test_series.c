@@ -29,7 +29,10 @@ static void setup(void)
     ck_assert_msg(fp != NULL, "%s", err.text);
 }
 
-static void teardown(void) { fastprom_close(fp); }
+static void teardown(void)
+{
+    fastprom_close(fp);
+}
 
 static fastprom_family_def_t def(fastprom_type_t type, const char *name, const char *const *labels, size_t nlabels)
 {
@@ -179,7 +182,9 @@ END_TEST
 static uint64_t family_dropped(fastprom_t *h, const char *name)
 {
     fp_snapshot_t snap;
-    ck_assert_int_eq(fp_snapshot_take(h, &(fp_filter_t){.names = (const char *const[]){name}, .nnames = 1}, &snap, &err), 0);
+    ck_assert_int_eq(fp_snapshot_take(h, &(fp_filter_t){.names = (const char *const[]){name}, .nnames = 1}, &snap,
+                                      &err),
+                     0);
     ck_assert_uint_eq(snap.nfamilies, 1);
     uint64_t n = snap.families[0].dropped_series;
     fp_snapshot_free(h, &snap);
@@ -458,7 +463,7 @@ START_TEST(info_refuses_bad_keys_and_values)
         const fastprom_label_t *p;
         size_t n;
         const char *fragment;
-    } cases[] = {{clash, 1, "service"}, {bad_key, 1, "1x"}, {reserved, 1, "__x"}, {twice, 2, "a"},
+    } cases[] = {{clash, 1, "service"}, {bad_key, 1, "1x"},    {reserved, 1, "__x"}, {twice, 2, "a"},
                  {bad_value, 1, "a"},   {null_value, 1, NULL}, {null_key, 1, NULL}};
     for (size_t i = 0; i < N(cases); i++) {
         ck_assert_int_eq(fastprom_info(s, cases[i].p, cases[i].n, &err), FASTPROM_EINVAL);

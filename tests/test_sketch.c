@@ -35,9 +35,15 @@ static uint64_t next_u64(void)
 }
 
 /* Uniform in (0, 1]. */
-static double uniform(void) { return ((double)(next_u64() >> 11) + 1.0) * 0x1p-53; }
+static double uniform(void)
+{
+    return ((double)(next_u64() >> 11) + 1.0) * 0x1p-53;
+}
 
-static double normal(void) { return sqrt(-2 * log(uniform())) * cos(2 * M_PI * uniform()); }
+static double normal(void)
+{
+    return sqrt(-2 * log(uniform())) * cos(2 * M_PI * uniform());
+}
 
 enum dist { UNIFORM, LOGNORMAL, EXPONENTIAL, BIMODAL };
 static const char *const dist_names[] = {"uniform", "log-normal", "exponential", "bimodal"};
@@ -187,13 +193,25 @@ static void check_accuracy(enum dist d)
     free(v);
 }
 
-START_TEST(quantiles_within_one_percent_uniform) { check_accuracy(UNIFORM); }
+START_TEST(quantiles_within_one_percent_uniform)
+{
+    check_accuracy(UNIFORM);
+}
 END_TEST
-START_TEST(quantiles_within_one_percent_lognormal) { check_accuracy(LOGNORMAL); }
+START_TEST(quantiles_within_one_percent_lognormal)
+{
+    check_accuracy(LOGNORMAL);
+}
 END_TEST
-START_TEST(quantiles_within_one_percent_exponential) { check_accuracy(EXPONENTIAL); }
+START_TEST(quantiles_within_one_percent_exponential)
+{
+    check_accuracy(EXPONENTIAL);
+}
 END_TEST
-START_TEST(quantiles_within_one_percent_bimodal) { check_accuracy(BIMODAL); }
+START_TEST(quantiles_within_one_percent_bimodal)
+{
+    check_accuracy(BIMODAL);
+}
 END_TEST
 
 START_TEST(merged_sketches_equal_the_sketch_of_the_concatenation)
@@ -229,8 +247,8 @@ START_TEST(below_range_values_are_reported_via_the_minimum)
     ck_assert_uint_eq(m->below, 4);
     /* ranks 0..3 are below the range: the exact minimum stands for them */
     ck_assert_double_eq(fp_sketch_quantile(m, 0), -5);
-    ck_assert_double_eq(fp_sketch_quantile(m, 0.5), -5); /* rank 2 */
-    ck_assert_double_eq(fp_sketch_quantile(m, 0.6), -5); /* rank 3 */
+    ck_assert_double_eq(fp_sketch_quantile(m, 0.5), -5);                 /* rank 2 */
+    ck_assert_double_eq(fp_sketch_quantile(m, 0.6), -5);                 /* rank 3 */
     ck_assert_double_le(fabs(fp_sketch_quantile(m, 0.8) / 3 - 1), 0.01); /* rank 4 */
     ck_assert_double_eq(fp_sketch_quantile(m, 1), 4);
     free(m);

@@ -28,7 +28,10 @@ static fastprom_family_t *counter_family(fastprom_t *h)
 {
     fastprom_error_t err;
     const char *labels[] = {"path"};
-    fastprom_family_def_t d = {.type = FASTPROM_COUNTER, .name = "hits_total", .help = "h", .label_names = labels,
+    fastprom_family_def_t d = {.type = FASTPROM_COUNTER,
+                               .name = "hits_total",
+                               .help = "h",
+                               .label_names = labels,
                                .nlabels = 1};
     fastprom_family_t *f = fastprom_family(h, &d, &err);
     ck_assert_msg(f, "%s", err.text);
@@ -61,8 +64,8 @@ START_TEST(changes_between_renders_show_at_once)
     fastprom_error_t err;
     ck_assert_int_eq(fastprom_remove(f, (const char *const[]){"/a"}, NULL, &err), 0);
     text = render_or_fail(fp, FASTPROM_FORMAT_TEXT, 0);
-    ck_assert_msg(!strstr(text, "/a\"") && strstr(text, "hits_total{path=\"/0\"} 3\nhits_total{path=\"/b\"} 1\n"),
-                  "%s", text);
+    ck_assert_msg(!strstr(text, "/a\"") && strstr(text, "hits_total{path=\"/0\"} 3\nhits_total{path=\"/b\"} 1\n"), "%s",
+                  text);
     free(text);
     inc(f, "/a", 5); /* re-created: a new record with the same values */
     text = render_or_fail(fp, FASTPROM_FORMAT_TEXT, 0);
@@ -113,7 +116,8 @@ START_TEST(a_record_with_another_familys_id_is_corrupt_not_a_crash)
     const char *path;
     fp = open_tmp_segment(0, &path);
     fastprom_error_t err;
-    fastprom_family_def_t c = {.type = FASTPROM_COUNTER, .name = "c_total"}, h = {.type = FASTPROM_HISTOGRAM, .name = "h"};
+    fastprom_family_def_t c = {.type = FASTPROM_COUNTER, .name = "c_total"},
+                          h = {.type = FASTPROM_HISTOGRAM, .name = "h"};
     fastprom_series_t *cs = fastprom_series(fastprom_family(fp, &c, &err), NULL, NULL, &err);
     fastprom_series_t *hs = fastprom_series(fastprom_family(fp, &h, &err), NULL, NULL, &err);
     ck_assert_int_eq(fastprom_inc(cs, 1), 0);
@@ -187,7 +191,7 @@ START_TEST(a_reader_inside_a_fold_never_sees_a_counter_go_back)
     fp = open_tmp_segment(0, &path);
     waitpid(count_and_die(path, 5), NULL, 0);
     ck_assert_int_eq(fastprom_collect_dead(fp, NULL), 1); /* retained total: 5 */
-    waitpid(count_and_die(path, 3), NULL, 0);            /* a dead slot holding 3 */
+    waitpid(count_and_die(path, 3), NULL, 0);             /* a dead slot holding 3 */
     fastprom_options_t o = {.path = path, .flags = FASTPROM_READONLY};
     fastprom_t *ro = fastprom_open(&o, NULL);
     ck_assert_ptr_nonnull(ro);

@@ -76,7 +76,10 @@ static json_t *rendered(fastprom_t *h, const char *family)
     return s;
 }
 
-static double value_of(const char *family) { return json_member_number(rendered(fp, family), "value"); }
+static double value_of(const char *family)
+{
+    return json_member_number(rendered(fp, family), "value");
+}
 
 /* ---- counters ---------------------------------------------------------------- */
 
@@ -146,8 +149,8 @@ END_TEST
 /* ---- every operation on every type it does not apply to ---------------------- */
 
 enum op { INC, DEC, SET, OBSERVE, STATE, INC_EXEMPLAR, OBSERVE_EXEMPLAR, INFO, NOPS };
-static const char *const op_names[NOPS] = {"inc", "dec", "set", "observe", "state", "inc_exemplar",
-                                           "observe_exemplar", "info"};
+static const char *const op_names[NOPS] = {"inc", "dec", "set", "observe", "state", "inc_exemplar", "observe_exemplar",
+                                           "info"};
 
 static int apply(enum op op, fastprom_series_t *s)
 {
@@ -188,8 +191,8 @@ START_TEST(each_operation_refuses_types_it_does_not_apply_to)
     for (size_t t = 0; t < N(types); t++)
         for (int op = 0; op < NOPS; op++)
             if (!types[t].allowed[op])
-                ck_assert_msg(apply((enum op)op, s[t]) == FASTPROM_EINVAL, "%s on a %s should be EINVAL",
-                              op_names[op], fastprom_type_name(types[t].type));
+                ck_assert_msg(apply((enum op)op, s[t]) == FASTPROM_EINVAL, "%s on a %s should be EINVAL", op_names[op],
+                              fastprom_type_name(types[t].type));
     json_t *after = render_json(fp);
     ck_assert_msg(json_equal(before, after), "a refused operation changed the output");
     json_decref(before);
@@ -272,7 +275,10 @@ START_TEST(gauge_inc_dec_set)
 }
 END_TEST
 
-static void pause_a_little(void) { nanosleep(&(struct timespec){0, 2000000}, NULL); }
+static void pause_a_little(void)
+{
+    nanosleep(&(struct timespec){0, 2000000}, NULL);
+}
 
 /* Two attachments in one process write two per-writer values, which each
  * mode combines as documented. */
@@ -288,10 +294,14 @@ START_TEST(gauge_modes_combine_two_writers)
         const char *name;
         double want;
     } modes[] = {
-        {FASTPROM_GAUGE_LIVESUM, "livesum", 7},  {FASTPROM_GAUGE_SUM, "sum", 7},
-        {FASTPROM_GAUGE_MAX, "max", 4},          {FASTPROM_GAUGE_LIVEMAX, "livemax", 4},
-        {FASTPROM_GAUGE_MIN, "min", 3},          {FASTPROM_GAUGE_LIVEMIN, "livemin", 3},
-        {FASTPROM_GAUGE_MOSTRECENT, "mostrecent", 3}, {FASTPROM_GAUGE_LIVEMOSTRECENT, "livemostrecent", 3},
+        {FASTPROM_GAUGE_LIVESUM, "livesum", 7},
+        {FASTPROM_GAUGE_SUM, "sum", 7},
+        {FASTPROM_GAUGE_MAX, "max", 4},
+        {FASTPROM_GAUGE_LIVEMAX, "livemax", 4},
+        {FASTPROM_GAUGE_MIN, "min", 3},
+        {FASTPROM_GAUGE_LIVEMIN, "livemin", 3},
+        {FASTPROM_GAUGE_MOSTRECENT, "mostrecent", 3},
+        {FASTPROM_GAUGE_LIVEMOSTRECENT, "livemostrecent", 3},
     };
     for (size_t i = 0; i < N(modes); i++) {
         /* the second writer writes first: mostrecent must follow time, not
@@ -517,8 +527,12 @@ START_TEST(refused_first_update_keeps_the_threads_other_cells)
     double b[60];
     for (int i = 0; i < 60; i++)
         b[i] = i;
-    fastprom_family_def_t d = {.type = FASTPROM_HISTOGRAM, .name = "h", .label_names = (const char *const[]){"k"},
-                               .nlabels = 1, .buckets = b, .nbuckets = 60};
+    fastprom_family_def_t d = {.type = FASTPROM_HISTOGRAM,
+                               .name = "h",
+                               .label_names = (const char *const[]){"k"},
+                               .nlabels = 1,
+                               .buckets = b,
+                               .nbuckets = 60};
     fastprom_family_t *f = fastprom_family(fp, &d, &err);
     ck_assert_ptr_nonnull(f);
     enum { SERIES = 1000 };

@@ -136,7 +136,7 @@ static const struct {
     const char *name;
     int (*run)(const char *path, int argc, char **argv);
 } commands[] = {
-    {"dump", cmd_dump}, {"stat", cmd_stat}, {"init", cmd_init},        {"inc", cmd_update},
+    {"dump", cmd_dump},  {"stat", cmd_stat},  {"init", cmd_init},      {"inc", cmd_update},
     {"dec", cmd_update}, {"set", cmd_update}, {"observe", cmd_update},
 };
 

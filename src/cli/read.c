@@ -25,12 +25,11 @@ static const char dump_help[] =
     "                  included); repeat for more\n"
     "  --created       OpenMetrics: add the <name>_created samples\n";
 
-static const char stat_help[] =
-    "usage: fastprom [--path P] stat\n"
-    "\n"
-    "Prints the segment's statistics as JSON: size and bytes used, families and\n"
-    "series by type, writer slots (live, dead, total), live processes, dropped\n"
-    "series and updates, folded slots, lock repairs, layout version, creation time.\n";
+static const char stat_help[] = "usage: fastprom [--path P] stat\n"
+                                "\n"
+                                "Prints the segment's statistics as JSON: size and bytes used, families and\n"
+                                "series by type, writer slots (live, dead, total), live processes, dropped\n"
+                                "series and updates, folded slots, lock repairs, layout version, creation time.\n";
 
 static int write_stdout(const char *cmd, const char *data, size_t len)
 {
@@ -49,10 +48,10 @@ static int only_options(const char *cmd, int argc, char **argv)
 int cmd_dump(const char *path, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"text", no_argument, NULL, 't'},   {"openmetrics", no_argument, NULL, 'o'},
-        {"json", no_argument, NULL, 'j'},   {"prefix", required_argument, NULL, 'P'},
+        {"text", no_argument, NULL, 't'},       {"openmetrics", no_argument, NULL, 'o'},
+        {"json", no_argument, NULL, 'j'},       {"prefix", required_argument, NULL, 'P'},
         {"name", required_argument, NULL, 'n'}, {"created", no_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},   {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
     };
     const char *cmd = argv[0];
     fastprom_render_options_t ropt = {FASTPROM_FORMAT_TEXT, NULL, 0, NULL, 0};
@@ -68,7 +67,10 @@ int cmd_dump(const char *path, int argc, char **argv)
         case 'P': ropt.prefix = optarg; break;
         case 'n': names[ropt.nnames++] = optarg; break;
         case 'c': ropt.flags |= FASTPROM_RENDER_CREATED; break;
-        case 'h': fputs(dump_help, stdout); free(names); return 0;
+        case 'h':
+            fputs(dump_help, stdout);
+            free(names);
+            return 0;
         default: rc = CLI_USAGE; break;
         }
     }

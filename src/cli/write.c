@@ -31,31 +31,30 @@ static const char init_help[] =
     "  --family-limit N    series a family may hold (default: $FASTPROM_FAMILY_LIMIT,\n"
     "                      else 10000)\n";
 
-static const char update_help[] =
-    "usage: fastprom [--path P] inc     [OPTIONS] NAME [LABEL=VALUE ...] [AMOUNT]\n"
-    "       fastprom [--path P] dec     [OPTIONS] NAME [LABEL=VALUE ...] [AMOUNT]\n"
-    "       fastprom [--path P] set     [OPTIONS] NAME [LABEL=VALUE ...] VALUE\n"
-    "       fastprom [--path P] observe [OPTIONS] NAME [LABEL=VALUE ...] VALUE\n"
-    "\n"
-    "inc adds AMOUNT (default 1) to a counter; dec subtracts AMOUNT (default 1)\n"
-    "from a gauge; set sets a gauge; observe records VALUE in a histogram.\n"
-    "In the mostrecent modes dec reads the gauge's value and sets it lower:\n"
-    "two dec runs at the same moment may lose one.\n"
-    "The family is created on first use with the label names in the order\n"
-    "given; afterwards the same name must be used with the same definition.\n"
-    "A label value may contain '=' (the first one splits name and value).\n"
-    "Options come before NAME, so negative values need no quoting.\n"
-    "\n"
-    "  --help-text TEXT    the family's HELP text when this creates it\n"
-    "  --unit UNIT         the family's unit (appended to NAME unless NAME ends\n"
-    "                      in _UNIT)\n"
-    "  --gauge-mode MODE   dec, set: how the values of several processes combine:\n"
-    "                      livesum all liveall sum max livemax min livemin\n"
-    "                      mostrecent livemostrecent. Default mostrecent: this\n"
-    "                      command exits at once, and the live* modes forget a\n"
-    "                      value as soon as its process is gone.\n"
-    "  --buckets LIST      observe: upper bounds, ascending, e.g. 0.1,0.5,1\n"
-    "                      (default: 0.005 ... 10, prometheus_client's)\n";
+static const char update_help[] = "usage: fastprom [--path P] inc     [OPTIONS] NAME [LABEL=VALUE ...] [AMOUNT]\n"
+                                  "       fastprom [--path P] dec     [OPTIONS] NAME [LABEL=VALUE ...] [AMOUNT]\n"
+                                  "       fastprom [--path P] set     [OPTIONS] NAME [LABEL=VALUE ...] VALUE\n"
+                                  "       fastprom [--path P] observe [OPTIONS] NAME [LABEL=VALUE ...] VALUE\n"
+                                  "\n"
+                                  "inc adds AMOUNT (default 1) to a counter; dec subtracts AMOUNT (default 1)\n"
+                                  "from a gauge; set sets a gauge; observe records VALUE in a histogram.\n"
+                                  "In the mostrecent modes dec reads the gauge's value and sets it lower:\n"
+                                  "two dec runs at the same moment may lose one.\n"
+                                  "The family is created on first use with the label names in the order\n"
+                                  "given; afterwards the same name must be used with the same definition.\n"
+                                  "A label value may contain '=' (the first one splits name and value).\n"
+                                  "Options come before NAME, so negative values need no quoting.\n"
+                                  "\n"
+                                  "  --help-text TEXT    the family's HELP text when this creates it\n"
+                                  "  --unit UNIT         the family's unit (appended to NAME unless NAME ends\n"
+                                  "                      in _UNIT)\n"
+                                  "  --gauge-mode MODE   dec, set: how the values of several processes combine:\n"
+                                  "                      livesum all liveall sum max livemax min livemin\n"
+                                  "                      mostrecent livemostrecent. Default mostrecent: this\n"
+                                  "                      command exits at once, and the live* modes forget a\n"
+                                  "                      value as soon as its process is gone.\n"
+                                  "  --buckets LIST      observe: upper bounds, ascending, e.g. 0.1,0.5,1\n"
+                                  "                      (default: 0.005 ... 10, prometheus_client's)\n";
 
 static int parse_size(const char *cmd, const char *s, size_t *out)
 {
@@ -79,9 +78,9 @@ static int parse_size(const char *cmd, const char *s, size_t *out)
 int cmd_init(const char *path, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"size", required_argument, NULL, 's'},         {"mode", required_argument, NULL, 'm'},
-        {"slots", required_argument, NULL, 'n'},        {"family-limit", required_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},               {NULL, 0, NULL, 0},
+        {"size", required_argument, NULL, 's'},  {"mode", required_argument, NULL, 'm'},
+        {"slots", required_argument, NULL, 'n'}, {"family-limit", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
     const char *cmd = argv[0];
     fastprom_options_t opt = {0};
@@ -227,8 +226,10 @@ static int check_update(update_t *u)
     if (u->buckets_given && u->def.type != FASTPROM_HISTOGRAM)
         return cli_usage(u->cmd, "--buckets is for histograms: use it with observe");
     if (u->def.type == FASTPROM_COUNTER && !(u->value >= 0))
-        return cli_usage(u->cmd, "bad amount \"%s\": a counter only goes up (not NaN either); use a gauge (set, dec) "
-                         "for values that fall", u->value_text);
+        return cli_usage(u->cmd,
+                         "bad amount \"%s\": a counter only goes up (not NaN either); use a gauge (set, dec) "
+                         "for values that fall",
+                         u->value_text);
     if (u->def.type == FASTPROM_HISTOGRAM && u->value != u->value)
         return cli_usage(u->cmd, "bad value \"%s\": a histogram cannot observe NaN", u->value_text);
     return 0;
@@ -322,9 +323,12 @@ static int apply(update_t *u, const char *path)
 int cmd_update(const char *path, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"help-text", required_argument, NULL, 'H'}, {"unit", required_argument, NULL, 'u'},
-        {"gauge-mode", required_argument, NULL, 'g'}, {"buckets", required_argument, NULL, 'b'},
-        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
+        {"help-text", required_argument, NULL, 'H'},
+        {"unit", required_argument, NULL, 'u'},
+        {"gauge-mode", required_argument, NULL, 'g'},
+        {"buckets", required_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     update_t u = {.cmd = argv[0]};
     int is_set = strcmp(u.cmd, "set") == 0, is_observe = strcmp(u.cmd, "observe") == 0;
@@ -338,8 +342,10 @@ int cmd_update(const char *path, int argc, char **argv)
         case 'g': {
             int mode = fastprom_gauge_mode_parse(optarg);
             if (mode < 0)
-                rc = cli_usage(u.cmd, "bad --gauge-mode \"%s\": use livesum, all, liveall, sum, max, livemax, min, "
-                               "livemin, mostrecent or livemostrecent", optarg);
+                rc = cli_usage(u.cmd,
+                               "bad --gauge-mode \"%s\": use livesum, all, liveall, sum, max, livemax, min, "
+                               "livemin, mostrecent or livemostrecent",
+                               optarg);
             u.def.gauge_mode = (fastprom_gauge_mode_t)mode;
             u.gauge_mode_given = 1;
             break;

@@ -116,9 +116,7 @@ static int apply_option(int opt, const char *arg, options_t *o)
             return -1;
         o->traffic.seed = (unsigned long)v;
         return 0;
-    default:
-        fprintf(stderr, "fastprom-demo: see --help for the options\n");
-        return -1;
+    default: fprintf(stderr, "fastprom-demo: see --help for the options\n"); return -1;
     }
 }
 
@@ -126,11 +124,16 @@ static int apply_option(int opt, const char *arg, options_t *o)
 static int parse_args(int argc, char **argv, options_t *o)
 {
     static const struct option longopts[] = {
-        {"path", required_argument, NULL, 'p'},     {"processes", required_argument, NULL, 'n'},
-        {"rate", required_argument, NULL, 'r'},     {"recycle", required_argument, NULL, 'c'},
-        {"requests", required_argument, NULL, 'q'}, {"routes", required_argument, NULL, 'k'},
-        {"uniform", no_argument, NULL, 'u'},        {"max-series", required_argument, NULL, 'm'},
-        {"seed", required_argument, NULL, 's'},     {"help", no_argument, NULL, 'h'},
+        {"path", required_argument, NULL, 'p'},
+        {"processes", required_argument, NULL, 'n'},
+        {"rate", required_argument, NULL, 'r'},
+        {"recycle", required_argument, NULL, 'c'},
+        {"requests", required_argument, NULL, 'q'},
+        {"routes", required_argument, NULL, 'k'},
+        {"uniform", no_argument, NULL, 'u'},
+        {"max-series", required_argument, NULL, 'm'},
+        {"seed", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);

@@ -17,8 +17,14 @@ typedef struct route {
 } route_t;
 
 static const route_t realistic_routes[] = {
-    {"/", 0.004},          {"/api/users", 0.030},     {"/api/users/{id}", 0.012}, {"/api/orders", 0.080},
-    {"/api/orders/{id}", 0.020}, {"/login", 0.150},   {"/static/{path}", 0.002},  {"/health", 0.001},
+    {"/", 0.004},
+    {"/api/users", 0.030},
+    {"/api/users/{id}", 0.012},
+    {"/api/orders", 0.080},
+    {"/api/orders/{id}", 0.020},
+    {"/login", 0.150},
+    {"/static/{path}", 0.002},
+    {"/health", 0.001},
 };
 #define NREALISTIC (sizeof realistic_routes / sizeof realistic_routes[0])
 

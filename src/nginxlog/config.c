@@ -61,15 +61,14 @@ static const char *check_string(kind_t kind, const char *s)
 {
     size_t len = strlen(s);
     switch (kind) {
-    case K_PATH:
-        return len == 0 ? "must not be empty" : NULL;
+    case K_PATH: return len == 0 ? "must not be empty" : NULL;
     case K_SOCKET:
         if (len == 0 || s[0] != '/')
             return "must be an absolute path";
-        return len >= sizeof(((struct sockaddr_un *)0)->sun_path) ? "is longer than a unix socket path may be (107 bytes)"
-                                                                   : NULL;
-    case K_NAME:
-        return strpbrk(s, ":/ \t\n") ? "is not a user or group name" : NULL;
+        return len >= sizeof(((struct sockaddr_un *)0)->sun_path)
+                   ? "is longer than a unix socket path may be (107 bytes)"
+                   : NULL;
+    case K_NAME: return strpbrk(s, ":/ \t\n") ? "is not a user or group name" : NULL;
     case K_TAG:
         /* nginx allows [A-Za-z0-9_] in tag= and at most 32 bytes. */
         if (len > 32)
@@ -81,8 +80,7 @@ static const char *check_string(kind_t kind, const char *s)
         if (len == 0)
             return "must not be empty";
         return len > NL_MAX_ROUTE ? "is longer than 256 bytes" : NULL;
-    default:
-        return NULL;
+    default: return NULL;
     }
 }
 
@@ -178,8 +176,9 @@ static int apply_key(nl_config_t *cfg, const config_key_t *k, json_t *value, con
 static int apply_rule(nl_rule_t *rule, json_t *obj, const char *origin, size_t index, char *err, size_t errlen)
 {
     if (!json_is_object(obj)) {
-        failf(err, errlen, "%s: rules[%zu] must be an object {\"match\": \"^/users/[0-9]+$\", \"route\": \"/users/{id}\"}",
-              origin, index);
+        failf(err, errlen,
+              "%s: rules[%zu] must be an object {\"match\": \"^/users/[0-9]+$\", \"route\": \"/users/{id}\"}", origin,
+              index);
         return -1;
     }
     const char *name;
@@ -193,8 +192,7 @@ static int apply_rule(nl_rule_t *rule, json_t *obj, const char *origin, size_t i
                       : strcmp(name, "route") == 0 ? &rule->route
                                                    : NULL;
         if (!slot) {
-            failf(err, errlen, "%s: rules[%zu]: unknown key \"%s\" (known: server, match, route)", origin, index,
-                  name);
+            failf(err, errlen, "%s: rules[%zu]: unknown key \"%s\" (known: server, match, route)", origin, index, name);
             return -1;
         }
         if (!json_is_string(v) || json_string_length(v) == 0) {
@@ -207,8 +205,8 @@ static int apply_rule(nl_rule_t *rule, json_t *obj, const char *origin, size_t i
         }
     }
     if (!rule->match || !rule->route) {
-        failf(err, errlen, "%s: rules[%zu] needs \"match\" (a regex for the path) and \"route\" (the template)",
-              origin, index);
+        failf(err, errlen, "%s: rules[%zu] needs \"match\" (a regex for the path) and \"route\" (the template)", origin,
+              index);
         return -1;
     }
     const char *problem = check_string(K_ROUTE, rule->route);
@@ -231,8 +229,7 @@ static int apply_rule(nl_rule_t *rule, json_t *obj, const char *origin, size_t i
 static int apply_rules(nl_config_t *cfg, json_t *arr, char *err, size_t errlen)
 {
     if (!json_is_array(arr)) {
-        failf(err, errlen, "%s: \"rules\" must be an array of {\"server\", \"match\", \"route\"} objects",
-              cfg->source);
+        failf(err, errlen, "%s: \"rules\" must be an array of {\"server\", \"match\", \"route\"} objects", cfg->source);
         return -1;
     }
     size_t n = json_array_size(arr);
@@ -290,7 +287,8 @@ static int apply_text(nl_config_t *cfg, const char *text, size_t len, char *err,
         if (!k) {
             failf(err, errlen,
                   "%s: unknown key \"%s\" (known: socket, socket_mode, user, group, segment, tag, "
-                  "receive_buffer_bytes, receive_coalesce_ms, max_line_bytes, max_series, unmatched_route, log_malformed_per_minute, "
+                  "receive_buffer_bytes, receive_coalesce_ms, max_line_bytes, max_series, unmatched_route, "
+                  "log_malformed_per_minute, "
                   "rules; keys starting with '_' are comments)",
                   cfg->source, name);
             rc = -1;
@@ -309,13 +307,13 @@ static int apply_overrides(nl_config_t *cfg, const nl_overrides_t *ov, char *err
     const struct {
         const char *flag, *key, *value;
     } flags[] = {
-        {"--socket", "socket", ov->socket}, {"--socket-mode", "socket_mode", ov->socket_mode},
-        {"--user", "user", ov->user},       {"--group", "group", ov->group},
+        {"--socket", "socket", ov->socket},    {"--socket-mode", "socket_mode", ov->socket_mode},
+        {"--user", "user", ov->user},          {"--group", "group", ov->group},
         {"--segment", "segment", ov->segment},
     };
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
-        if (flags[i].value && apply_key(cfg, find_key(flags[i].key), NULL, flags[i].value, flags[i].flag, err,
-                                        errlen) != 0)
+        if (flags[i].value &&
+            apply_key(cfg, find_key(flags[i].key), NULL, flags[i].value, flags[i].flag, err, errlen) != 0)
             return -1;
     return 0;
 }

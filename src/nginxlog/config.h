@@ -25,17 +25,17 @@ typedef struct nl_rule {
 } nl_rule_t;
 
 typedef struct nl_config {
-    char *source;          /* the file it came from, or "(defaults)" */
+    char *source; /* the file it came from, or "(defaults)" */
     char *socket_path;
     unsigned socket_mode;
-    char *user;            /* NULL: none */
-    char *group;           /* NULL: none */
-    char *segment_path;    /* NULL: the library's default */
-    char *tag;             /* "" accepts any syslog tag */
+    char *user;         /* NULL: none */
+    char *group;        /* NULL: none */
+    char *segment_path; /* NULL: the library's default */
+    char *tag;          /* "" accepts any syslog tag */
     size_t receive_buffer_bytes;
     unsigned receive_coalesce_ms; /* nap after each read, so nginx's sends rarely wake us */
     size_t max_line_bytes;
-    unsigned max_series;   /* per nginx_http_* family */
+    unsigned max_series; /* per nginx_http_* family */
     char *unmatched_route;
     unsigned log_malformed_per_minute;
     nl_rule_t *rules;

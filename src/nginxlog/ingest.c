@@ -92,8 +92,8 @@ int nl_ingest_datagram(nl_ingest_t *ing, const char *msg, size_t len, int trunca
         req.server_len = 1;
     }
     nl_route_source_t source;
-    req.route = nl_route(ing->router, &line, req.server, req.server_len, route_buf, sizeof route_buf, &req.route_len,
-                         &source);
+    req.route =
+        nl_route(ing->router, &line, req.server, req.server_len, route_buf, sizeof route_buf, &req.route_len, &source);
     req.method = nl_method_label(line.method);
     nl_record(ing->recorder, &req);
     if (line.msec > ing->newest_msec)

@@ -15,11 +15,11 @@
 #include "route.h"
 
 typedef struct nl_ingest {
-    const nl_config_t *cfg;  /* not owned */
+    const nl_config_t *cfg; /* not owned */
     nl_router_t *router;
     nl_recorder_t *recorder;
-    double newest_msec;      /* $msec of the newest line since the last tick */
-    unsigned log_tokens;     /* malformed samples we may still log this minute */
+    double newest_msec;  /* $msec of the newest line since the last tick */
+    unsigned log_tokens; /* malformed samples we may still log this minute */
     unsigned long suppressed;
     double minute_started;
 } nl_ingest_t;

@@ -288,7 +288,7 @@ int nl_upstream_next(nl_upstream_iter_t *it, double *time, nl_str_t *addr)
 
 const char *nl_method_label(nl_str_t m)
 {
-    static const char *const standard[] = {"GET",     "HEAD",  "POST",  "PUT",   "DELETE",
+    static const char *const standard[] = {"GET",     "HEAD",  "POST",  "PUT",    "DELETE",
                                            "OPTIONS", "PATCH", "TRACE", "CONNECT"};
     for (size_t i = 0; i < sizeof standard / sizeof standard[0]; i++)
         if (strlen(standard[i]) == m.len && memcmp(standard[i], m.p, m.len) == 0)

@@ -33,28 +33,28 @@ typedef struct nl_line {
     nl_str_t tag;
     nl_str_t server;
     nl_str_t method;
-    unsigned status;        /* 0..999 */
-    double request_time;    /* seconds */
+    unsigned status;         /* 0..999 */
+    double request_time;     /* seconds */
     nl_str_t upstream_times; /* "" without an upstream; a list after retries */
     nl_str_t upstream_addrs;
     double bytes_sent;
     double request_length;
-    double msec;            /* Unix seconds when nginx logged the request */
-    nl_str_t route;         /* $fastprom_route, "" when not set */
-    nl_str_t uri;           /* $request_uri, query included */
+    double msec;    /* Unix seconds when nginx logged the request */
+    nl_str_t route; /* $fastprom_route, "" when not set */
+    nl_str_t uri;   /* $request_uri, query included */
 } nl_line_t;
 
 /* Why a datagram is not a line; also the `reason` label of the daemon's
  * malformed counter (nl_error_name). */
 typedef enum nl_error {
     NL_OK = 0,
-    NL_ESYSLOG,  /* no RFC 3164 header */
-    NL_ETAG,     /* another program's tag: a foreign syslog message */
-    NL_EFORMAT,  /* our tag but not the fastprom log_format (version marker) */
-    NL_EFIELDS,  /* wrong number of fields: truncated or edited format */
-    NL_ESTATUS,  /* $status is not three digits */
-    NL_ENUMBER,  /* a time or size is not a number */
-    NL_EMETHOD,  /* $request_method with bytes no method has */
+    NL_ESYSLOG,    /* no RFC 3164 header */
+    NL_ETAG,       /* another program's tag: a foreign syslog message */
+    NL_EFORMAT,    /* our tag but not the fastprom log_format (version marker) */
+    NL_EFIELDS,    /* wrong number of fields: truncated or edited format */
+    NL_ESTATUS,    /* $status is not three digits */
+    NL_ENUMBER,    /* a time or size is not a number */
+    NL_EMETHOD,    /* $request_method with bytes no method has */
     NL_EOVERSIZED, /* longer than max_line_bytes (set by the receiver) */
     NL_NERRORS
 } nl_error_t;

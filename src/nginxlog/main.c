@@ -28,8 +28,8 @@
 
 #define EXIT_CONFIG 1
 #define EXIT_USAGE 2
-#define BATCH 32                 /* datagrams per recvmmsg */
-#define BATCHES_PER_WAKE 64      /* then look at signals again */
+#define BATCH 32            /* datagrams per recvmmsg */
+#define BATCHES_PER_WAKE 64 /* then look at signals again */
 #define RECOMMENDED_QLEN 512
 /* Below this queue limit a nap between reads would risk filling the queue. */
 #define COALESCE_MIN_QLEN 128
@@ -69,11 +69,16 @@ static int parse_args(int argc, char **argv, options_t *opt)
 {
     enum { O_CONFIG = 256, O_SOCKET, O_MODE, O_USER, O_GROUP, O_SEGMENT, O_CHECK, O_VERSION, O_HELP };
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, O_CONFIG},   {"socket", required_argument, NULL, O_SOCKET},
-        {"socket-mode", required_argument, NULL, O_MODE}, {"user", required_argument, NULL, O_USER},
-        {"group", required_argument, NULL, O_GROUP},     {"segment", required_argument, NULL, O_SEGMENT},
-        {"check-config", no_argument, NULL, O_CHECK},    {"version", no_argument, NULL, O_VERSION},
-        {"help", no_argument, NULL, O_HELP},             {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, O_CONFIG},
+        {"socket", required_argument, NULL, O_SOCKET},
+        {"socket-mode", required_argument, NULL, O_MODE},
+        {"user", required_argument, NULL, O_USER},
+        {"group", required_argument, NULL, O_GROUP},
+        {"segment", required_argument, NULL, O_SEGMENT},
+        {"check-config", no_argument, NULL, O_CHECK},
+        {"version", no_argument, NULL, O_VERSION},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
     };
     memset(opt, 0, sizeof *opt);
     nl_overrides_t *ov = &opt->overrides;
@@ -90,9 +95,7 @@ static int parse_args(int argc, char **argv, options_t *opt)
             printf("fastprom-nginxlog %s (libfastprom %s)\n", FASTPROM_VERSION, fastprom_version());
             return 0;
         case O_HELP: usage(stdout); return 0;
-        default:
-            fprintf(stderr, "fastprom-nginxlog: see --help for the options\n");
-            return EXIT_USAGE;
+        default: fprintf(stderr, "fastprom-nginxlog: see --help for the options\n"); return EXIT_USAGE;
         }
     }
     if (optind < argc) {
@@ -116,7 +119,7 @@ typedef struct daemon_state {
     fastprom_t *fp;
     nl_ingest_t ing;
     int sigfd;
-    long qlen;           /* net.unix.max_dgram_qlen, -1 unknown */
+    long qlen; /* net.unix.max_dgram_qlen, -1 unknown */
     /* Receive buffers: BATCH datagrams of max_line_bytes + 1 (one more byte
      * tells an oversized datagram from one that fits exactly). */
     char *bufs;
@@ -152,7 +155,8 @@ static void reload(daemon_t *d)
         return;
     }
     if (fresh->max_line_bytes != d->cfg->max_line_bytes && alloc_buffers(d, fresh->max_line_bytes) != 0) {
-        nl_log("SIGHUP: out of memory for max_line_bytes %zu, keeping the running configuration", fresh->max_line_bytes);
+        nl_log("SIGHUP: out of memory for max_line_bytes %zu, keeping the running configuration",
+               fresh->max_line_bytes);
         nl_config_free(fresh);
         return;
     }

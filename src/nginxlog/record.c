@@ -11,7 +11,7 @@
 enum { F_REQUESTS, F_DURATION, F_RESPONSE_SIZE, F_REQUEST_SIZE, F_UPSTREAM, NFAMILIES };
 #define PER_REQUEST 4 /* families keyed by (server, route, method[, status]) */
 
-#define KEY_CAP 2048           /* encoded label values cached; longer ones are looked up each time */
+#define KEY_CAP 2048 /* encoded label values cached; longer ones are looked up each time */
 #define TABLE_MAX_SLOTS (1u << 17)
 
 typedef struct slot {
@@ -57,8 +57,8 @@ static const fastprom_family_def_t nginx_defs[NFAMILIES] = {
                         "Request bytes read: line, headers and body ($request_length).", "bytes", request_labels, 3,
                         size_buckets, N(size_buckets)},
     [F_UPSTREAM] = {FASTPROM_HISTOGRAM, "nginx_http_upstream_response_duration_seconds",
-                    "Each upstream attempt's $upstream_response_time, by upstream address.", "seconds",
-                    upstream_labels, 3, duration_buckets, N(duration_buckets)},
+                    "Each upstream attempt's $upstream_response_time, by upstream address.", "seconds", upstream_labels,
+                    3, duration_buckets, N(duration_buckets)},
 };
 
 const char *nl_drop_name(nl_drop_t d)
@@ -314,13 +314,13 @@ nl_recorder_t *nl_recorder_new(fastprom_t *fp, unsigned max_series, char *err, s
                                     "Access-log lines recorded in the nginx_http_* families.", NULL, &e)) ||
         !(r->lag = self_series(fp, FASTPROM_GAUGE, "nginxlog_lag_seconds",
                                "Seconds between nginx logging the newest line and its recording.", NULL, &e)) ||
-        !(r->qlen = self_series(fp, FASTPROM_GAUGE, "nginxlog_unix_max_dgram_qlen",
-                                "net.unix.max_dgram_qlen: datagrams the socket queues before nginx drops lines.",
-                                NULL, &e)))
+        !(r->qlen =
+              self_series(fp, FASTPROM_GAUGE, "nginxlog_unix_max_dgram_qlen",
+                          "net.unix.max_dgram_qlen: datagrams the socket queues before nginx drops lines.", NULL, &e)))
         goto fail;
     for (int i = NL_OK + 1; i < NL_NERRORS; i++)
-        if (!(r->malformed[i] = self_series(fp, FASTPROM_COUNTER, "nginxlog_malformed_total",
-                                            malformed_help, nl_error_name(i), &e)))
+        if (!(r->malformed[i] =
+                  self_series(fp, FASTPROM_COUNTER, "nginxlog_malformed_total", malformed_help, nl_error_name(i), &e)))
             goto fail;
     for (int i = NL_DROP_NONE + 1; i < NL_NDROPS; i++)
         if (!(r->dropped[i] = self_series(fp, FASTPROM_COUNTER, "nginxlog_dropped_total", dropped_help,

@@ -65,8 +65,7 @@ static int server_matches(const nl_rule_t *rule, const char *server, size_t serv
 }
 
 /* The first matching rule's index, or -1. */
-static int match_rules(const nl_config_t *cfg, const char *server, size_t server_len, const char *path,
-                       size_t path_len)
+static int match_rules(const nl_config_t *cfg, const char *server, size_t server_len, const char *path, size_t path_len)
 {
     for (size_t i = 0; i < cfg->nrules; i++) {
         const nl_rule_t *rule = &cfg->rules[i];

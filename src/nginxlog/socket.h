@@ -19,10 +19,10 @@
 typedef struct nl_socket {
     int fd;
     int inherited;
-    char path[108];  /* the file we created, "" otherwise */
-    dev_t dev;       /* its identity, so only ours is ever unlinked */
+    char path[108]; /* the file we created, "" otherwise */
+    dev_t dev;      /* its identity, so only ours is ever unlinked */
     ino_t ino;
-    int rcvbuf;      /* SO_RCVBUF the kernel granted */
+    int rcvbuf; /* SO_RCVBUF the kernel granted */
     char description[200];
 } nl_socket_t;
 

@@ -51,8 +51,13 @@ static fastprom_family_t *family(fastprom_t *fp, fastprom_type_t type, const cha
 {
     static const char *const labels[] = {"route", "method"};
     fastprom_error_t err;
-    fastprom_family_def_t d = {.type = type, .name = name, .help = "bench", .label_names = labels,
-                               .nlabels = nlabels, .buckets = bounds, .nbuckets = nbounds};
+    fastprom_family_def_t d = {.type = type,
+                               .name = name,
+                               .help = "bench",
+                               .label_names = labels,
+                               .nlabels = nlabels,
+                               .buckets = bounds,
+                               .nbuckets = nbounds};
     fastprom_family_t *f = fastprom_family(fp, &d, &err);
     if (!f)
         die(name, &err);

@@ -102,8 +102,7 @@ int main(void)
 {
     char probe[FP_FMT_MAX];
     fp_fmt_value(0.1, probe); /* builds the power table outside the timing */
-    printf("fp_fmt_value vs snprintf(\"%%.17g\"): ns per number, best of %d passes over %d numbers\n", PASSES,
-           COUNT);
+    printf("fp_fmt_value vs snprintf(\"%%.17g\"): ns per number, best of %d passes over %d numbers\n", PASSES, COUNT);
     printf("%-36s %9s %9s %9s\n", "numbers", "fastprom", "%.17g", "speedup");
     measure("integers below 1e7", fill_integers);
     measure("non-integral, random bit patterns", fill_random_bits);

@@ -66,19 +66,18 @@ static void make_lines(lines_t *l, int kind)
         int n = snprintf(out, LINE_CAP,
                          "<190>Dec  6 19:48:30 fastprom: fp1\tsite%d.example.com\t%s\t%s\t0.%03d\t%s\t%s\t%d\t%d\t"
                          "1796586510.%03d\t%s\t%s",
-                         server, method, status, rand() % 1000, ups_t, ups_a, 200 + rand() % 50000,
-                         80 + rand() % 900, rand() % 1000, route_var, uri);
+                         server, method, status, rand() % 1000, ups_t, ups_a, 200 + rand() % 50000, 80 + rand() % 900,
+                         rand() % 1000, route_var, uri);
         l->len[i] = (size_t)n;
     }
 }
 
-static const char *const rules_json =
-    "{\"rules\": [{\"match\": \"^/static/\", \"route\": \"/static/*\"},"
-    "{\"match\": \"^/health$\", \"route\": \"/health\"},"
-    "{\"match\": \"^/api/v1/r[0-9]/[0-9]+$\", \"route\": \"/api/v1/r?/{id}\"},"
-    "{\"match\": \"^/api/v1/r1[0-9]/[0-9]+$\", \"route\": \"/api/v1/r1?/{id}\"},"
-    "{\"match\": \"^/api/v1/r2[0-9]/[0-9]+$\", \"route\": \"/api/v1/r2?/{id}\"},"
-    "{\"match\": \"^/api/v1/r3[0-9]/[0-9]+$\", \"route\": \"/api/v1/r3?/{id}\"}]}";
+static const char *const rules_json = "{\"rules\": [{\"match\": \"^/static/\", \"route\": \"/static/*\"},"
+                                      "{\"match\": \"^/health$\", \"route\": \"/health\"},"
+                                      "{\"match\": \"^/api/v1/r[0-9]/[0-9]+$\", \"route\": \"/api/v1/r?/{id}\"},"
+                                      "{\"match\": \"^/api/v1/r1[0-9]/[0-9]+$\", \"route\": \"/api/v1/r1?/{id}\"},"
+                                      "{\"match\": \"^/api/v1/r2[0-9]/[0-9]+$\", \"route\": \"/api/v1/r2?/{id}\"},"
+                                      "{\"match\": \"^/api/v1/r3[0-9]/[0-9]+$\", \"route\": \"/api/v1/r3?/{id}\"}]}";
 
 /* Lines per second through nl_ingest_datagram, best of `rounds` passes. */
 static double ingest_rate(const lines_t *l, const char *config, int rounds, int expect)

@@ -86,8 +86,8 @@ static void check_rc(int rc, const fastprom_error_t *err)
         die("a failure without a proper errcode and message");
 }
 
-static const char *const filters[] = {"http_requests_total", "latency_seconds_bucket", "size_bytes", "build_info",
-                                      "phase", "in_progress", "nope"};
+static const char *const filters[] =
+    {"http_requests_total", "latency_seconds_bucket", "size_bytes", "build_info", "phase", "in_progress", "nope"};
 static const char *const prefixes[] = {NULL, "ns_", "a:"};
 
 static void read_once(int format, const char *name_filter, const char *prefix, unsigned flags)
@@ -140,9 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             put_le(work + f->pos, v, f->width);
             break;
         }
-        case 1:
-            put_le(work + f->pos, map.records[b % map.nrecords] + (uint64_t)((op >> 2) % 8), f->width);
-            break;
+        case 1: put_le(work + f->pos, map.records[b % map.nrecords] + (uint64_t)((op >> 2) % 8), f->width); break;
         case 2: {
             size_t start, len;
             image_region(pristine, image_size, b % NREGIONS, &start, &len);

@@ -37,21 +37,33 @@ int main(void)
 
     static const char *const service[] = {"service"};
     static const double quantiles[] = {0.5, 0.9, 0.99};
-    fastprom_family_def_t rpc = {.type = FASTPROM_SUMMARY, .name = "rpc_duration_seconds", .help = "RPC latency.",
-                                 .label_names = service, .nlabels = 1, .buckets = quantiles, .nbuckets = 3};
+    fastprom_family_def_t rpc = {.type = FASTPROM_SUMMARY,
+                                 .name = "rpc_duration_seconds",
+                                 .help = "RPC latency.",
+                                 .label_names = service,
+                                 .nlabels = 1,
+                                 .buckets = quantiles,
+                                 .nbuckets = 3};
     fastprom_series_t *api = series(fp, rpc, (const char *[]){"api"});
     for (int i = 1; i <= 100; i++) /* 0.01 ... 1.00: sum 50.5 */
         check(fastprom_observe(api, i / 100.0) == 0, "observe rpc");
     series(fp, rpc, (const char *[]){"idle"}); /* no observations: NaN quantiles */
 
-    fastprom_family_def_t orders = {.type = FASTPROM_COUNTER, .name = "orders", .help = "Orders placed.",
+    fastprom_family_def_t orders = {.type = FASTPROM_COUNTER,
+                                    .name = "orders",
+                                    .help = "Orders placed.",
                                     .flags = FASTPROM_EXEMPLARS};
     fastprom_label_t trace = {"trace_id", "abc123"};
     check(fastprom_inc_exemplar(series(fp, orders, NULL), 2, &trace, 1, 1700000000.5) == 0, "inc_exemplar");
 
     static const double sizes[] = {100, 1000, 10000};
-    fastprom_family_def_t payload = {.type = FASTPROM_HISTOGRAM, .name = "payload_bytes", .help = "Payload sizes.",
-                                     .unit = "bytes", .buckets = sizes, .nbuckets = 3, .flags = FASTPROM_EXEMPLARS};
+    fastprom_family_def_t payload = {.type = FASTPROM_HISTOGRAM,
+                                     .name = "payload_bytes",
+                                     .help = "Payload sizes.",
+                                     .unit = "bytes",
+                                     .buckets = sizes,
+                                     .nbuckets = 3,
+                                     .flags = FASTPROM_EXEMPLARS};
     fastprom_series_t *p = series(fp, payload, NULL);
     fastprom_label_t trace2 = {"trace_id", "def\"456"};
     check(fastprom_observe_exemplar(p, 300, &trace2, 1, 1700000001.25) == 0, "observe_exemplar");
@@ -63,13 +75,22 @@ int main(void)
 
     static const char *const instance[] = {"instance"};
     static const char *const states[] = {"starting", "running", "stopping"};
-    fastprom_family_def_t state = {.type = FASTPROM_STATESET, .name = "service_state", .help = "Service state.",
-                                   .label_names = instance, .nlabels = 1, .states = states, .nstates = 3};
+    fastprom_family_def_t state = {.type = FASTPROM_STATESET,
+                                   .name = "service_state",
+                                   .help = "Service state.",
+                                   .label_names = instance,
+                                   .nlabels = 1,
+                                   .states = states,
+                                   .nstates = 3};
     check(fastprom_state(series(fp, state, (const char *[]){"a"}), 1) == 0, "state");
 
     static const char *const pool[] = {"pool"};
-    fastprom_family_def_t rss = {.type = FASTPROM_GAUGE, .name = "worker_rss_bytes", .help = "Worker RSS.",
-                                 .label_names = pool, .nlabels = 1, .gauge_mode = FASTPROM_GAUGE_ALL};
+    fastprom_family_def_t rss = {.type = FASTPROM_GAUGE,
+                                 .name = "worker_rss_bytes",
+                                 .help = "Worker RSS.",
+                                 .label_names = pool,
+                                 .nlabels = 1,
+                                 .gauge_mode = FASTPROM_GAUGE_ALL};
     check(fastprom_set(series(fp, rss, (const char *[]){"web"}), 12345) == 0, "set rss");
 
     fastprom_family_def_t idle = {.type = FASTPROM_COUNTER, .name = "idle_events", .help = "Never incremented."};

@@ -20,7 +20,9 @@
 #define MAX_SERIES 32
 
 /* LABELS("a", "b") expands to the count and the array fixture calls take. */
+/* clang-format off */
 #define LABELS(...) sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *), (const char *const[]){__VA_ARGS__}
+/* clang-format on */
 #define NO_LABELS 0, NULL
 
 static fp_snapshot_t snap;
@@ -34,7 +36,10 @@ static inline void setup(void)
     ck_assert_ptr_nonnull(snap.families);
 }
 
-static inline void teardown(void) { fp_arena_free(snap.arena); }
+static inline void teardown(void)
+{
+    fp_arena_free(snap.arena);
+}
 
 static inline void *alloc(size_t n)
 {
@@ -43,7 +48,10 @@ static inline void *alloc(size_t n)
     return p;
 }
 
-static inline fp_str_t str(const char *s) { return (fp_str_t){s, (uint32_t)strlen(s)}; }
+static inline fp_str_t str(const char *s)
+{
+    return (fp_str_t){s, (uint32_t)strlen(s)};
+}
 
 static inline fp_str_t *strs(size_t n, const char *const *v)
 {
@@ -54,7 +62,7 @@ static inline fp_str_t *strs(size_t n, const char *const *v)
 }
 
 static inline fp_snap_family_t *family(fastprom_type_t type, const char *name, const char *help, size_t nlabels,
-                                const char *const *labels)
+                                       const char *const *labels)
 {
     ck_assert_uint_lt(snap.nfamilies, MAX_FAMILIES);
     fp_snap_family_t *f = &snap.families[snap.nfamilies++];
@@ -132,8 +140,8 @@ static inline fp_snap_exemplar_t *with_exemplars(const fp_snap_family_t *f, fp_s
     return s->exemplars;
 }
 
-static inline void set_exemplar(fp_snap_exemplar_t *ex, double value, double timestamp, size_t n, const char *const *names,
-                         const char *const *values)
+static inline void set_exemplar(fp_snap_exemplar_t *ex, double value, double timestamp, size_t n,
+                                const char *const *names, const char *const *values)
 {
     ex->present = 1;
     ex->value = value;
@@ -169,7 +177,7 @@ static inline char *render(fastprom_format_t format, const char *prefix, unsigne
     return out;
 }
 
-#define assert_render(format, prefix, flags, expected)                                                                \
+#define assert_render(format, prefix, flags, expected)                                                                 \
     do {                                                                                                               \
         char *out_ = render(format, prefix, flags);                                                                    \
         ck_assert_str_eq(out_, expected);                                                                              \

@@ -27,8 +27,7 @@
 
 /* ---- building ------------------------------------------------------------ */
 
-static inline fastprom_series_t *image_series(fastprom_t *fp, const fastprom_family_def_t *d,
-                                              const char *const *values)
+static inline fastprom_series_t *image_series(fastprom_t *fp, const fastprom_family_def_t *d, const char *const *values)
 {
     fastprom_error_t err;
     fastprom_family_t *f = fastprom_family(fp, d, &err);
@@ -47,21 +46,33 @@ static inline int image_write_a(fastprom_t *fp)
     for (int i = 0; i < 20; i++)
         wide[i] = i * 0.25;
     const fastprom_label_t ex[] = {{"trace_id", "4bf92f3577b34da6"}};
-    fastprom_family_def_t req = {.type = FASTPROM_COUNTER, .name = "http_requests_total",
-                                 .help = "Requests \"served\".\n", .label_names = req_labels, .nlabels = 2,
+    fastprom_family_def_t req = {.type = FASTPROM_COUNTER,
+                                 .name = "http_requests_total",
+                                 .help = "Requests \"served\".\n",
+                                 .label_names = req_labels,
+                                 .nlabels = 2,
                                  .flags = FASTPROM_EXEMPLARS};
-    fastprom_family_def_t lat = {.type = FASTPROM_HISTOGRAM, .name = "latency", .unit = "seconds",
-                                 .label_names = (const char *const[]){"route"}, .nlabels = 1, .buckets = lat_bounds,
-                                 .nbuckets = 3, .flags = FASTPROM_EXEMPLARS};
+    fastprom_family_def_t lat = {.type = FASTPROM_HISTOGRAM,
+                                 .name = "latency",
+                                 .unit = "seconds",
+                                 .label_names = (const char *const[]){"route"},
+                                 .nlabels = 1,
+                                 .buckets = lat_bounds,
+                                 .nbuckets = 3,
+                                 .flags = FASTPROM_EXEMPLARS};
     fastprom_family_def_t wide_h = {.type = FASTPROM_HISTOGRAM, .name = "wide", .buckets = wide, .nbuckets = 20};
     fastprom_family_def_t sz = {.type = FASTPROM_SUMMARY, .name = "size_bytes", .buckets = q, .nbuckets = 3};
     fastprom_family_def_t jobs = {.type = FASTPROM_SUMMARY, .name = "jobs"};
-    fastprom_family_def_t inprog = {.type = FASTPROM_GAUGE, .name = "in_progress",
-                                    .label_names = (const char *const[]){"route"}, .nlabels = 1};
+    fastprom_family_def_t inprog = {.type = FASTPROM_GAUGE,
+                                    .name = "in_progress",
+                                    .label_names = (const char *const[]){"route"},
+                                    .nlabels = 1};
     fastprom_family_def_t rss = {.type = FASTPROM_GAUGE, .name = "rss_bytes", .gauge_mode = FASTPROM_GAUGE_ALL};
     fastprom_family_def_t temp = {.type = FASTPROM_GAUGE, .name = "temp", .gauge_mode = FASTPROM_GAUGE_MOSTRECENT};
-    fastprom_family_def_t build = {.type = FASTPROM_INFO, .name = "build",
-                                   .label_names = (const char *const[]){"service"}, .nlabels = 1};
+    fastprom_family_def_t build = {.type = FASTPROM_INFO,
+                                   .name = "build",
+                                   .label_names = (const char *const[]){"service"},
+                                   .nlabels = 1};
     fastprom_family_def_t phase = {.type = FASTPROM_STATESET, .name = "phase", .states = states, .nstates = 2};
 
     fastprom_series_t *s;
@@ -114,10 +125,15 @@ static inline int image_write_a(fastprom_t *fp)
 static inline int image_write_b(fastprom_t *fp)
 {
     static const char *const req_labels[] = {"method", "code"};
-    fastprom_family_def_t req = {.type = FASTPROM_COUNTER, .name = "http_requests_total", .label_names = req_labels,
-                                 .nlabels = 2, .flags = FASTPROM_EXEMPLARS};
-    fastprom_family_def_t inprog = {.type = FASTPROM_GAUGE, .name = "in_progress",
-                                    .label_names = (const char *const[]){"route"}, .nlabels = 1};
+    fastprom_family_def_t req = {.type = FASTPROM_COUNTER,
+                                 .name = "http_requests_total",
+                                 .label_names = req_labels,
+                                 .nlabels = 2,
+                                 .flags = FASTPROM_EXEMPLARS};
+    fastprom_family_def_t inprog = {.type = FASTPROM_GAUGE,
+                                    .name = "in_progress",
+                                    .label_names = (const char *const[]){"route"},
+                                    .nlabels = 1};
     fastprom_family_def_t jobs = {.type = FASTPROM_SUMMARY, .name = "jobs"};
     fastprom_series_t *a = image_series(fp, &req, (const char *const[]){"GET", "200"});
     fastprom_series_t *b = image_series(fp, &inprog, (const char *const[]){"/api"});
@@ -163,8 +179,8 @@ static inline unsigned char *segment_image_build(const char *path, size_t *size)
 /* ---- the map of offset and length fields ---------------------------------- */
 
 struct image_field {
-    uint32_t pos;   /* byte position in the image */
-    uint8_t width;  /* 2, 4 or 8 */
+    uint32_t pos;  /* byte position in the image */
+    uint8_t width; /* 2, 4 or 8 */
 };
 
 struct image_map {
@@ -328,13 +344,13 @@ static inline int image_map_build(struct image_map *m, const unsigned char *img,
     if (size < sizeof *h || h->magic != FP_MAGIC || h->size != size || h->arena_end > size)
         return -1;
     static const size_t header_fields[][2] = {
-        {offsetof(struct fp_header, size), 8},          {offsetof(struct fp_header, max_slots), 4},
-        {offsetof(struct fp_header, series_cap), 4},    {offsetof(struct fp_header, series_hash_cap), 4},
-        {offsetof(struct fp_header, slots_off), 4},     {offsetof(struct fp_header, family_hash_off), 4},
+        {offsetof(struct fp_header, size), 8},           {offsetof(struct fp_header, max_slots), 4},
+        {offsetof(struct fp_header, series_cap), 4},     {offsetof(struct fp_header, series_hash_cap), 4},
+        {offsetof(struct fp_header, slots_off), 4},      {offsetof(struct fp_header, family_hash_off), 4},
         {offsetof(struct fp_header, series_ids_off), 4}, {offsetof(struct fp_header, arena_off), 4},
-        {offsetof(struct fp_header, arena_end), 4},     {offsetof(struct fp_header, meta_top), 4},
-        {offsetof(struct fp_header, block_floor), 4},   {offsetof(struct fp_header, free_head), 4},
-        {offsetof(struct fp_header, free_count), 4},    {offsetof(struct fp_header, nfamilies), 4},
+        {offsetof(struct fp_header, arena_end), 4},      {offsetof(struct fp_header, meta_top), 4},
+        {offsetof(struct fp_header, block_floor), 4},    {offsetof(struct fp_header, free_head), 4},
+        {offsetof(struct fp_header, free_count), 4},     {offsetof(struct fp_header, nfamilies), 4},
         {offsetof(struct fp_header, next_series_id), 4}, {offsetof(struct fp_header, retired_head), 4},
         {offsetof(struct fp_header, reclaim_gen), 8},
     };
@@ -370,8 +386,17 @@ static inline int image_map_build(struct image_map *m, const unsigned char *img,
 }
 
 /* Regions of the image, for random mutations spread over all of them. */
-enum { REGION_HEADER, REGION_SLOTS, REGION_FAMILY_HASH, REGION_SERIES_HASH, REGION_SERIES_IDS, REGION_METADATA,
-       REGION_BLOCKS, REGION_ANY, NREGIONS };
+enum {
+    REGION_HEADER,
+    REGION_SLOTS,
+    REGION_FAMILY_HASH,
+    REGION_SERIES_HASH,
+    REGION_SERIES_IDS,
+    REGION_METADATA,
+    REGION_BLOCKS,
+    REGION_ANY,
+    NREGIONS
+};
 
 static inline void image_region(const unsigned char *img, size_t size, int region, size_t *start, size_t *len)
 {

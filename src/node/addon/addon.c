@@ -620,9 +620,18 @@ static napi_value init(napi_env env, napi_value exports)
         const char *name;
         napi_callback fn;
     } fns[] = {
-        {"open", js_open},       {"close", js_close},   {"path", js_path},     {"check", js_check},
-        {"collectDead", js_collect_dead}, {"family", js_family}, {"series", js_series}, {"remove", js_remove},
-        {"clear", js_clear},     {"render", js_render}, {"stat", js_stat},     {"version", js_version},
+        {"open", js_open},
+        {"close", js_close},
+        {"path", js_path},
+        {"check", js_check},
+        {"collectDead", js_collect_dead},
+        {"family", js_family},
+        {"series", js_series},
+        {"remove", js_remove},
+        {"clear", js_clear},
+        {"render", js_render},
+        {"stat", js_stat},
+        {"version", js_version},
         {"strerror", js_strerror},
     };
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {

@@ -43,10 +43,22 @@ static inline napi_value update(napi_env env, napi_callback_info info, update_fn
     return rc ? code_value(env, rc) : NULL;
 }
 
-static napi_value js_inc(napi_env env, napi_callback_info info) { return update(env, info, fastprom_inc); }
-static napi_value js_dec(napi_env env, napi_callback_info info) { return update(env, info, fastprom_dec); }
-static napi_value js_set(napi_env env, napi_callback_info info) { return update(env, info, fastprom_set); }
-static napi_value js_observe(napi_env env, napi_callback_info info) { return update(env, info, fastprom_observe); }
+static napi_value js_inc(napi_env env, napi_callback_info info)
+{
+    return update(env, info, fastprom_inc);
+}
+static napi_value js_dec(napi_env env, napi_callback_info info)
+{
+    return update(env, info, fastprom_dec);
+}
+static napi_value js_set(napi_env env, napi_callback_info info)
+{
+    return update(env, info, fastprom_set);
+}
+static napi_value js_observe(napi_env env, napi_callback_info info)
+{
+    return update(env, info, fastprom_observe);
+}
 
 /* incExemplar / observeExemplar(series, value, {name: value, ...}) */
 static napi_value exemplar(napi_env env, napi_callback_info info, int observe)
@@ -58,8 +70,8 @@ static napi_value exemplar(napi_env env, napi_callback_info info, int observe)
     double v;
     uint32_t n = 0;
     if (napi_get_cb_info(env, info, &argc, argv, NULL, &data) != napi_ok || argc < 3 ||
-        napi_get_value_double(env, argv[1], &v) != napi_ok ||
-        napi_get_property_names(env, argv[2], &keys) != napi_ok || napi_get_array_length(env, keys, &n) != napi_ok)
+        napi_get_value_double(env, argv[1], &v) != napi_ok || napi_get_property_names(env, argv[2], &keys) != napi_ok ||
+        napi_get_array_length(env, keys, &n) != napi_ok)
         return code_value(env, FASTPROM_EINVAL);
     if (n > MAXPAIRS)
         n = MAXPAIRS + 1; /* refused below, after the update */
@@ -102,8 +114,14 @@ static napi_value exemplar(napi_env env, napi_callback_info info, int observe)
     return rc ? code_value(env, rc) : NULL;
 }
 
-static napi_value js_inc_exemplar(napi_env env, napi_callback_info info) { return exemplar(env, info, 0); }
-static napi_value js_observe_exemplar(napi_env env, napi_callback_info info) { return exemplar(env, info, 1); }
+static napi_value js_inc_exemplar(napi_env env, napi_callback_info info)
+{
+    return exemplar(env, info, 0);
+}
+static napi_value js_observe_exemplar(napi_env env, napi_callback_info info)
+{
+    return exemplar(env, info, 1);
+}
 
 int fpn_register_hot(napi_env env, napi_value exports, fpn_env_t *e)
 {
@@ -111,8 +129,12 @@ int fpn_register_hot(napi_env env, napi_value exports, fpn_env_t *e)
         const char *name;
         napi_callback fn;
     } fns[] = {
-        {"inc", js_inc}, {"dec", js_dec}, {"set", js_set}, {"observe", js_observe},
-        {"incExemplar", js_inc_exemplar}, {"observeExemplar", js_observe_exemplar},
+        {"inc", js_inc},
+        {"dec", js_dec},
+        {"set", js_set},
+        {"observe", js_observe},
+        {"incExemplar", js_inc_exemplar},
+        {"observeExemplar", js_observe_exemplar},
     };
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
         napi_value f;

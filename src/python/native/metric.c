@@ -36,10 +36,8 @@ static inline int apply(update_fn fn, fastprom_series_t *s, double v)
     if (LIKELY(fastprom_update_ready(s)))
         return fn(s, v);
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = fn(s, v);
-    Py_END_ALLOW_THREADS
-    return rc;
+    Py_BEGIN_ALLOW_THREADS rc = fn(s, v);
+    Py_END_ALLOW_THREADS return rc;
 }
 
 /* amount as prometheus_client's `value += amount` takes it: int and float
@@ -150,7 +148,8 @@ static PyObject *exemplar_update(MetricObject *self, double v, PyObject *exempla
 static PyObject *Counter_inc(MetricObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     PyObject *amount = nargs ? args[0] : NULL, *exemplar = NULL;
-    if (UNLIKELY(kwnames || nargs > 1) && parse_update_args("inc", s_amount, 1, args, nargs, kwnames, &amount, &exemplar) < 0)
+    if (UNLIKELY(kwnames || nargs > 1) &&
+        parse_update_args("inc", s_amount, 1, args, nargs, kwnames, &amount, &exemplar) < 0)
         return NULL;
     if (UNLIKELY(!self->series))
         return not_observable(self);
@@ -183,7 +182,8 @@ static PyObject *gauge_add(MetricObject *self, PyObject *const *args, Py_ssize_t
                            const char *fname, update_fn fn)
 {
     PyObject *amount = nargs ? args[0] : NULL, *unused = NULL;
-    if (UNLIKELY(kwnames || nargs > 1) && parse_update_args(fname, s_amount, 0, args, nargs, kwnames, &amount, &unused) < 0)
+    if (UNLIKELY(kwnames || nargs > 1) &&
+        parse_update_args(fname, s_amount, 0, args, nargs, kwnames, &amount, &unused) < 0)
         return NULL;
     if (UNLIKELY(!self->series))
         return not_observable(self);
@@ -206,7 +206,8 @@ static PyObject *Gauge_dec(MetricObject *self, PyObject *const *args, Py_ssize_t
 static PyObject *Gauge_set(MetricObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     PyObject *value = nargs ? args[0] : NULL, *unused = NULL;
-    if (UNLIKELY(kwnames || nargs != 1) && parse_update_args("set", s_value, 0, args, nargs, kwnames, &value, &unused) < 0)
+    if (UNLIKELY(kwnames || nargs != 1) &&
+        parse_update_args("set", s_value, 0, args, nargs, kwnames, &value, &unused) < 0)
         return NULL;
     if (!value) {
         PyErr_SetString(PyExc_TypeError, "set() missing 1 required positional argument: 'value'");
@@ -356,10 +357,9 @@ static PyObject *Metric_bind(MetricObject *self, PyObject *args)
         if (fp_py_strings_from(values, &v) < 0)
             return NULL;
         fastprom_error_t err = {0};
-        Py_BEGIN_ALLOW_THREADS
-        s = fastprom_series(f->family, v.n ? (const char *const *)v.values : NULL, v.n ? v.lengths : NULL, &err);
-        Py_END_ALLOW_THREADS
-        fp_py_strings_free(&v);
+        Py_BEGIN_ALLOW_THREADS s =
+            fastprom_series(f->family, v.n ? (const char *const *)v.values : NULL, v.n ? v.lengths : NULL, &err);
+        Py_END_ALLOW_THREADS fp_py_strings_free(&v);
         if (!s)
             return fp_py_raise(err.code, err.text);
     }
@@ -411,10 +411,8 @@ static PyObject *Metric_info(MetricObject *self, PyObject *pairs)
         return NULL;
     fastprom_error_t err = {0};
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = fastprom_info(self->series, labels, n, &err);
-    Py_END_ALLOW_THREADS
-    PyMem_Free(labels);
+    Py_BEGIN_ALLOW_THREADS rc = fastprom_info(self->series, labels, n, &err);
+    Py_END_ALLOW_THREADS PyMem_Free(labels);
     fp_py_strings_free(&keys);
     fp_py_strings_free(&values);
     if (rc)
@@ -445,11 +443,9 @@ static PyObject *Metric_exemplar(MetricObject *self, PyObject *args)
     if (!labels)
         return NULL;
     int rc, counter = self->type == FASTPROM_COUNTER;
-    Py_BEGIN_ALLOW_THREADS
-    rc = counter ? fastprom_inc_exemplar(self->series, v, labels, n, 0.0)
-                 : fastprom_observe_exemplar(self->series, v, labels, n, 0.0);
-    Py_END_ALLOW_THREADS
-    PyMem_Free(labels);
+    Py_BEGIN_ALLOW_THREADS rc = counter ? fastprom_inc_exemplar(self->series, v, labels, n, 0.0)
+                                        : fastprom_observe_exemplar(self->series, v, labels, n, 0.0);
+    Py_END_ALLOW_THREADS PyMem_Free(labels);
     fp_py_strings_free(&keys);
     fp_py_strings_free(&values);
     return done(self, rc);
@@ -513,8 +509,7 @@ static PyGetSetDef Metric_getset[] = {
  * block costs two C calls. fastprom.context_managers derives the decorator
  * forms from them. */
 typedef struct {
-    PyObject_HEAD
-    PyObject *metric;
+    PyObject_HEAD PyObject *metric;
     PyObject *callback; /* "observe" or "set" (Timer), unused (tracker) */
     PyObject *clock;    /* NULL: CLOCK_MONOTONIC, as time.perf_counter */
     double start;
@@ -664,8 +659,7 @@ static PyMemberDef Scope_members[] = {
 };
 
 PyTypeObject TimerCore_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "fastprom._native.TimerCore",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "fastprom._native.TimerCore",
     .tp_doc = "TimerCore(metric, callback_name, clock=time.perf_counter): calls metric.<callback_name>(seconds) "
               "when the block ends",
     .tp_basicsize = sizeof(ScopeObject),
@@ -680,8 +674,7 @@ PyTypeObject TimerCore_Type = {
 };
 
 PyTypeObject TrackerCore_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "fastprom._native.TrackerCore",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "fastprom._native.TrackerCore",
     .tp_doc = "TrackerCore(gauge): gauge.inc() on entry, gauge.dec() on exit",
     .tp_basicsize = sizeof(ScopeObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
@@ -697,8 +690,7 @@ PyTypeObject TrackerCore_Type = {
 #define CORE_FLAGS (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC)
 
 PyTypeObject Metric_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "fastprom._native.Metric",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "fastprom._native.Metric",
     .tp_doc = "the C part of a fastprom metric: its series and its children",
     .tp_basicsize = sizeof(MetricObject),
     .tp_flags = CORE_FLAGS,
@@ -712,8 +704,7 @@ PyTypeObject Metric_Type = {
 };
 
 PyTypeObject CounterCore_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "fastprom._native.CounterCore",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "fastprom._native.CounterCore",
     .tp_basicsize = sizeof(MetricObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, /* GC and traversal inherited */
     .tp_base = &Metric_Type,
@@ -721,8 +712,7 @@ PyTypeObject CounterCore_Type = {
 };
 
 PyTypeObject GaugeCore_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "fastprom._native.GaugeCore",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "fastprom._native.GaugeCore",
     .tp_basicsize = sizeof(MetricObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, /* GC and traversal inherited */
     .tp_base = &Metric_Type,
@@ -730,8 +720,7 @@ PyTypeObject GaugeCore_Type = {
 };
 
 PyTypeObject ObserveCore_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "fastprom._native.ObserveCore",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "fastprom._native.ObserveCore",
     .tp_basicsize = sizeof(MetricObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, /* GC and traversal inherited */
     .tp_base = &Metric_Type,

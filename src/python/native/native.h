@@ -20,15 +20,13 @@
 /* A fastprom_t. Closed when the last object using it (registry, family,
  * metric) goes away, so a metric can never outlive its handle. */
 typedef struct {
-    PyObject_HEAD
-    fastprom_t *fp;
+    PyObject_HEAD fastprom_t *fp;
     PyObject *weakrefs;
 } SegmentObject;
 
 /* A fastprom_family_t of a segment. */
 typedef struct {
-    PyObject_HEAD
-    SegmentObject *segment;
+    PyObject_HEAD SegmentObject *segment;
     fastprom_family_t *family;
     int type;
 } FamilyObject;
@@ -36,12 +34,11 @@ typedef struct {
 /* The C part of a metric (a parent or a labelled child). The Python classes
  * (fastprom.metrics.Counter, ...) derive from these types. */
 typedef struct {
-    PyObject_HEAD
-    fastprom_series_t *series; /* NULL: a parent with labels, or not bound yet */
-    FamilyObject *family;      /* NULL until _bind() */
-    PyObject *children;        /* dict: label-value tuple -> child; NULL on children */
-    PyObject *labelnames;      /* tuple of str, or NULL */
-    int type;                  /* fastprom_type_t of the family */
+    PyObject_HEAD fastprom_series_t *series; /* NULL: a parent with labels, or not bound yet */
+    FamilyObject *family;                    /* NULL until _bind() */
+    PyObject *children;                      /* dict: label-value tuple -> child; NULL on children */
+    PyObject *labelnames;                    /* tuple of str, or NULL */
+    int type;                                /* fastprom_type_t of the family */
 } MetricObject;
 
 extern PyTypeObject Segment_Type;

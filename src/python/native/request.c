@@ -17,8 +17,7 @@
 #include <time.h>
 
 typedef struct {
-    PyObject_HEAD
-    PyObject *metrics; /* fastprom._http.HttpMetrics */
+    PyObject_HEAD PyObject *metrics; /* fastprom._http.HttpMetrics */
     PyObject *method;
     PyObject *route;     /* NULL until set_route() */
     PyObject *status;    /* str, set by the middleware; NULL: none yet */
@@ -104,8 +103,7 @@ static int update(PyObject *child, int (*fn)(fastprom_series_t *, double), doubl
     if (fastprom_update_ready(s)) {
         rc = fn(s, v);
     } else {
-        Py_BEGIN_ALLOW_THREADS
-        rc = fn(s, v);
+        Py_BEGIN_ALLOW_THREADS rc = fn(s, v);
         Py_END_ALLOW_THREADS
     }
     if (!rc)
@@ -274,8 +272,7 @@ static PyGetSetDef Request_getset[] = {
 };
 
 PyTypeObject Request_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "fastprom._native.Request",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "fastprom._native.Request",
     .tp_doc = "Request(metrics, method): one request of the HTTP middleware",
     .tp_basicsize = sizeof(RequestObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,

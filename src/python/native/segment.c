@@ -87,10 +87,8 @@ static PyObject *Segment_new(PyTypeObject *type, PyObject *args, PyObject *kw)
                               .flags = flags};
     fastprom_error_t err = {0};
     fastprom_t *fp;
-    Py_BEGIN_ALLOW_THREADS
-    fp = fastprom_open(&opt, &err);
-    Py_END_ALLOW_THREADS
-    Py_XDECREF(path);
+    Py_BEGIN_ALLOW_THREADS fp = fastprom_open(&opt, &err);
+    Py_END_ALLOW_THREADS Py_XDECREF(path);
     if (!fp)
         return fp_py_raise(err.code, err.text);
     SegmentObject *self = (SegmentObject *)type->tp_alloc(type, 0);
@@ -110,8 +108,7 @@ static void Segment_dealloc(SegmentObject *self)
     self->fp = NULL;
     if (fp) {
         /* Detaching folds this process's slots: it takes the segment lock. */
-        Py_BEGIN_ALLOW_THREADS
-        fastprom_close(fp);
+        Py_BEGIN_ALLOW_THREADS fastprom_close(fp);
         Py_END_ALLOW_THREADS
     }
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -184,10 +181,9 @@ static PyObject *Segment_family(SegmentObject *self, PyObject *args)
                                  .flags = flags};
     fastprom_error_t err = {0};
     fastprom_family_t *fam;
-    Py_BEGIN_ALLOW_THREADS
-    fam = fastprom_family(self->fp, &def, &err);
-    Py_END_ALLOW_THREADS
-    if (!fam) {
+    Py_BEGIN_ALLOW_THREADS fam = fastprom_family(self->fp, &def, &err);
+    Py_END_ALLOW_THREADS if (!fam)
+    {
         fp_py_raise(err.code, err.text);
         goto out;
     }
@@ -232,13 +228,9 @@ static PyObject *Segment_render(SegmentObject *self, PyObject *args, PyObject *k
     fastprom_buf_t buf = {0};
     fastprom_error_t err = {0};
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = fastprom_render(self->fp, &opt, &buf, &err);
-    Py_END_ALLOW_THREADS
-    if (rc)
-        fp_py_raise(rc, err.text);
-    else
-        result = PyBytes_FromStringAndSize(buf.data ? buf.data : "", (Py_ssize_t)buf.len);
+    Py_BEGIN_ALLOW_THREADS rc = fastprom_render(self->fp, &opt, &buf, &err);
+    Py_END_ALLOW_THREADS if (rc) fp_py_raise(rc, err.text);
+    else result = PyBytes_FromStringAndSize(buf.data ? buf.data : "", (Py_ssize_t)buf.len);
     fastprom_buf_free(&buf);
 out:
     fp_py_strings_free(&want);
@@ -276,11 +268,8 @@ static PyObject *Segment_stat(SegmentObject *self, PyObject *unused)
     fastprom_stat_t st;
     fastprom_error_t err = {0};
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = fastprom_stat(self->fp, &st, &err);
-    Py_END_ALLOW_THREADS
-    if (rc)
-        return fp_py_raise(rc, err.text);
+    Py_BEGIN_ALLOW_THREADS rc = fastprom_stat(self->fp, &st, &err);
+    Py_END_ALLOW_THREADS if (rc) return fp_py_raise(rc, err.text);
     PyObject *d = PyDict_New();
     if (!d)
         return NULL;
@@ -313,11 +302,8 @@ static PyObject *Segment_collect_dead(SegmentObject *self, PyObject *unused)
     (void)unused;
     fastprom_error_t err = {0};
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = fastprom_collect_dead(self->fp, &err);
-    Py_END_ALLOW_THREADS
-    if (rc < 0)
-        return fp_py_raise(rc, err.text);
+    Py_BEGIN_ALLOW_THREADS rc = fastprom_collect_dead(self->fp, &err);
+    Py_END_ALLOW_THREADS if (rc < 0) return fp_py_raise(rc, err.text);
     return PyLong_FromLong(rc);
 }
 
@@ -326,11 +312,8 @@ static PyObject *Segment_check(SegmentObject *self, PyObject *unused)
     (void)unused;
     fastprom_error_t err = {0};
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = fastprom_check(self->fp, &err);
-    Py_END_ALLOW_THREADS
-    if (rc)
-        return fp_py_raise(rc, err.text);
+    Py_BEGIN_ALLOW_THREADS rc = fastprom_check(self->fp, &err);
+    Py_END_ALLOW_THREADS if (rc) return fp_py_raise(rc, err.text);
     Py_RETURN_NONE;
 }
 
@@ -357,8 +340,7 @@ static PyGetSetDef Segment_getset[] = {
 };
 
 PyTypeObject Segment_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "fastprom._native.Segment",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "fastprom._native.Segment",
     .tp_doc = "Segment(path=None, size=0, max_slots=0, family_limit=0, mode=0, flags=0): a fastprom_t",
     .tp_basicsize = sizeof(SegmentObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
@@ -385,10 +367,9 @@ static PyObject *Family_remove(FamilyObject *self, PyObject *values)
         return NULL;
     fastprom_error_t err = {0};
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = fastprom_remove(self->family, v.n ? (const char *const *)v.values : NULL, v.n ? v.lengths : NULL, &err);
-    Py_END_ALLOW_THREADS
-    fp_py_strings_free(&v);
+    Py_BEGIN_ALLOW_THREADS rc =
+        fastprom_remove(self->family, v.n ? (const char *const *)v.values : NULL, v.n ? v.lengths : NULL, &err);
+    Py_END_ALLOW_THREADS fp_py_strings_free(&v);
     if (rc == FASTPROM_ENOENT)
         Py_RETURN_FALSE;
     if (rc)
@@ -401,11 +382,8 @@ static PyObject *Family_clear(FamilyObject *self, PyObject *unused)
     (void)unused;
     fastprom_error_t err = {0};
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = fastprom_clear(self->family, &err);
-    Py_END_ALLOW_THREADS
-    if (rc)
-        return fp_py_raise(rc, err.text);
+    Py_BEGIN_ALLOW_THREADS rc = fastprom_clear(self->family, &err);
+    Py_END_ALLOW_THREADS if (rc) return fp_py_raise(rc, err.text);
     Py_RETURN_NONE;
 }
 
@@ -422,8 +400,7 @@ static PyMemberDef Family_members[] = {
 };
 
 PyTypeObject Family_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "fastprom._native.Family",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "fastprom._native.Family",
     .tp_doc = "a fastprom_family_t (made by Segment.family)",
     .tp_basicsize = sizeof(FamilyObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
