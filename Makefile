@@ -41,6 +41,10 @@ endif
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc
 CFLAGS += -std=c11 $(OPT) $(WARN) -fPIC -fvisibility=hidden -pthread
+# The compiler lists the headers each object includes (build/**/*.d): editing
+# a header rebuilds exactly what uses it. -MP keeps a deleted header from
+# breaking the build.
+DEPFLAGS := -MMD -MP
 LDFLAGS += $(LDSAN) -pthread
 
 LIB_LIBS := -ljansson -lm
@@ -60,6 +64,8 @@ DEMO_OBJS := $(patsubst src/demo/%.c,$(BUILD)/obj/demo/%.o,$(DEMO_SRCS))
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 TEST_SUPPORT := $(wildcard tests/support/*.c)
+SUPPORT_OBJS := $(patsubst tests/support/%.c,$(BUILD)/obj/support/%.o,$(TEST_SUPPORT))
+TEST_OBJS := $(patsubst tests/%.c,$(BUILD)/obj/tests/%.o,$(TEST_SRCS))
 BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
@@ -70,7 +76,7 @@ CLI := $(BUILD)/fastprom
 FCGI := $(BUILD)/fastprom-fcgi
 DEMO := $(BUILD)/fastprom-demo
 
-.PHONY: all check unit check-cycles check-tools check-fcgi check-python check-deploy fuzz fuzz-smoke \
+.PHONY: all check unit check-cycles check-format check-tools check-fcgi check-python check-deploy fuzz fuzz-smoke \
         run bench install uninstall clean deps test-bins bench-bins
 
 all: $(SO) $(A) $(CLI) $(FCGI) $(DEMO)
@@ -92,21 +98,21 @@ $(PYEXT): $(PYEXT_SRCS) src/python/native/native.h include/fastprom.h $(A)
 
 all: $(PYEXT)
 
-$(BUILD)/obj/lib/%.o: src/%.c $(wildcard src/*.h) include/fastprom.h
+$(BUILD)/obj/lib/%.o: src/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(BUILD)/obj/cli/%.o: src/cli/%.c $(wildcard src/cli/*.h) include/fastprom.h
+$(BUILD)/obj/cli/%.o: src/cli/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(BUILD)/obj/demo/%.o: src/demo/%.c include/fastprom.h
+$(BUILD)/obj/demo/%.o: src/demo/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(BUILD)/obj/fcgi/%.o: fcgi/%.c $(wildcard fcgi/*.h) include/fastprom.h
+$(BUILD)/obj/fcgi/%.o: fcgi/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(SO): $(LIB_OBJS)
 	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined $(LDFLAGS) -o $@.$(VERSION) $^ $(LIB_LIBS)
@@ -131,14 +137,31 @@ $(DEMO): $(DEMO_OBJS) $(A)
 
 # ---- unit tests (check) ---------------------------------------------------
 
-$(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT) $(wildcard tests/support/*.h) $(A)
+TEST_CFLAGS = $(CPPFLAGS) -Itests/support $(CFLAGS) $(DEPFLAGS) -Wno-missing-prototypes
+
+$(BUILD)/obj/support/%.o: tests/support/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests/support $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(TEST_SUPPORT) $(A) $(LDFLAGS) $(LIB_LIBS) $(CHECK_LIBS)
+	$(CC) $(TEST_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/tests/test_fcgi_%.o: tests/test_fcgi_%.c
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -Ifcgi -c $< -o $@
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SUPPORT_OBJS) $(A)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< $(SUPPORT_OBJS) $(A) $(LDFLAGS) $(LIB_LIBS) $(CHECK_LIBS)
 
 # The worker's own modules (tests/test_fcgi_*.c) link its objects too.
-$(BUILD)/tests/test_fcgi_%: tests/test_fcgi_%.c $(TEST_SUPPORT) $(wildcard tests/support/*.h) $(FCGI_LIB_OBJS) $(A)
+$(BUILD)/tests/test_fcgi_%: $(BUILD)/obj/tests/test_fcgi_%.o $(SUPPORT_OBJS) $(FCGI_LIB_OBJS) $(A)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests/support -Ifcgi $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(TEST_SUPPORT) $(FCGI_LIB_OBJS) $(A) $(LDFLAGS) $(FCGI_LIBS) $(CHECK_LIBS)
+	$(CC) -o $@ $< $(SUPPORT_OBJS) $(FCGI_LIB_OBJS) $(A) $(LDFLAGS) $(FCGI_LIBS) $(CHECK_LIBS)
+
+# Objects made on the way to a test binary stay for the next incremental build.
+.SECONDARY: $(TEST_OBJS) $(SUPPORT_OBJS)
 
 test-bins: $(TEST_BINS) $(CLI)
 
@@ -151,24 +174,37 @@ unit: test-bins
 
 # ---- fuzzing ---------------------------------------------------------------
 
-FUZZ_BIN := build/fuzz/fuzz_reader
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Isrc -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -pthread
+# The library instrumented for libFuzzer, one object per source like the
+# normal build, under $(BUILD)/fuzz.
+FUZZ_DIR := $(BUILD)/fuzz
+FUZZ_BIN := $(FUZZ_DIR)/fuzz_reader
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Isrc -fsanitize=fuzzer-no-link $(FUZZ_SAN) -pthread
+FUZZ_OBJS := $(patsubst src/%.c,$(FUZZ_DIR)/obj/%.o,$(LIB_SRCS)) $(FUZZ_DIR)/obj/fuzz_reader.o
 
-$(FUZZ_BIN): tests/fuzz/fuzz_reader.c $(LIB_SRCS) $(wildcard src/*.h) tests/support/segment_image.h
+$(FUZZ_DIR)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_reader.c $(LIB_SRCS) $(LIB_LIBS)
+	$(CLANG) $(FUZZ_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(FUZZ_DIR)/obj/fuzz_reader.o: tests/fuzz/fuzz_reader.c
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(FUZZ_BIN): $(FUZZ_OBJS)
+	$(CLANG) -fsanitize=fuzzer $(FUZZ_SAN) -pthread -o $@ $^ $(LIB_LIBS)
 
 fuzz-smoke: $(FUZZ_BIN)
-	@mkdir -p build/fuzz/corpus
-	$(FUZZ_BIN) -runs=20000 -max_len=65536 -seed=1 -artifact_prefix=build/fuzz/ build/fuzz/corpus tests/fuzz/corpus
+	@mkdir -p $(FUZZ_DIR)/corpus
+	$(FUZZ_BIN) -runs=20000 -max_len=65536 -seed=1 -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus tests/fuzz/corpus
 
 fuzz: $(FUZZ_BIN)
-	@mkdir -p build/fuzz/corpus
-	$(FUZZ_BIN) -max_total_time=$${FUZZ_SECONDS:-600} -max_len=65536 -artifact_prefix=build/fuzz/ build/fuzz/corpus tests/fuzz/corpus
+	@mkdir -p $(FUZZ_DIR)/corpus
+	$(FUZZ_BIN) -max_total_time=$${FUZZ_SECONDS:-600} -max_len=65536 -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus tests/fuzz/corpus
 
 # ---- the whole suite -------------------------------------------------------
 
 check: deps
+	$(MAKE) check-format
 	$(MAKE) all
 	$(MAKE) check-cycles
 	$(MAKE) unit
@@ -186,6 +222,16 @@ check: deps
 # #include or by call (the library's object files).
 check-cycles: $(LIB_OBJS)
 	$(PYTHON) tests/tools/include_cycles.py --objects $(BUILD)/obj/lib
+
+# Every C file in git (new ones too: untracked files git does not ignore)
+# against .clang-format; outside a git checkout, the source directories.
+FORMAT_SRCS = $(wildcard $(shell git ls-files --cached --others --exclude-standard -- '*.[ch]' 2>/dev/null || \
+  find src include fcgi tests -name node_modules -prune -o -name '*.[ch]' -print))
+
+check-format:
+	@clang-format --dry-run -Werror $(FORMAT_SRCS) || \
+	  { echo "make check-format: run clang-format -i on the files above (style: .clang-format)"; exit 1; }
+	@echo "make check-format: $(words $(FORMAT_SRCS)) files formatted as .clang-format says"
 
 # The exposition checked by the tools that consume it: promtool and
 # prometheus_client's text and OpenMetrics parsers.
@@ -205,7 +251,7 @@ check-deploy: all
 
 $(BUILD)/bench/%: tests/bench/%.c $(A)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests/support $(CFLAGS) -O2 -Wno-missing-prototypes -o $@ $< $(A) $(LDFLAGS) $(LIB_LIBS)
+	$(CC) $(CPPFLAGS) -Itests/support $(CFLAGS) $(DEPFLAGS) -O2 -Wno-missing-prototypes -o $@ $< $(A) $(LDFLAGS) $(LIB_LIBS)
 
 bench-bins: $(BENCH_BINS)
 
@@ -215,7 +261,7 @@ bench: all bench-bins
 # ---- the demo stack ----------------------------------------------------------
 
 run: deps all
-	$(PYTHON) tests/integration/stack.py run
+	$(PYTHON) deploy/stack/stack.py run
 
 # ---- install -----------------------------------------------------------------
 
@@ -238,49 +284,53 @@ NGINXLOG_SRCS := $(wildcard src/nginxlog/*.c)
 NGINXLOG_OBJS := $(patsubst src/nginxlog/%.c,$(BUILD)/obj/nginxlog/%.o,$(NGINXLOG_SRCS))
 NGINXLOG_LIB_OBJS := $(filter-out $(BUILD)/obj/nginxlog/main.o,$(NGINXLOG_OBJS))
 NGINXLOG := $(BUILD)/fastprom-nginxlog
-NGINXLOG_FUZZ := build/fuzz/fuzz_nginxlog_line
+NGINXLOG_FUZZ := $(FUZZ_DIR)/fuzz_nginxlog_line
 
 all: $(NGINXLOG)
 
-$(BUILD)/obj/nginxlog/%.o: src/nginxlog/%.c $(wildcard src/nginxlog/*.h) include/fastprom.h
+$(BUILD)/obj/nginxlog/%.o: src/nginxlog/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(NGINXLOG): $(NGINXLOG_OBJS) $(A)
 	$(CC) $(LDFLAGS) -o $@ $(NGINXLOG_OBJS) $(A) $(LIB_LIBS)
 
-$(BUILD)/tests/test_nginxlog_%: tests/test_nginxlog_%.c $(TEST_SUPPORT) $(wildcard tests/support/*.h) $(NGINXLOG_LIB_OBJS) $(A)
+$(BUILD)/tests/test_nginxlog_%: $(BUILD)/obj/tests/test_nginxlog_%.o $(SUPPORT_OBJS) $(NGINXLOG_LIB_OBJS) $(A)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests/support $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(TEST_SUPPORT) $(NGINXLOG_LIB_OBJS) $(A) $(LDFLAGS) $(LIB_LIBS) $(CHECK_LIBS)
+	$(CC) -o $@ $< $(SUPPORT_OBJS) $(NGINXLOG_LIB_OBJS) $(A) $(LDFLAGS) $(LIB_LIBS) $(CHECK_LIBS)
 
 $(BUILD)/bench/bench_nginxlog: tests/bench/bench_nginxlog.c $(NGINXLOG_LIB_OBJS) $(A)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests/support $(CFLAGS) -O2 -Wno-missing-prototypes -o $@ $< $(NGINXLOG_LIB_OBJS) $(A) $(LDFLAGS) $(LIB_LIBS)
+	$(CC) $(CPPFLAGS) -Itests/support $(CFLAGS) $(DEPFLAGS) -O2 -Wno-missing-prototypes -o $@ $< $(NGINXLOG_LIB_OBJS) $(A) $(LDFLAGS) $(LIB_LIBS)
 
 $(NGINXLOG_FUZZ): tests/fuzz/fuzz_nginxlog_line.c src/nginxlog/line.c src/nginxlog/route.c src/nginxlog/config.c $(wildcard src/nginxlog/*.h)
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_nginxlog_line.c src/nginxlog/line.c src/nginxlog/route.c src/nginxlog/config.c -ljansson
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ tests/fuzz/fuzz_nginxlog_line.c src/nginxlog/line.c src/nginxlog/route.c src/nginxlog/config.c -ljansson
 
 .PHONY: check-nginxlog fuzz-smoke-nginxlog fuzz-nginxlog
 fuzz-smoke: fuzz-smoke-nginxlog
 fuzz: fuzz-nginxlog
 
 fuzz-smoke-nginxlog: $(NGINXLOG_FUZZ)
-	@mkdir -p build/fuzz/nginxlog-corpus
-	$(NGINXLOG_FUZZ) -runs=50000 -max_len=4096 -seed=1 -artifact_prefix=build/fuzz/ build/fuzz/nginxlog-corpus tests/fuzz/nginxlog-corpus
+	@mkdir -p $(FUZZ_DIR)/nginxlog-corpus
+	$(NGINXLOG_FUZZ) -runs=50000 -max_len=4096 -seed=1 -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/nginxlog-corpus tests/fuzz/nginxlog-corpus
 
 fuzz-nginxlog: $(NGINXLOG_FUZZ)
-	@mkdir -p build/fuzz/nginxlog-corpus
-	$(NGINXLOG_FUZZ) -max_total_time=$${FUZZ_SECONDS:-600} -max_len=16384 -artifact_prefix=build/fuzz/ build/fuzz/nginxlog-corpus tests/fuzz/nginxlog-corpus
+	@mkdir -p $(FUZZ_DIR)/nginxlog-corpus
+	$(NGINXLOG_FUZZ) -max_total_time=$${FUZZ_SECONDS:-600} -max_len=16384 -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/nginxlog-corpus tests/fuzz/nginxlog-corpus
 
 check-nginxlog: all
 	$(PYTHON) tests/integration/run.py nginxlog
+
+# Header dependencies written by the compiler (DEPFLAGS), wherever the rules
+# above put objects.
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # ---- Debian packages ---------------------------------------------------------
 
 # Everything any target uses: build, tests with real servers, benchmarks.
 DEB_PACKAGES := gcc make pkg-config libc6-dev libjansson-dev libfcgi-dev libfcgi-bin zlib1g-dev check \
-  clang libclang-rt-14-dev nginx spawn-fcgi prometheus prometheus-pushgateway curl wrk systemd man-db strace \
+  clang libclang-rt-14-dev clang-format nginx spawn-fcgi prometheus prometheus-pushgateway curl wrk systemd man-db strace \
   python3 python3-dev python3-prometheus-client python3-flask python3-fastapi python3-httpx python3-yaml \
   gunicorn uvicorn
 

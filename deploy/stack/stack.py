@@ -21,8 +21,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
-import nginxlog_support  # noqa: E402
+import nginxlog  # noqa: E402
+import servers  # noqa: E402
 
 
 def port_from_env(name, default):
@@ -47,7 +47,7 @@ def on_sigterm(signum, frame):
 def run():
     port = port_from_env("PORT", 8080)
     prom_port = port_from_env("PROM_PORT", 9090)
-    for binary in (harness.WORKER, harness.DEMO, nginxlog_support.NGINXLOG):
+    for binary in (servers.WORKER, servers.DEMO, nginxlog.NGINXLOG):
         if not os.access(binary, os.X_OK):
             sys.exit(f"stack.py: {binary} is missing; run `make` first")
     ensure_free(port, "PORT")
@@ -55,7 +55,7 @@ def run():
     if with_prometheus:
         ensure_free(prom_port, "PROM_PORT")
 
-    run_dir = os.path.join(harness.BUILD, "run")
+    run_dir = os.path.join(servers.BUILD, "run")
     shutil.rmtree(run_dir, ignore_errors=True)
     os.makedirs(run_dir)
     os.chmod(run_dir, 0o755)
@@ -70,20 +70,20 @@ def run():
     try:
         print("starting the demo writer, fastprom-fcgi, fastprom-nginxlog, nginx" + (", Prometheus" if with_prometheus else ""),
               flush=True)
-        started.append(harness.start_demo(run_dir, segment, processes=4, rate=20, args=["--recycle", "15"]))
-        harness.wait_until(lambda: os.path.exists(segment), 10, what="the demo's segment")
-        worker = harness.start_worker(run_dir, segment, socket_path=os.path.join(run_dir, "fastprom-fcgi.sock"))
+        started.append(servers.start_demo(run_dir, segment, processes=4, rate=20, args=["--recycle", "15"]))
+        servers.wait_until(lambda: os.path.exists(segment), 10, what="the demo's segment")
+        worker = servers.start_worker(run_dir, segment, socket_path=os.path.join(run_dir, "fastprom-fcgi.sock"))
         started.append(worker)
-        nginxlog = nginxlog_support.start_nginxlog(run_dir, segment, config=nginxlog_support.DEMO_CONFIG)
-        started.append(nginxlog)
-        nginx = harness.start_nginx(run_dir, worker.socket, port=port,
-                                    site=nginxlog_support.demo_site(run_dir, harness.free_port()),
-                                    http_extra=nginxlog_support.nginxlog_http_extra(nginxlog.socket))
+        daemon = nginxlog.start_nginxlog(run_dir, segment, config=nginxlog.DEMO_CONFIG)
+        started.append(daemon)
+        nginx = servers.start_nginx(run_dir, worker.socket, port=port,
+                                    site=nginxlog.demo_site(run_dir, servers.free_port()),
+                                    http_extra=nginxlog.nginxlog_http_extra(daemon.socket))
         started.append(nginx)
-        traffic = nginxlog_support.DemoTraffic(nginx.url(""))
+        traffic = nginxlog.DemoTraffic(nginx.url(""))
         prom = None
         if with_prometheus:
-            prom = harness.start_prometheus(run_dir, f"127.0.0.1:{port}", port=prom_port, scrape_interval="5s")
+            prom = servers.start_prometheus(run_dir, f"127.0.0.1:{port}", port=prom_port, scrape_interval="5s")
             started.append(prom)
 
         print(f"""
