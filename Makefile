@@ -370,9 +370,9 @@ DEB_PACKAGES += $(if $(shell command -v node),,nodejs npm) $(if $(wildcard /usr/
 all: $(if $(NODE_INCLUDE),node)
 node: $(NODE_ADDON)
 
-$(BUILD)/obj/node/%.o: src/node/addon/%.c src/node/addon/addon.h include/fastprom.h
+$(BUILD)/obj/node/%.o: src/node/addon/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -I$(NODE_INCLUDE) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) -I$(NODE_INCLUDE) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(NODE_ADDON): $(NODE_ADDON_OBJS) $(A)
 	@mkdir -p $(@D)
