@@ -8,13 +8,16 @@
 // livesum, lag min/max livemin/livemax, version info mostrecent. prom-client
 // averages the lag mean, stddev and percentiles; the segment has no average,
 // so those are livemax: the worst process (documented in the README).
-// prom-client's process_* metrics are not recorded: on /metrics the process_*
-// names are fastprom-fcgi's own, and it drops application families of that
-// prefix (take app processes' CPU and memory from node_exporter or systemd).
+// prom-client's process_* figures are recorded as nodejs_process_*: on
+// /metrics the process_* names are fastprom-fcgi's own (it drops application
+// families of that prefix). CPU seconds are counters fed with each interval's
+// delta, so the sum over processes survives a worker's death; memory and
+// descriptors are livesum gauges (the app's processes together).
 
+const fs = require('fs');
 const v8 = require('v8');
 const perfHooks = require('perf_hooks');
-const { Gauge, Histogram } = require('./types');
+const { Counter, Gauge, Histogram } = require('./types');
 const { isObject } = require('./validation');
 
 const GC_BUCKETS = [0.001, 0.01, 0.1, 1, 2, 5];
@@ -90,6 +93,13 @@ function collectDefaultMetrics(config) {
     spaces[kind] = gauge(`nodejs_heap_space_size_${kind}_bytes`, `Process heap space size ${kind} from Node.js in bytes.`,
       'sum', ['space']);
   }
+  const counter = (name, help) => new Counter({ name: prefix + name, help, registers, labelNames: extra });
+  const cpuUser = counter('nodejs_process_cpu_user_seconds_total', 'User CPU time spent by the Node.js processes in seconds.');
+  const cpuSystem = counter('nodejs_process_cpu_system_seconds_total', 'System CPU time spent by the Node.js processes in seconds.');
+  const cpuTotal = counter('nodejs_process_cpu_seconds_total', 'User and system CPU time spent by the Node.js processes in seconds.');
+  const rss = gauge('nodejs_process_resident_memory_bytes', 'Resident memory size of the Node.js processes in bytes.', 'sum');
+  const fds = gauge('nodejs_process_open_fds', 'Open file descriptors of the Node.js processes.', 'sum');
+  let lastCpu = process.cpuUsage();
   const versionInfo = gauge('nodejs_version_info', 'Node.js version info.', 'first', ['version', 'major', 'minor', 'patch']);
   const [major, minor, patch] = process.version.slice(1).split('.').map(Number);
 
@@ -120,7 +130,20 @@ function collectDefaultMetrics(config) {
       }
       t.total.set(labels, items.length);
     }
+    const cpu = process.cpuUsage();
+    const user = Math.max(cpu.user - lastCpu.user, 0) / 1e6;
+    const system = Math.max(cpu.system - lastCpu.system, 0) / 1e6;
+    lastCpu = cpu;
+    cpuUser.inc(labels, user);
+    cpuSystem.inc(labels, system);
+    cpuTotal.inc(labels, user + system);
+    try {
+      fds.set(labels, fs.readdirSync('/proc/self/fd').length - 1); // less the one readdir opened
+    } catch (e) {
+      // No /proc (not Linux): the family stays at its last value.
+    }
     const mem = process.memoryUsage();
+    rss.set(labels, mem.rss);
     heapTotal.set(labels, mem.heapTotal);
     heapUsed.set(labels, mem.heapUsed);
     if (mem.external !== undefined) external.set(labels, mem.external);
@@ -152,7 +175,7 @@ function collectDefaultMetrics(config) {
   obs.observe({ entryTypes: ['gc'] });
 }
 
-const metricsList = ['eventLoopLag', 'processResources', 'processHandles', 'processRequests', 'heapSizeAndUsed',
+const metricsList = ['processCpuTotal', 'processOpenFileDescriptors', 'osMemoryHeap', 'eventLoopLag', 'processResources', 'processHandles', 'processRequests', 'heapSizeAndUsed',
   'heapSpacesSizeAndUsed', 'version', 'gc'];
 
 module.exports = { collectDefaultMetrics, metricsList };

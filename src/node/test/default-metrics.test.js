@@ -13,7 +13,8 @@ test("collectDefaultMetrics records prom-client's nodejs_* families, no process_
   const names = new Set(parse(text).map(s => s.name));
   for (const name of ['my_nodejs_eventloop_lag_seconds', 'my_nodejs_eventloop_lag_p99_seconds',
     'my_nodejs_heap_size_used_bytes', 'my_nodejs_heap_space_size_used_bytes', 'my_nodejs_active_handles_total',
-    'my_nodejs_version_info', 'my_nodejs_external_memory_bytes']) {
+    'my_nodejs_version_info', 'my_nodejs_external_memory_bytes', 'my_nodejs_process_cpu_seconds_total',
+    'my_nodejs_process_cpu_user_seconds_total', 'my_nodejs_process_resident_memory_bytes', 'my_nodejs_process_open_fds']) {
     assert.ok(names.has(name), `${name} in:\n${[...names].join(' ')}`);
   }
   assert.ok(![...names].some(n => n.startsWith('process_') || n.startsWith('my_process_')));
@@ -21,6 +22,14 @@ test("collectDefaultMetrics records prom-client's nodejs_* families, no process_
   assert.strictEqual(sample(text, 'my_nodejs_version_info',
     { version: process.version, major, minor: process.version.split('.')[1], patch: process.version.split('.')[2], app: 'svc' }), 1);
   assert.ok(sample(text, 'my_nodejs_heap_size_used_bytes', { app: 'svc' }) > 1e6);
+  assert.ok(sample(text, 'my_nodejs_process_resident_memory_bytes', { app: 'svc' }) > 1e7);
+  assert.ok(sample(text, 'my_nodejs_process_open_fds', { app: 'svc' }) >= 3);
+  // CPU seconds grow with the work done, interval by interval.
+  const before = sample(text, 'my_nodejs_process_cpu_seconds_total', { app: 'svc' });
+  const t = Date.now();
+  while (Date.now() - t < 200) Math.sqrt(Math.random());
+  const after = sample(await client.register.metrics(), 'my_nodejs_process_cpu_seconds_total', { app: 'svc' });
+  assert.ok(after > before, `cpu ${before} -> ${after}`);
   assert.throws(() => client.collectDefaultMetrics('x'), { name: 'TypeError', message: 'config must be null, undefined, or an object' });
   assert.ok(Array.isArray(client.collectDefaultMetrics.metricsList));
 });
