@@ -57,6 +57,11 @@ CLI_SRCS := $(wildcard src/cli/*.c)
 CLI_OBJS := $(patsubst src/cli/%.c,$(BUILD)/obj/cli/%.o,$(CLI_SRCS))
 FCGI_SRCS := $(wildcard fcgi/*.c)
 FCGI_OBJS := $(patsubst fcgi/%.c,$(BUILD)/obj/fcgi/%.o,$(FCGI_SRCS))
+# What the daemons (fastprom-fcgi, fastprom-nginxlog) share: the privilege
+# drop, stale socket files, log lines, configuration files (src/service).
+SERVICE_SRCS := $(wildcard src/service/*.c)
+SERVICE_OBJS := $(patsubst src/service/%.c,$(BUILD)/obj/service/%.o,$(SERVICE_SRCS))
+FCGI_OBJS += $(SERVICE_OBJS)
 # Everything of the worker but main(), for its unit tests.
 FCGI_LIB_OBJS := $(filter-out $(BUILD)/obj/fcgi/main.o,$(FCGI_OBJS))
 DEMO_SRCS := $(wildcard src/demo/*.c)
@@ -282,11 +287,16 @@ clean:
 
 NGINXLOG_SRCS := $(wildcard src/nginxlog/*.c)
 NGINXLOG_OBJS := $(patsubst src/nginxlog/%.c,$(BUILD)/obj/nginxlog/%.o,$(NGINXLOG_SRCS))
+NGINXLOG_OBJS += $(SERVICE_OBJS)
 NGINXLOG_LIB_OBJS := $(filter-out $(BUILD)/obj/nginxlog/main.o,$(NGINXLOG_OBJS))
 NGINXLOG := $(BUILD)/fastprom-nginxlog
 NGINXLOG_FUZZ := $(FUZZ_DIR)/fuzz_nginxlog_line
 
 all: $(NGINXLOG)
+
+$(BUILD)/obj/service/%.o: src/service/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/obj/nginxlog/%.o: src/nginxlog/%.c
 	@mkdir -p $(@D)

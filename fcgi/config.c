@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "jsonpos.h"
+#include "service/textfile.h"
 
 typedef enum kind {
     K_PATH,      /* string, a file name */
@@ -458,36 +459,10 @@ fcgi_config_t *fcgi_config_load(const char *path, const fcgi_overrides_t *ov, ch
 {
     if (!path)
         return fcgi_config_parse(NULL, 0, NULL, ov, err, errlen);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open the configuration: %s (check --config)", path, strerror(errno));
+    size_t len;
+    char *text = svc_read_file(path, 16u << 20, &len, err, errlen);
+    if (!text)
         return NULL;
-    }
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (cap - len < 4096) {
-            char *grown = cap > (1u << 24) ? NULL : realloc(text, cap = cap * 2 + 4096);
-            if (!grown) {
-                snprintf(err, errlen, "%s: the configuration is larger than 16 MiB or memory ran out", path);
-                free(text);
-                fclose(f);
-                return NULL;
-            }
-            text = grown;
-        }
-        size_t n = fread(text + len, 1, cap - len, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    int failed = ferror(f);
-    fclose(f);
-    if (failed) {
-        snprintf(err, errlen, "%s: read error", path);
-        free(text);
-        return NULL;
-    }
     fcgi_config_t *cfg = fcgi_config_parse(text, len, path, ov, err, errlen);
     free(text);
     return cfg;

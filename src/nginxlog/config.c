@@ -17,6 +17,7 @@
 #include <sys/un.h>
 
 #include "config.h"
+#include "service/textfile.h"
 
 typedef enum kind { K_SOCKET, K_PATH, K_NAME, K_TAG, K_ROUTE, K_MODE, K_UINT } kind_t;
 typedef enum ctype { C_NONE, C_UNSIGNED, C_SIZE } ctype_t;
@@ -359,22 +360,10 @@ nl_config_t *nl_config_load(const char *path, const nl_overrides_t *ov, char *er
 {
     if (!path)
         return nl_config_parse(NULL, 0, NULL, ov, err, errlen);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        failf(err, errlen, "%s: cannot open the configuration: %s (check --config)", path, strerror(errno));
+    size_t len;
+    char *text = svc_read_file(path, 1u << 20, &len, err, errlen);
+    if (!text)
         return NULL;
-    }
-    size_t cap = 1u << 20, len = 0;
-    char *text = malloc(cap);
-    if (text)
-        len = fread(text, 1, cap, f);
-    int failed = !text || ferror(f), too_big = text && len == cap;
-    fclose(f);
-    if (failed || too_big) {
-        failf(err, errlen, "%s: %s", path, too_big ? "the configuration is larger than 1 MiB" : "read error");
-        free(text);
-        return NULL;
-    }
     nl_config_t *cfg = nl_config_parse(text, len, path, ov, err, errlen);
     free(text);
     return cfg;

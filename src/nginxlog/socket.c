@@ -3,8 +3,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,33 +11,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "service/privileges.h"
+#include "service/socketfile.h"
 #include "socket.h"
 
 #define SD_LISTEN_FDS_START 3
-
-static int lookup_ids(const nl_config_t *cfg, uid_t *uid, gid_t *gid, char *err, size_t errlen)
-{
-    *uid = (uid_t)-1;
-    *gid = (gid_t)-1;
-    if (cfg->user) {
-        struct passwd *pw = getpwnam(cfg->user);
-        if (!pw) {
-            snprintf(err, errlen, "user \"%s\" does not exist; create it or fix \"user\" / --user", cfg->user);
-            return -1;
-        }
-        *uid = pw->pw_uid;
-        *gid = pw->pw_gid;
-    }
-    if (cfg->group) {
-        struct group *gr = getgrnam(cfg->group);
-        if (!gr) {
-            snprintf(err, errlen, "group \"%s\" does not exist; create it or fix \"group\" / --group", cfg->group);
-            return -1;
-        }
-        *gid = gr->gr_gid;
-    }
-    return 0;
-}
 
 static void set_receive_buffer(nl_socket_t *s, size_t bytes)
 {
@@ -74,83 +50,18 @@ static int use_inherited(nl_socket_t *s, char *err, size_t errlen)
     return 0;
 }
 
-/* 0 when nothing is at path (any more), -1 with err set otherwise. */
-static int clear_path(const char *path, char *err, size_t errlen)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return errno == ENOENT ? 0 : (snprintf(err, errlen, "cannot inspect %s: %s", path, strerror(errno)), -1);
-    if (!S_ISSOCK(st.st_mode)) {
-        snprintf(err, errlen, "%s exists and is not a socket; remove it or choose another --socket", path);
-        return -1;
-    }
-    int probe = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
-    int rc = probe < 0 ? -1 : connect(probe, (struct sockaddr *)&addr, sizeof addr);
-    int saved = errno;
-    if (probe >= 0)
-        close(probe);
-    if (rc == 0) {
-        snprintf(err, errlen,
-                 "another process receives on %s (a running fastprom-nginxlog?); stop it or choose another --socket",
-                 path);
-        return -1;
-    }
-    if (saved != ECONNREFUSED) {
-        snprintf(err, errlen, "cannot probe the existing socket %s: %s", path, strerror(saved));
-        return -1;
-    }
-    if (unlink(path) != 0 && errno != ENOENT) {
-        snprintf(err, errlen, "cannot remove the stale socket %s: %s", path, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
 static int create_socket(const nl_config_t *cfg, nl_socket_t *s, char *err, size_t errlen)
 {
-    const char *path = cfg->socket_path;
     uid_t uid;
     gid_t gid;
-    if (lookup_ids(cfg, &uid, &gid, err, errlen) != 0 || clear_path(path, err, errlen) != 0)
+    if (svc_lookup_ids(cfg->user, cfg->group, &uid, &gid, err, errlen) != 0)
         return -1;
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot create a unix datagram socket: %s", strerror(errno));
+    s->fd = svc_bind_socket_file(cfg->socket_path, SOCK_DGRAM | SOCK_NONBLOCK, cfg->socket_mode, uid, gid,
+                                 "fastprom-nginxlog", &s->dev, &s->ino, err, errlen);
+    if (s->fd < 0)
         return -1;
-    }
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
-    mode_t old_umask = umask(0177);
-    int rc = bind(fd, (struct sockaddr *)&addr, sizeof addr);
-    int saved = errno;
-    umask(old_umask);
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot bind %s: %s (does the directory exist and is it writable?)", path,
-                 strerror(saved));
-        close(fd);
-        return -1;
-    }
-    const char *step = NULL;
-    struct stat st;
-    if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) != 0)
-        step = "chown";
-    else if (chmod(path, cfg->socket_mode) != 0)
-        step = "chmod";
-    else if (stat(path, &st) != 0)
-        step = "stat";
-    if (step) {
-        snprintf(err, errlen, "cannot %s %s: %s", step, path, strerror(errno));
-        unlink(path);
-        close(fd);
-        return -1;
-    }
-    s->fd = fd;
-    s->dev = st.st_dev;
-    s->ino = st.st_ino;
-    snprintf(s->path, sizeof s->path, "%s", path);
-    snprintf(s->description, sizeof s->description, "unix:%s (mode %04o)", path, cfg->socket_mode);
+    snprintf(s->path, sizeof s->path, "%s", cfg->socket_path);
+    snprintf(s->description, sizeof s->description, "unix:%s (mode %04o)", cfg->socket_path, cfg->socket_mode);
     return 0;
 }
 
@@ -175,39 +86,17 @@ int nl_socket_open(const nl_config_t *cfg, nl_socket_t *s, char *err, size_t err
 
 void nl_socket_close(nl_socket_t *s)
 {
-    struct stat st;
     if (s->fd < 0)
         return;
-    if (!s->inherited && s->path[0] && lstat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
-        unlink(s->path);
+    if (!s->inherited)
+        svc_unlink_socket_file(s->path, s->dev, s->ino);
     close(s->fd);
     s->fd = -1;
 }
 
 int nl_drop_privileges(const nl_config_t *cfg, char *err, size_t errlen)
 {
-    uid_t uid;
-    gid_t gid;
-    if (!cfg->user)
-        return 0;
-    if (lookup_ids(cfg, &uid, &gid, err, errlen) != 0)
-        return -1;
-    if (geteuid() != 0) {
-        if (uid == geteuid())
-            return 0;
-        snprintf(err, errlen, "cannot switch to user \"%s\": not running as root (start as root, or drop \"user\")",
-                 cfg->user);
-        return -1;
-    }
-    if (initgroups(cfg->user, gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
-        snprintf(err, errlen, "cannot switch to user \"%s\": %s", cfg->user, strerror(errno));
-        return -1;
-    }
-    if (setuid(0) == 0) {
-        snprintf(err, errlen, "switching to user \"%s\" left root privileges recoverable; refusing to run", cfg->user);
-        return -1;
-    }
-    return 0;
+    return svc_drop_privileges(cfg->user, cfg->group, err, errlen);
 }
 
 long nl_unix_max_dgram_qlen(void)

@@ -87,7 +87,7 @@ class Lifecycle(unittest.TestCase):
         # A second daemon on the same live socket is refused, not a thief.
         second = run([ns.NGINXLOG, "--socket", daemon.socket, "--segment", os.path.join(tmp, "segment")])
         self.assertEqual(second.returncode, 1)
-        self.assertIn("another process receives on", second.stderr)
+        self.assertIn("another process is already receiving on", second.stderr)
         self.assertEqual(daemon.stop(signal.SIGTERM), 0)
         self.assertFalse(os.path.exists(daemon.socket))
         self.assertIn("stopped", daemon.log())
