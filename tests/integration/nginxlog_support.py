@@ -14,7 +14,7 @@ import os
 
 import harness
 from nginxlog import (  # noqa: F401 - re-exported for the tests
-    NGINXLOG, SNIPPET, SNIPPET_SOCKET, nginxlog_http_extra, queue_limit_argv, start_nginxlog)
+    NGINXLOG, SNIPPET, SNIPPET_SOCKET, DemoTraffic, nginxlog_http_extra, queue_limit_argv, start_nginxlog)
 
 
 class Stack:
