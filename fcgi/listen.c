@@ -108,8 +108,8 @@ static int create_socket(const fcgi_config_t *cfg, fcgi_listener_t *l, char *err
     gid_t gid;
     if (svc_lookup_ids(cfg->user, cfg->group, &uid, &gid, err, errlen) != 0)
         return -1;
-    int fd = svc_bind_socket_file(path, SOCK_STREAM, cfg->socket_mode, uid, gid, "fastprom-fcgi", &l->dev, &l->ino,
-                                  err, errlen);
+    int fd = svc_bind_socket_file(path, SOCK_STREAM, cfg->socket_mode, uid, gid, "fastprom-fcgi", &l->dev, &l->ino, err,
+                                  errlen);
     if (fd < 0)
         return -1;
     if (listen(fd, cfg->listen_backlog) != 0) {
