@@ -31,6 +31,7 @@
 #define BATCH 32            /* datagrams per recvmmsg */
 #define BATCHES_PER_WAKE 64 /* then look at signals again */
 #define RECOMMENDED_QLEN 512
+#define SEGMENT_CHECK_SECONDS 5.0
 /* Below this queue limit a nap between reads would risk filling the queue. */
 #define COALESCE_MIN_QLEN 128
 
@@ -119,7 +120,9 @@ typedef struct daemon_state {
     fastprom_t *fp;
     nl_ingest_t ing;
     int sigfd;
-    long qlen; /* net.unix.max_dgram_qlen, -1 unknown */
+    double segment_checked; /* when fastprom_check last ran */
+    int segment_trouble;    /* the last check failed: said once, not every time */
+    long qlen;              /* net.unix.max_dgram_qlen, -1 unknown */
     /* Receive buffers: BATCH datagrams of max_line_bytes + 1 (one more byte
      * tells an oversized datagram from one that fits exactly). */
     char *bufs;
@@ -213,6 +216,49 @@ static void coalesce(const daemon_t *d)
     nanosleep(&nap, NULL);
 }
 
+/*
+ * The segment file may be removed or replaced while the daemon runs (an
+ * operator cleaning /run/fastprom, a new segment made for a new layout):
+ * writes to the old mapping would reach nobody. Every few seconds the path
+ * is checked and, when it no longer names the mapped file, the daemon
+ * attaches to (or creates) what is there now, with fresh families.
+ */
+static void check_segment(daemon_t *d, double now)
+{
+    if (now - d->segment_checked < SEGMENT_CHECK_SECONDS)
+        return;
+    d->segment_checked = now;
+    fastprom_error_t ferr;
+    int rc = fastprom_check(d->fp, &ferr);
+    if (rc == 0) {
+        d->segment_trouble = 0;
+        return;
+    }
+    if (rc != FASTPROM_ENOENT) {
+        if (!d->segment_trouble++)
+            nl_log("the segment %s fails its check, still writing to it: %s", fastprom_path(d->fp), ferr.text);
+        return;
+    }
+    char err[512];
+    fastprom_options_t fo = {.path = d->cfg->segment_path};
+    fastprom_t *fresh = fastprom_open(&fo, &ferr);
+    nl_ingest_t ing;
+    if (!fresh || nl_ingest_init(&ing, fresh, d->cfg, err, sizeof err) != 0) {
+        if (!d->segment_trouble++)
+            nl_log("the segment %s was removed or replaced and cannot be attached again (retrying every %.0f s): %s",
+                   fastprom_path(d->fp), SEGMENT_CHECK_SECONDS, fresh ? err : ferr.text);
+        fastprom_close(fresh);
+        return;
+    }
+    nl_log("the segment %s was removed or replaced: now writing to the one there", fastprom_path(fresh));
+    nl_ingest_free(&d->ing);
+    fastprom_close(d->fp);
+    d->ing = ing;
+    d->fp = fresh;
+    d->segment_trouble = 0;
+    nl_recorder_qlen(d->ing.recorder, (double)d->qlen);
+}
+
 static void run(daemon_t *d)
 {
     struct pollfd pfd[2] = {{.fd = d->sock.fd, .events = POLLIN}, {.fd = d->sigfd, .events = POLLIN}};
@@ -235,7 +281,9 @@ static void run(daemon_t *d)
             drain(d);
             coalesce(d);
         }
-        nl_ingest_tick(&d->ing, now_seconds());
+        double now = now_seconds();
+        nl_ingest_tick(&d->ing, now);
+        check_segment(d, now);
     }
 }
 

@@ -7,6 +7,7 @@
     socket is refused; a stale socket file is replaced;
   - the socket gets the configured mode and group, and as root the daemon
     runs as the configured user;
+  - a segment removed under it is made again and written to;
   - restarted while nginx is under load: what was recorded stays, nothing
     is counted twice (exported <= nginx's count), and the count resumes.
 """
@@ -125,6 +126,22 @@ class Lifecycle(unittest.TestCase):
             return True
         except KeyError:
             return False
+
+
+class SegmentReplaced(unittest.TestCase):
+    def test_a_removed_segment_is_made_again_and_written(self):
+        stack = ns.start_stack(self, SITE)
+        harness.http_get(stack.nginx.url("/before"))
+        stack.wait_datagrams(1)
+        os.unlink(stack.segment)  # an operator cleaning up /run/fastprom
+        harness.wait_until(lambda: "was removed or replaced: now writing" in stack.daemon.log(), 15,
+                           what="the daemon to attach to a new segment")
+        self.assertTrue(os.path.exists(stack.segment))
+        for _ in range(3):
+            harness.http_get(stack.nginx.url("/after"))
+        harness.wait_until(lambda: stack.value("nginx_http_requests_total") == 3, 15,
+                           what="the new segment's counts through the worker")
+        self.assertTrue(stack.daemon.alive())
 
 
 class RestartUnderLoad(unittest.TestCase):
