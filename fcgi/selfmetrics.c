@@ -20,14 +20,14 @@ struct fcgi_selfmetrics {
     fastprom_t *fp;
     fastprom_family_t *scrape_duration, *scrapes, *scrapes_shared, *in_flight, *render_errors, *connections_dropped;
     fastprom_family_t *segment_up, *segment_size, *segment_used, *families, *series;
-    fastprom_family_t *writer_slots, *writer_processes, *dropped_series, *dropped_updates;
+    fastprom_family_t *writer_slots, *writer_processes, *dropped_series, *dropped_updates, *fallback_updates;
     fastprom_family_t *last_write_age, *health_status, *build_info;
     fastprom_family_t *cpu, *vmem, *rss, *start_time, *open_fds, *max_fds;
 
     pthread_mutex_t mirror_lock; /* the last readings below */
     double last_cpu;
     uint64_t mirror_generation;
-    uint64_t last_dropped_series, last_dropped_updates;
+    uint64_t last_dropped_series, last_dropped_updates, last_fallback_updates;
 };
 
 static const double duration_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -114,6 +114,10 @@ fcgi_selfmetrics_t *fcgi_selfmetrics_new(unsigned threads, fastprom_error_t *err
          "Series the application's segment refused (family limit or segment full).", NULL, NULL, SUM},
         {&sm->dropped_updates, FASTPROM_COUNTER, "fastprom_dropped_updates_total",
          "Updates the application's segment refused (no room for a new cell).", NULL, NULL, SUM},
+        {&sm->fallback_updates, FASTPROM_COUNTER, "fastprom_fallback_updates_total",
+         "Updates recorded in shared fallback cells because the application's segment had no room for the writer's "
+         "own (nothing lost; make the segment bigger).",
+         NULL, NULL, SUM},
         {&sm->last_write_age, FASTPROM_GAUGE, "fastprom_last_write_age_seconds",
          "Seconds since a value in the application's segment last changed.", NULL, NULL, LAST},
         {&sm->health_status, FASTPROM_GAUGE, "fastprom_health_status", "Health: 0 pass, 1 warn, 2 fail.", NULL, NULL,
@@ -242,10 +246,11 @@ void fcgi_selfmetrics_observe(fcgi_selfmetrics_t *sm, const fcgi_segment_observa
     pthread_mutex_lock(&sm->mirror_lock);
     if (obs->generation != sm->mirror_generation) { /* another segment: its counts start over */
         sm->mirror_generation = obs->generation;
-        sm->last_dropped_series = sm->last_dropped_updates = 0;
+        sm->last_dropped_series = sm->last_dropped_updates = sm->last_fallback_updates = 0;
     }
     mirror(sm->dropped_series, st->dropped_series, &sm->last_dropped_series);
     mirror(sm->dropped_updates, st->dropped_updates, &sm->last_dropped_updates);
+    mirror(sm->fallback_updates, st->fallback_updates, &sm->last_fallback_updates);
     pthread_mutex_unlock(&sm->mirror_lock);
 }
 

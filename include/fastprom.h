@@ -314,8 +314,16 @@ FASTPROM_API int fastprom_clear(fastprom_family_t *family, fastprom_error_t *err
  * take no lock and allocate nothing: each writing thread owns a slot of
  * cells in the segment, written with plain (relaxed atomic) stores, and the
  * exporter sums the slots. The first update from a thread (or after a fork)
- * claims the thread's slot and the series' cells, under the segment lock; if
- * the segment is full that update is dropped, counted, and EFULL returned.
+ * claims the thread's slot and the series' cells, under the segment lock.
+ *
+ * A full segment (no bytes for new cells, or every writer slot taken) still
+ * counts: counter, histogram and summary updates of a thread that cannot get
+ * cells of its own go, exactly, to the series' shared fallback cells (atomic
+ * read-modify-writes, slower under contention; no exemplar is kept and
+ * summary quantiles leave them out) and are counted in
+ * fastprom_stat_t.fallback_updates; they return 0. A gauge is one value per
+ * process and has no shared cell: that update is dropped, counted in
+ * dropped_updates, and EFULL returned.
  *
  * Return 0, or EINVAL (wrong type for the operation, negative or NaN counter
  * increment, or a NULL series: fastprom_inc(fastprom_series(...), 1) drops
@@ -460,12 +468,17 @@ typedef struct fastprom_stat {
     uint32_t slots_dead;      /* owner died, values not folded yet */
     uint32_t processes_live;  /* distinct running writer processes */
     uint64_t dropped_series;  /* series refused: family limit or segment full */
-    uint64_t dropped_updates; /* updates refused: no room for a new cell */
+    uint64_t dropped_updates; /* gauge updates refused: no room for a new cell */
     uint64_t folded_slots;    /* dead slots folded since creation */
     uint64_t repairs;         /* recoveries from a writer killed holding the lock */
     /* Changes whenever any recorded value changes; compare two readings to
      * learn whether anything was written in between. */
     uint64_t activity;
+    /* Updates of counters, histograms and summaries recorded in their
+     * series' shared fallback cells because the writing thread could not get
+     * cells of its own (segment full by bytes, or every writer slot taken).
+     * Nothing was lost; non-zero means the segment is too small. */
+    uint64_t fallback_updates;
 } fastprom_stat_t;
 
 /* Fills st. Errors: EINVAL (fp or st NULL), ECORRUPT, EBUSY. Thread-safe,

@@ -32,6 +32,9 @@ struct fastprom_series {
     uint32_t nbounds;
     uint32_t entry_size;
     const double *bounds;
+    /* This series' shared fallback cells (layout.h), NULL for types without:
+     * where updates go when this thread cannot have cells of its own. */
+    unsigned char *shared;
     /* GAUGE: the value cell in this process's primary slot, valid while
      * gauge_epoch equals the process's fork epoch. */
     _Atomic(double *) gauge;
@@ -85,11 +88,12 @@ struct fastprom {
     struct fp_geometry geo; /* validated once, at attach */
     uint64_t serial;
     unsigned attach;
-    uint64_t fork_epoch; /* process state below belongs to this epoch */
-    uint64_t fd_epoch;   /* fd is this process's own description since then */
-    pthread_mutex_t mu;  /* lanes, families, series maps, entry appends */
-    int32_t primary;     /* this process's primary slot, -1 none */
-    struct lane *lanes;  /* writer.h */
+    uint64_t fork_epoch;     /* process state below belongs to this epoch */
+    uint64_t fd_epoch;       /* fd is this process's own description since then */
+    pthread_mutex_t mu;      /* lanes, families, series maps, entry appends */
+    int32_t primary;         /* this process's primary slot, -1 none */
+    _Atomic uint64_t noslot; /* as struct lane's full (writer.h), for "no writer slot free" */
+    struct lane *lanes;      /* writer.h */
     struct lane *free_lanes;
     struct fastprom_family *families;
     fastprom_series_t **series_pool;        /* every handle, for close */

@@ -24,8 +24,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fastprom.h"
+
 #define FP_MAGIC 0x4d4f525054534146ull /* "FASTPROM" in little-endian bytes */
-#define FP_LAYOUT_VERSION 1u
+#define FP_LAYOUT_VERSION 2u
 #define FP_HEADER_REGION 4096u
 #define FP_BLOCK_SIZE 16384u
 #define FP_FAMILY_HASH 8192u /* slots; at most half are used */
@@ -77,6 +79,9 @@ struct fp_header {
     /* Bumped without the lock by whoever is refused. */
     _Alignas(64) _Atomic uint64_t dropped_series;
     _Atomic uint64_t dropped_updates;
+    /* Updates recorded in shared fallback cells (below), bumped after the
+     * cells: readers skip those cells while it is 0. */
+    _Atomic uint64_t fallback_updates;
 };
 
 /* ---- writer slots ----------------------------------------------------- */
@@ -144,7 +149,31 @@ struct fp_series {
     double created;
     /* Label values, each as a little-endian u16 length then its bytes. */
     unsigned char labels[];
+    /* Then, at fp_shared_off(), the series' shared fallback cells. */
 };
+
+/*
+ * Shared fallback cells. Every counter, histogram and summary series record
+ * is followed by one set of cells that any writer may update with atomic
+ * read-modify-writes. A writer that cannot get cells of its own (the
+ * segment is full by bytes, or every writer slot is taken: a recycled worker
+ * starting in a full segment) records there, so no update of an existing
+ * series is dropped. They are allocated with the record, never folded,
+ * moved or freed, and readers add them to the series' value.
+ *   COUNTER    u64 integral part, f64 fractional part
+ *   HISTOGRAM  u64 count[nbounds+1] (NOT cumulative), f64 sum
+ *   SUMMARY    u64 count, f64 sum (quantile sketches stay per writer)
+ * Exemplars are not kept for updates made here.
+ */
+static inline uint32_t fp_shared_size(uint32_t type, uint32_t nbounds)
+{
+    switch (type) {
+    case FASTPROM_COUNTER:
+    case FASTPROM_SUMMARY: return 16;
+    case FASTPROM_HISTOGRAM: return 8 * (nbounds + 2);
+    default: return 0; /* gauges are per process; info and stateset have no cells */
+    }
+}
 
 /* INFO pairs, immutable once published: u16 len + bytes, key then value. */
 struct fp_info {
@@ -200,6 +229,12 @@ _Static_assert(sizeof(struct fp_exemplar) == 192, "exemplar record size is part 
 static inline uint32_t fp_align8(uint32_t n)
 {
     return (n + 7u) & ~7u;
+}
+
+/* Where the shared fallback cells of the series record at rec sit. */
+static inline uint64_t fp_shared_off(uint32_t rec, uint32_t labels_len)
+{
+    return (uint64_t)rec + (((uint64_t)sizeof(struct fp_series) + labels_len + 7u) & ~(uint64_t)7u);
 }
 
 #endif

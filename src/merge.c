@@ -115,6 +115,21 @@ static double load_f64(const void *p)
     return atomic_load_explicit((_Atomic double *)p, memory_order_relaxed);
 }
 
+/* The validated family of series record s (NULL s: NULL). A writer's
+ * entries cycle through a few families: each family record is validated once
+ * per pass, not once per entry. */
+static const struct fp_family *family_of(struct pass *p, const struct fp_series *s)
+{
+    if (!s)
+        return NULL;
+    struct fam_memo *m = &p->memo[(s->family >> 3) % FAM_MEMO];
+    if (m->off != s->family) {
+        m->fam = fp_family_rec(p->fp, s->family);
+        m->off = m->fam ? s->family : 0;
+    }
+    return m->fam;
+}
+
 static int accumulate(struct pass *p, const struct fp_entry *e, int live, uint32_t slot_pid)
 {
     const fastprom_t *fp = p->fp;
@@ -125,17 +140,7 @@ static int accumulate(struct pass *p, const struct fp_entry *e, int live, uint32
     if (e->series >= p->nids)
         return 0; /* created after this pass began */
     const struct fp_series *s = fp_series_rec(fp, e->series);
-    /* A writer's entries cycle through a few families: validate each
-     * family record once per pass, not once per entry. */
-    const struct fp_family *f = NULL;
-    if (s) {
-        struct fam_memo *m = &p->memo[(s->family >> 3) % FAM_MEMO];
-        if (m->off != s->family) {
-            m->fam = fp_family_rec(fp, s->family);
-            m->off = m->fam ? s->family : 0;
-        }
-        f = m->fam;
-    }
+    const struct fp_family *f = family_of(p, s);
     if (!f)
         return fp_pass_corrupt(p, "a value entry refers to a missing series or family");
     if (e->size != f->entry_size)
@@ -239,6 +244,53 @@ static int read_folded_list(struct pass *p, uint32_t head)
     return 0;
 }
 
+/* Adds every series' shared fallback cells (layout.h). Their place follows
+ * from the record, so there is no offset to trust, only bounds to check. */
+static int merge_shared(struct pass *p)
+{
+    const fastprom_t *fp = p->fp;
+    for (uint32_t id = 1; id < p->nids; id++) {
+        const struct fp_series *s = fp_series_rec(fp, id);
+        if (!s)
+            continue; /* an id not published yet; the registry pass judges the rest */
+        const struct fp_family *f = family_of(p, s);
+        if (!f)
+            return fp_pass_corrupt(p, "a series refers to a missing family");
+        uint32_t size = fp_shared_size(f->type, f->nbounds);
+        if (!size)
+            continue;
+        uint32_t rec = (uint32_t)((const unsigned char *)s - fp->base);
+        const unsigned char *c = fp_rec(fp, fp_shared_off(rec, s->labels_len), size);
+        if (!c)
+            return fp_pass_corrupt(p, "a series' shared cells are out of bounds");
+        uint64_t words = 0, any = 0;
+        for (uint32_t i = 0; i < size; i += 8) {
+            uint64_t w = load_u64(c + i);
+            words += w;
+            any |= w;
+        }
+        p->activity = fp_mix(p->activity, words * (id + 1) + 1);
+        if (p->stat_only || !any || atomic_load_explicit(&s->state, memory_order_acquire) != FP_SERIES_LIVE)
+            continue;
+        struct acc *a = acc_for(p, id, f);
+        if (!a)
+            return fp_pass_nomem(p);
+        if (f->type == FASTPROM_HISTOGRAM) {
+            uint32_t n = f->nbounds + 1;
+            for (uint32_t i = 0; i < n; i++)
+                a->more->counts[i] += load_u64(c + 8 * i);
+            double sum;
+            memcpy(&sum, &a->more->counts[n], sizeof sum);
+            sum += load_f64(c + 8 * n);
+            memcpy(&a->more->counts[n], &sum, sizeof sum);
+        } else { /* counter, summary: integral part or count, then a sum */
+            a->u0 += load_u64(c);
+            a->d0 += load_f64(c + 8);
+        }
+    }
+    return 0;
+}
+
 int fp_merge_values(struct pass *p, fastprom_stat_t *st)
 {
     fastprom_t *fp = p->fp;
@@ -268,5 +320,8 @@ int fp_merge_values(struct pass *p, fastprom_stat_t *st)
                        atomic_load_explicit(&s->pid, memory_order_relaxed)))
             return p->rc;
     }
+    /* Nobody ever fell back: skip a pass over every series. */
+    if (atomic_load_explicit(&h->fallback_updates, memory_order_acquire))
+        return merge_shared(p);
     return 0;
 }

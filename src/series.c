@@ -138,7 +138,9 @@ static int64_t create_series(fastprom_t *fp, const fastprom_family_t *fam, const
     uint32_t id = atomic_load(&h->next_series_id);
     if (id >= fp->geo.series_cap || slot == UINT32_MAX)
         return refuse_series(fp, f, FASTPROM_EFULL, fam->name, "all series ids are used", err);
-    uint32_t off = fp_meta_alloc(fp, sizeof(struct fp_series) + e->len);
+    /* The record, then its shared fallback cells (zeroed by the allocator). */
+    uint64_t cells = fp_shared_off(0, (uint32_t)e->len);
+    uint32_t off = fp_meta_alloc(fp, cells + fp_shared_size(fam->type, fam->nbounds));
     if (!off)
         return refuse_series(fp, f, FASTPROM_EFULL, fam->name, "no metadata space", err);
     struct fp_series *s = (struct fp_series *)(fp->base + off);
@@ -263,6 +265,8 @@ static fastprom_series_t *new_handle(fastprom_family_t *fam, uint32_t off, const
     s->exemplars = !!(fam->flags & FASTPROM_EXEMPLARS);
     s->nbounds = fam->nbounds;
     s->entry_size = fam->entry_size;
+    uint32_t shared = fp_shared_size(fam->type, fam->nbounds);
+    s->shared = shared ? fp_at(fp, fp_shared_off(off, (uint32_t)e->len), shared) : NULL;
     s->bounds = fam->bounds;
     s->family = fam;
     s->rec = off;

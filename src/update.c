@@ -10,6 +10,11 @@
  * Counters keep integral increments in an integer cell: an integer add has a
  * shorter dependency chain than a floating-point one and stays exact up to
  * 2^64; fractional increments go to a second, floating-point cell.
+ *
+ * A thread that cannot have cells of its own (the segment is full) updates
+ * the series' shared fallback cells with atomic read-modify-writes instead:
+ * slower, contended, but exact, so a full segment loses no count of an
+ * existing series.
  */
 #include <math.h>
 #include <string.h>
@@ -86,12 +91,60 @@ static int gauge_add(fastprom_series_t *s, double v)
     return 0;
 }
 
+static int is_integral(double v)
+{
+    return v < 9007199254740992.0 && v == (double)(uint64_t)v;
+}
+
 static void counter_add_cells(acell_u64 *c, double v)
 {
-    if (v < 9007199254740992.0 && v == (double)(uint64_t)v)
+    if (is_integral(v))
         add_u64(c, (uint64_t)v);
     else
         add_f64((acell_f64 *)(c + 1), v);
+}
+
+/* ---- shared fallback cells (many writers: atomic read-modify-writes) ---- */
+
+static void shared_add_f64(acell_f64 *c, double v)
+{
+    double old = atomic_load_explicit(c, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(c, &old, old + v, memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
+/* Counted after the cells are written: a reader that sees the count sees
+ * the cells (layout.h). */
+static int shared_done(const fastprom_series_t *s)
+{
+    atomic_fetch_add_explicit(&s->family->fp->hdr->fallback_updates, 1, memory_order_release);
+    return 0;
+}
+
+static int shared_counter_add(const fastprom_series_t *s, double v)
+{
+    acell_u64 *c = (acell_u64 *)s->shared;
+    if (is_integral(v))
+        atomic_fetch_add_explicit(c, (uint64_t)v, memory_order_relaxed);
+    else
+        shared_add_f64((acell_f64 *)(c + 1), v);
+    return shared_done(s);
+}
+
+static uint32_t bucket_of(const fastprom_series_t *s, double v);
+
+static int shared_observe(const fastprom_series_t *s, double v)
+{
+    acell_u64 *c = (acell_u64 *)s->shared;
+    uint32_t sum = 1;
+    if (s->type == FASTPROM_HISTOGRAM) {
+        atomic_fetch_add_explicit(c + bucket_of(s, v), 1, memory_order_relaxed);
+        sum = s->nbounds + 1;
+    } else {
+        atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+    }
+    shared_add_f64((acell_f64 *)(c + sum), v);
+    return shared_done(s);
 }
 
 static int counter_add(fastprom_series_t *s, double v)
@@ -101,7 +154,7 @@ static int counter_add(fastprom_series_t *s, double v)
     int rc = 0;
     acell_u64 *c = own_cells(s, &rc);
     if (UNLIKELY(!c))
-        return rc;
+        return rc == FP_USE_SHARED ? shared_counter_add(s, v) : rc;
     counter_add_cells(c, v);
     return 0;
 }
@@ -212,7 +265,7 @@ static __attribute__((noinline)) int observe_slow(fastprom_series_t *s, double v
     int rc = 0;
     acell_u64 *c = fp_cells_slow(s, &rc);
     if (!c)
-        return rc;
+        return rc == FP_USE_SHARED ? shared_observe(s, v) : rc;
     observe_cells(s, c, v);
     return 0;
 }
@@ -302,7 +355,7 @@ static int record_exemplar(fastprom_series_t *s, double v, uint32_t bucket, cons
     int rc = 0;
     unsigned char *c = own_cells(s, &rc);
     if (!c)
-        return rc;
+        return rc == FP_USE_SHARED ? 0 : rc; /* shared cells keep no exemplars */
     size_t at =
         s->type == FASTPROM_COUNTER ? 8 * FP_COUNTER_CELLS : 8 * (s->nbounds + 2) + sizeof(struct fp_exemplar) * bucket;
     write_exemplar((struct fp_exemplar *)(c + at), v, data, len, ts > 0 ? ts : now_seconds());
@@ -326,6 +379,6 @@ int fastprom_observe_exemplar(fastprom_series_t *s, double v, const fastprom_lab
     int rc = 0;
     acell_u64 *c = own_cells(s, &rc);
     if (!c)
-        return rc;
+        return rc == FP_USE_SHARED ? shared_observe(s, v) : rc;
     return record_exemplar(s, v, observe_cells(s, c, v), labels, nlabels, timestamp);
 }

@@ -220,6 +220,37 @@ void fp_writer_detach(fastprom_t *fp)
     free_lanes(fp);
 }
 
+/* ---- knowing the segment is full ------------------------------------------------------- */
+
+/* "At reclaim_gen G nothing of `size` bytes (0: nothing at all) could be
+ * had", in one word so a lock-free reader never pairs a generation with
+ * another failure's size: (G + 1) in the high 40 bits, size in the low 24. */
+#define FULL_GEN_BITS 40
+static uint64_t full_mark(uint64_t gen, uint32_t size)
+{
+    return (((gen + 1) & ((1ull << FULL_GEN_BITS) - 1)) << 24) | (size & 0xFFFFFFu);
+}
+
+/* Under the segment lock, so reclaim_gen is exact. */
+static void note_full(fastprom_t *fp, _Atomic uint64_t *mark, uint32_t size)
+{
+    uint64_t want = full_mark(atomic_load(&fp->hdr->reclaim_gen), size);
+    uint64_t cur = atomic_load(mark);
+    if (cur >> 24 != want >> 24 || (cur & 0xFFFFFFu) > size)
+        atomic_store(mark, want);
+}
+
+/* Whether an entry of `size` bytes would still find no room: nothing was
+ * freed since the mark was set. */
+static int still_full(const fastprom_t *fp, const _Atomic uint64_t *mark, uint32_t size)
+{
+    uint64_t m = atomic_load_explicit(mark, memory_order_relaxed);
+    if (!m)
+        return 0;
+    uint64_t now = full_mark(atomic_load_explicit(&fp->hdr->reclaim_gen, memory_order_acquire), 0);
+    return m >> 24 == now >> 24 && size >= (m & 0xFFFFFFu);
+}
+
 /* ---- slots -------------------------------------------------------------------------- */
 
 /* Under fp->mu. A forked child reopens the file: its own description, its
@@ -280,6 +311,8 @@ static struct lane *claim_lane(fastprom_t *fp, fastprom_error_t *err)
         if (found < 0 && pass == 0 && fp_collect_dead_locked(fp, &why) < 0)
             break;
     }
+    if (found < 0)
+        note_full(fp, &fp->noslot, 0);
     fp_unlock(fp);
     if (found < 0) {
         free(lane);
@@ -367,6 +400,8 @@ static unsigned char *append_entry(fastprom_t *fp, struct lane *lane, const fast
                 atomic_store_explicit(&b->next, nb, memory_order_release);
             else
                 atomic_store_explicit(&slot->head, nb, memory_order_release);
+        } else {
+            note_full(fp, &lane->full, size);
         }
         fp_unlock(fp);
         if (!nb) {
@@ -408,16 +443,32 @@ static void dropped(fastprom_t *fp, int *rc, int code)
     *rc = code;
 }
 
+/* An update this thread has no cells for: to the series' shared cells when
+ * the segment is full and it has them, else dropped and counted. */
+static void *refused(fastprom_t *fp, const fastprom_series_t *s, int *rc, int code)
+{
+    if (code == FASTPROM_EFULL && s->shared)
+        *rc = FP_USE_SHARED;
+    else
+        dropped(fp, rc, code);
+    return NULL;
+}
+
 void *fp_cells_slow(fastprom_series_t *s, int *rc)
 {
     fastprom_t *fp = s->family->fp;
     fastprom_error_t err;
+    /* Known full: no lock, no slot scan, straight to the shared cells. */
+    const struct fp_tls_ent *mine = fp_tls ? &fp_tls->ent[fp->attach] : NULL;
+    int has_lane = mine && mine->serial == fp->serial && mine->lane;
+    if (!has_lane && s->shared && still_full(fp, &fp->noslot, 0))
+        return refused(fp, s, rc, FASTPROM_EFULL);
     struct lane *lane = thread_lane(fp, &err);
-    if (!lane) {
-        dropped(fp, rc, err.code);
-        return NULL;
-    }
+    if (!lane)
+        return refused(fp, s, rc, err.code);
     unsigned char *cells = s->id < lane->cap ? lane->cells[s->id] : NULL;
+    if (!cells && s->shared && still_full(fp, &lane->full, s->entry_size))
+        return refused(fp, s, rc, FASTPROM_EFULL);
     if (!cells) {
         pthread_mutex_lock(&fp->mu);
         if (s->id < lane->cap || grow_cells(lane, s->id) == 0)
@@ -433,9 +484,7 @@ void *fp_cells_slow(fastprom_series_t *s, int *rc)
     struct fp_tls_ent *e = &fp_tls->ent[fp->attach];
     e->cells = lane->cells;
     e->cap = lane->cap;
-    if (!cells)
-        dropped(fp, rc, err.code);
-    return cells;
+    return cells ? cells : refused(fp, s, rc, err.code);
 }
 
 double *fp_gauge_slow(fastprom_series_t *s, int *rc)
@@ -449,12 +498,19 @@ double *fp_gauge_slow(fastprom_series_t *s, int *rc)
         cells = (unsigned char *)atomic_load(&s->gauge);
         if (!cells || atomic_load(&s->gauge_epoch) != epoch) {
             struct lane *lane = primary_lane(fp);
-            if (!lane && (lane = claim_lane(fp, &err))) {
-                /* The new primary lane serves the next thread that needs one. */
-                lane->next_free = fp->free_lanes;
-                fp->free_lanes = lane;
+            /* A gauge is one value per process: there is no shared cell to
+             * fall back on, and a known-full segment costs no lock. */
+            cells = NULL;
+            if (lane ? still_full(fp, &lane->full, s->entry_size) : still_full(fp, &fp->noslot, 0)) {
+                err.code = FASTPROM_EFULL;
+            } else {
+                if (!lane && (lane = claim_lane(fp, &err))) {
+                    /* The new primary lane serves the next thread that needs one. */
+                    lane->next_free = fp->free_lanes;
+                    fp->free_lanes = lane;
+                }
+                cells = lane ? append_entry(fp, lane, s, &err) : NULL;
             }
-            cells = lane ? append_entry(fp, lane, s, &err) : NULL;
             if (cells) {
                 atomic_store(&s->gauge_epoch, epoch);
                 atomic_store_explicit(&s->gauge, (double *)cells, memory_order_release);

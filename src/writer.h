@@ -23,6 +23,10 @@ struct lane {
     uint32_t cap;  /* entries in cells */
     void **cells;  /* series id -> this slot's cells, NULL until first touch */
     uint32_t tail; /* last block of the slot's chain */
+    /* Set when an entry of some size found no room and no block could be
+     * had (writer.c: full_mark). Until reclaim_gen changes nothing was
+     * freed, so entries at least that big go to shared cells at once. */
+    _Atomic uint64_t full;
     struct lane *next_free;
     struct lane *next_all;
 };
@@ -44,7 +48,10 @@ extern __thread struct fp_thread *fp_tls __attribute__((tls_model("initial-exec"
 int fp_writer_attach(fastprom_t *fp, fastprom_error_t *err);
 /* Unregisters it, releases its slots and frees its lanes. */
 void fp_writer_detach(fastprom_t *fp);
-/* The calling thread's cells for s (slow path: claims slot/entry). */
+/* The calling thread's cells for s (slow path: claims slot/entry). NULL
+ * with *rc FP_USE_SHARED: this thread cannot have cells of its own now, the
+ * update goes to s->shared (atomically). */
+#define FP_USE_SHARED 1
 void *fp_cells_slow(fastprom_series_t *s, int *rc);
 /* This process's gauge cell for s (slow path). */
 double *fp_gauge_slow(fastprom_series_t *s, int *rc);

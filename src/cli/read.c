@@ -128,6 +128,7 @@ static json_t *stat_json(const char *path, const fastprom_stat_t *st)
     json_object_set_new(root, "processes_live", json_integer(st->processes_live));
     json_object_set_new(root, "dropped_series", json_integer((json_int_t)st->dropped_series));
     json_object_set_new(root, "dropped_updates", json_integer((json_int_t)st->dropped_updates));
+    json_object_set_new(root, "fallback_updates", json_integer((json_int_t)st->fallback_updates));
     json_object_set_new(root, "folded_slots", json_integer((json_int_t)st->folded_slots));
     json_object_set_new(root, "repairs", json_integer((json_int_t)st->repairs));
     json_object_set_new(root, "activity", json_integer((json_int_t)st->activity));

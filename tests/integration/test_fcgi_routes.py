@@ -50,6 +50,7 @@ class Routes(unittest.TestCase):
                      "fastprom_segment_up 1", "fastprom_segment_size_bytes", "fastprom_segment_used_bytes",
                      "fastprom_series{", "fastprom_families{", 'fastprom_writer_slots{state="live"}',
                      "fastprom_writer_processes", "fastprom_dropped_series_total", "fastprom_dropped_updates_total",
+                     "fastprom_fallback_updates_total",
                      "fastprom_last_write_age_seconds", "fastprom_health_status", "fastprom_build_info{version=",
                      "process_cpu_seconds_total", "process_resident_memory_bytes", "process_virtual_memory_bytes",
                      "process_open_fds", "process_max_fds", "process_start_time_seconds"):

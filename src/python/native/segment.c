@@ -288,6 +288,7 @@ static PyObject *Segment_stat(SegmentObject *self, PyObject *unused)
         dict_put(d, "processes_live", PyLong_FromUnsignedLong(st.processes_live)) ||
         dict_put(d, "dropped_series", PyLong_FromUnsignedLongLong(st.dropped_series)) ||
         dict_put(d, "dropped_updates", PyLong_FromUnsignedLongLong(st.dropped_updates)) ||
+        dict_put(d, "fallback_updates", PyLong_FromUnsignedLongLong(st.fallback_updates)) ||
         dict_put(d, "folded_slots", PyLong_FromUnsignedLongLong(st.folded_slots)) ||
         dict_put(d, "repairs", PyLong_FromUnsignedLongLong(st.repairs)) ||
         dict_put(d, "activity", PyLong_FromUnsignedLongLong(st.activity))) {
