@@ -52,7 +52,7 @@ START_TEST(defaults_without_a_file)
     ck_assert_uint_eq(cfg->max_series, 2000);
     ck_assert_uint_eq(cfg->max_line_bytes, 16384);
     ck_assert_uint_eq(cfg->nrules, 0);
-    ck_assert_uint_eq(cfg->receive_coalesce_ms, 1);
+    ck_assert_uint_eq(cfg->receive_coalesce_ms, 0);
     nl_config_free(cfg);
 }
 END_TEST

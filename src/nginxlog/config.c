@@ -330,7 +330,7 @@ static nl_config_t *defaults(const char *origin)
     cfg->tag = strdup(NL_DEFAULT_TAG);
     cfg->receive_buffer_bytes = 4u << 20;
     cfg->max_line_bytes = 16384;
-    cfg->receive_coalesce_ms = 1;
+    cfg->receive_coalesce_ms = 0;
     cfg->max_series = 2000;
     cfg->unmatched_route = strdup(NL_DEFAULT_UNMATCHED);
     cfg->log_malformed_per_minute = 10;

@@ -76,7 +76,7 @@ def stub(nginx):
     return int(harness.http_get(nginx.url("/nginx_status")).body.decode().splitlines()[2].split()[2])
 
 
-def one_run(mode, qlen=512):
+def one_run(mode, qlen=512, config=None):
     """req/s under wrk, and (nginx's count, recorded) for mode 'syslog'."""
     tmp = harness.make_temp_dir()
     procs = []
@@ -85,7 +85,7 @@ def one_run(mode, qlen=512):
         access = {"off": "access_log off;", "file": f"access_log {tmp}/bench-access.log fastprom;"}.get(mode)
         daemon_socket = os.path.join(tmp, "nginxlog.sock")
         if mode == "syslog":
-            daemon = ns.start_nginxlog(tmp, segment, socket_path=daemon_socket, qlen=qlen)
+            daemon = ns.start_nginxlog(tmp, segment, socket_path=daemon_socket, qlen=qlen, config=config)
             procs.append(daemon)
             access = f"access_log syslog:server=unix:{daemon_socket},nohostname,tag=fastprom fastprom;"
         nginx = harness.start_nginx(tmp, os.path.join(tmp, "unused.sock"), site=SITE.format(access_log=access),
@@ -121,12 +121,13 @@ def main():
     print(f"  goal {'met' if v >= GOAL_LINES else 'NOT met'}: {v / GOAL_LINES:.2f}x the goal")
 
     print(f"\nnginx under wrk (1 worker, -t1 -c{CONNECTIONS}, {SECONDS}s, {ROUNDS} rounds, median):")
-    results = {"off": [], "file": [], "syslog": [], "syslog-q10": []}
-    loss = {"syslog": [], "syslog-q10": []}
+    results = {"off": [], "file": [], "syslog": [], "syslog-coalesce": [], "syslog-q10": []}
+    loss = {"syslog": [], "syslog-coalesce": [], "syslog-q10": []}
     for _ in range(ROUNDS):
         for mode in results:
             rps, counts = one_run("syslog" if mode.startswith("syslog") else mode,
-                                  qlen=10 if mode == "syslog-q10" else 512)
+                                  qlen=10 if mode == "syslog-q10" else 512,
+                                  config={"receive_coalesce_ms": 1} if mode == "syslog-coalesce" else None)
             results[mode].append(rps)
             if counts:
                 loss[mode].append(counts)
@@ -134,6 +135,7 @@ def main():
     off = med["off"]
     for mode, label in (("off", "access_log off (anchor)"), ("file", "access_log to a file"),
                         ("syslog", "access_log to fastprom-nginxlog, queue 512"),
+                        ("syslog-coalesce", "the same, receive_coalesce_ms 1"),
                         ("syslog-q10", "access_log to fastprom-nginxlog, queue 10")):
         print(f"  {label:44s} {med[mode]:>10,.0f} req/s  {med[mode] / off:6.1%} of off")
     slowdown = 1 - med["syslog"] / off
