@@ -286,12 +286,12 @@ static int apply_text(nl_config_t *cfg, const char *text, size_t len, char *err,
         }
         const config_key_t *k = find_key(name);
         if (!k) {
-            failf(err, errlen,
-                  "%s: unknown key \"%s\" (known: socket, socket_mode, user, group, segment, tag, "
-                  "receive_buffer_bytes, receive_coalesce_ms, max_line_bytes, max_series, unmatched_route, "
-                  "log_malformed_per_minute, "
-                  "rules; keys starting with '_' are comments)",
-                  cfg->source, name);
+            char known[512];
+            size_t used = 0;
+            for (const config_key_t *key = keys; key->name; key++)
+                used += (size_t)snprintf(known + used, sizeof known - used, "%s, ", key->name);
+            failf(err, errlen, "%s: unknown key \"%s\" (known: %srules; keys starting with '_' are comments)",
+                  cfg->source, name, known);
             rc = -1;
             continue;
         }
