@@ -470,3 +470,29 @@ size_t fp_fmt_value(double v, char out[FP_FMT_MAX])
     }
     return fp_fmt_bound(v, out);
 }
+
+size_t fp_fmt_seconds(double v, char out[FP_FMT_MAX])
+{
+    if (!(v >= 1e-4 && v < 1e15) || v == floor(v))
+        return fp_fmt_value(v, out);
+    char digits[18];
+    int exp10;
+    int ndigits = fp_fmt_shortest(v, digits, &exp10);
+    size_t n = 0;
+    if (exp10 <= 0) {
+        out[n++] = '0';
+        out[n++] = '.';
+        for (int i = exp10; i < 0; i++)
+            out[n++] = '0';
+        memcpy(out + n, digits, (size_t)ndigits);
+        n += (size_t)ndigits;
+    } else { /* not integral, so ndigits > exp10 */
+        memcpy(out, digits, (size_t)exp10);
+        n = (size_t)exp10;
+        out[n++] = '.';
+        memcpy(out + n, digits + exp10, (size_t)(ndigits - exp10));
+        n += (size_t)(ndigits - exp10);
+    }
+    out[n] = '\0';
+    return n;
+}

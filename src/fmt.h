@@ -46,4 +46,12 @@ size_t fp_fmt_value(double v, char out[FP_FMT_MAX]);
 /* Unsigned decimal. */
 size_t fp_fmt_u64(uint64_t v, char out[FP_FMT_MAX]);
 
+/*
+ * Unix seconds (_created, exemplar timestamps): the shortest round-trip
+ * digits in fixed notation ("1700000000.25"), as readers of timestamps
+ * expect, where fp_fmt_value would switch to an exponent. Integral values,
+ * and values outside [1e-4, 1e15) (no plausible time), as fp_fmt_value.
+ */
+size_t fp_fmt_seconds(double v, char out[FP_FMT_MAX]);
+
 #endif

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "fmt.h"
+#include "put.h"
 #include "render.h"
 
 /* A label a sample line adds after the series' own: le, quantile, pid, or a
@@ -48,56 +49,13 @@ typedef struct text_ctx {
     size_t labels_bound; /* their escaped size at most, before the first line */
 } text_ctx_t;
 
-static char *put(char *w, const char *s, size_t n)
-{
-    memcpy(w, s, n);
-    return w + n;
-}
-
-/* Nonzero when one of the 8 bytes in w equals the byte repeated in b. */
-static inline uint64_t has_byte(uint64_t w, uint64_t b)
-{
-    uint64_t x = w ^ b;
-    return (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
-}
-
-static char *put_escaped(char *w, const char *s, size_t n, int quote)
-{
-    size_t i = 0;
-    /* Most values need no escape: copy them eight bytes at a time until a
-     * word holds a backslash, a newline or (when quoting) a quote. */
-    while (n - i >= 8) {
-        uint64_t v;
-        memcpy(&v, s + i, 8);
-        if (has_byte(v, 0x5c5c5c5c5c5c5c5cull) || has_byte(v, 0x0a0a0a0a0a0a0a0aull) ||
-            (quote && has_byte(v, 0x2222222222222222ull)))
-            break;
-        memcpy(w, &v, 8);
-        w += 8;
-        i += 8;
-    }
-    for (; i < n; i++) {
-        char ch = s[i];
-        if (ch == '\\' || (ch == '"' && quote)) {
-            *w++ = '\\';
-            *w++ = ch;
-        } else if (ch == '\n') {
-            *w++ = '\\';
-            *w++ = 'n';
-        } else {
-            *w++ = ch;
-        }
-    }
-    return w;
-}
-
 /* name="value" with the value escaped; room: name_len + 2 * value_len + 3. */
 static char *put_pair(char *w, fp_str_t name, fp_str_t value)
 {
-    w = put(w, name.ptr, name.len);
+    w = fp_put(w, name.ptr, name.len);
     *w++ = '=';
     *w++ = '"';
-    w = put_escaped(w, value.ptr, value.len, 1);
+    w = fp_put_escaped(w, value.ptr, value.len, 1);
     *w++ = '"';
     return w;
 }
@@ -156,9 +114,9 @@ static void sample(text_ctx_t *c, const char *suffix, const extra_label_t *x, co
     if (!w)
         return;
     char *line = w;
-    w = put(w, c->prefix, c->prefix_len);
-    w = put(w, f->name.ptr, f->name.len);
-    w = put(w, suffix, suffix_len);
+    w = fp_put(w, c->prefix, c->prefix_len);
+    w = fp_put(w, f->name.ptr, f->name.len);
+    w = fp_put(w, suffix, suffix_len);
     int has_labels = f->nlabels || (f->type == FASTPROM_INFO && c->s->ninfo);
     if (has_labels || x) {
         *w++ = '{';
@@ -167,22 +125,22 @@ static void sample(text_ctx_t *c, const char *suffix, const extra_label_t *x, co
             w = put_series_labels(w, c);
             c->labels_len = (size_t)(w - c->o->buf->data) - c->labels_at;
         } else {
-            w = put(w, c->o->buf->data + c->labels_at, c->labels_len);
+            w = fp_put(w, c->o->buf->data + c->labels_at, c->labels_len);
         }
         if (x) {
             if (has_labels)
                 *w++ = ',';
-            w = put(w, x->name1, x->name1_len);
-            w = put(w, x->name2, x->name2_len);
+            w = fp_put(w, x->name1, x->name1_len);
+            w = fp_put(w, x->name2, x->name2_len);
             *w++ = '=';
             *w++ = '"';
-            w = put_escaped(w, x->value, x->value_len, 1);
+            w = fp_put_escaped(w, x->value, x->value_len, 1);
             *w++ = '"';
         }
         *w++ = '}';
     }
     *w++ = ' ';
-    w = put(w, value, value_len);
+    w = fp_put(w, value, value_len);
     if (ex) {
         fp_out_commit(c->o, (size_t)(w - line));
         put_exemplar(c, ex);
@@ -193,44 +151,12 @@ static void sample(text_ctx_t *c, const char *suffix, const extra_label_t *x, co
     fp_out_commit(c->o, (size_t)(w - line));
 }
 
-/*
- * Unix seconds for _created and exemplar timestamps: the shortest round-trip
- * digits in fixed notation ("1700000000.25"), as readers of timestamps expect,
- * where fp_fmt_value would switch to an exponent. Outside the range of
- * plausible times the exponent form stays.
- */
-static size_t fmt_seconds(double v, char out[FP_FMT_MAX])
-{
-    if (!(v >= 1e-4 && v < 1e15) || v == floor(v))
-        return fp_fmt_value(v, out);
-    char digits[18];
-    int exp10;
-    int ndigits = fp_fmt_shortest(v, digits, &exp10);
-    size_t n = 0;
-    if (exp10 <= 0) {
-        out[n++] = '0';
-        out[n++] = '.';
-        for (int i = exp10; i < 0; i++)
-            out[n++] = '0';
-        memcpy(out + n, digits, (size_t)ndigits);
-        n += (size_t)ndigits;
-    } else { /* not integral, so ndigits > exp10 */
-        memcpy(out, digits, (size_t)exp10);
-        n = (size_t)exp10;
-        out[n++] = '.';
-        memcpy(out + n, digits + exp10, (size_t)(ndigits - exp10));
-        n += (size_t)(ndigits - exp10);
-    }
-    out[n] = '\0';
-    return n;
-}
-
 /* " # {a="b"} value timestamp" after a _total or _bucket sample. */
 static void put_exemplar(text_ctx_t *c, const fp_snap_exemplar_t *ex)
 {
     char value[FP_FMT_MAX], ts[FP_FMT_MAX];
     size_t value_len = fp_fmt_value(ex->value, value);
-    size_t ts_len = fmt_seconds(ex->timestamp, ts);
+    size_t ts_len = fp_fmt_seconds(ex->timestamp, ts);
     size_t n = value_len + ts_len + 8;
     for (size_t i = 0; i < ex->nlabels; i++)
         n += ex->names[i].len + 2 * (size_t)ex->values[i].len + 4;
@@ -238,7 +164,7 @@ static void put_exemplar(text_ctx_t *c, const fp_snap_exemplar_t *ex)
     if (!w)
         return;
     char *start = w;
-    w = put(w, " # {", 4);
+    w = fp_put(w, " # {", 4);
     for (size_t i = 0; i < ex->nlabels; i++) {
         if (i)
             *w++ = ',';
@@ -246,9 +172,9 @@ static void put_exemplar(text_ctx_t *c, const fp_snap_exemplar_t *ex)
     }
     *w++ = '}';
     *w++ = ' ';
-    w = put(w, value, value_len);
+    w = fp_put(w, value, value_len);
     *w++ = ' ';
-    w = put(w, ts, ts_len);
+    w = fp_put(w, ts, ts_len);
     fp_out_commit(c->o, (size_t)(w - start));
 }
 
@@ -274,7 +200,7 @@ static void meta_help(text_ctx_t *c, const char *suffix)
     char *w = fp_out_reserve(c->o, 2 * (size_t)help.len + 1);
     if (!w)
         return;
-    char *end = put_escaped(w, help.ptr, help.len, c->om);
+    char *end = fp_put_escaped(w, help.ptr, help.len, c->om);
     *end++ = '\n';
     fp_out_commit(c->o, (size_t)(end - w));
 }
@@ -325,7 +251,7 @@ static void created_sample(text_ctx_t *c)
     if (!c->om || !(c->flags & FASTPROM_RENDER_CREATED))
         return;
     char buf[FP_FMT_MAX];
-    size_t n = fmt_seconds(c->s->created, buf);
+    size_t n = fp_fmt_seconds(c->s->created, buf);
     sample(c, "_created", NULL, buf, n, NULL);
 }
 

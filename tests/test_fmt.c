@@ -419,6 +419,36 @@ START_TEST(test_value_vectors)
 }
 END_TEST
 
+START_TEST(test_seconds_vectors)
+{
+    static const struct {
+        double v;
+        const char *text;
+    } cases[] = {
+        {1700000000.25, "1700000000.25"},
+        {1700000000.0, "1700000000"},
+        {1700000000.123456, "1700000000.123456"},
+        {0.5, "0.5"},
+        {0.0001, "0.0001"},
+        {0.00012, "0.00012"},
+        {12.75, "12.75"},
+        {99999999999999.5, "99999999999999.5"},
+        {1e15 + 0.5, "1.0000000000000005e+15"}, /* past plausible times: as fp_fmt_value */
+        {0.00005, "5e-05"},
+        {-1.5, "-1.5"},
+        {0.0, "0"},
+        {NAN, "NaN"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char got[FP_FMT_MAX];
+        size_t len = fp_fmt_seconds(cases[i].v, got);
+        ck_assert_msg(strcmp(got, cases[i].text) == 0 && len == strlen(got), "%.17g: %s, want %s", cases[i].v, got,
+                      cases[i].text);
+        ck_assert_msg(isnan(cases[i].v) || strtod(got, NULL) == cases[i].v, "%s does not read back", got);
+    }
+}
+END_TEST
+
 START_TEST(test_u64)
 {
     char got[FP_FMT_MAX], want[32];
@@ -580,6 +610,7 @@ static Suite *fmt_suite(void)
     tcase_add_test(vectors, test_shortest_vectors);
     tcase_add_test(vectors, test_bound_python_vectors);
     tcase_add_test(vectors, test_value_vectors);
+    tcase_add_test(vectors, test_seconds_vectors);
     tcase_add_test(vectors, test_u64);
     tcase_add_test(vectors, test_concurrent_first_use);
     tcase_set_timeout(vectors, 60);
