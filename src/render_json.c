@@ -1,7 +1,9 @@
 /*
- * render_json.c - fastprom's JSON view of a snapshot, built and written with
- * jansson (no hand-made JSON: every string is escaped by jansson, label
- * values may hold any byte, NUL included).
+ * render_json.c - fastprom's JSON view of a snapshot, streamed into the
+ * output buffer like the text formats: the same number formatting (fmt.c)
+ * and byte writers (put.h), one reservation per series in the common case.
+ * A document the size of the segment is no place for a DOM: building one
+ * with jansson cost ~2,000 ns per sample against the text formats' ~50.
  *
  * Schema (one object, families sorted by name as in the text formats):
  *
@@ -28,231 +30,394 @@
  *                    "created": <Unix seconds>}]}]}
  *
  *   E = {"labels": {...}, "value": N, "timestamp": <Unix seconds>}.
- *   Numbers: integral values below 2^53 are JSON integers, others reals
- *   (jansson prints 17 significant digits, which read back exactly); NaN,
- *   +Inf and -Inf, which JSON cannot hold, are the strings "NaN", "+Inf",
- *   "-Inf". le and quantile are strings in the exposition's canonical form.
+ *   Numbers: integral values below 2^53 are JSON integers, others reals in
+ *   the shortest form that reads back as the same double (-0 is -0.0;
+ *   seconds in fixed notation, 1700000000.25); NaN, +Inf and -Inf, which
+ *   JSON cannot hold, are the strings "NaN", "+Inf", "-Inf". le and quantile
+ *   are strings in the exposition's canonical form. Strings are escaped as
+ *   JSON requires (NUL included) and otherwise kept as the UTF-8 they are.
+ *   Output is compact: no whitespace between tokens.
  */
-#include <jansson.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "fmt.h"
+#include "put.h"
 #include "render.h"
 
-/* Builders return NULL when jansson runs out of memory; set/setn/append
- * below take ownership of any value (NULL too) and record the failure, so
- * one check at the end covers the whole tree. */
+#define LIT(w, s) fp_put(w, s, sizeof s - 1)
 
-static json_t *number(double v)
-{
-    if (isnan(v))
-        return json_string("NaN");
-    if (isinf(v))
-        return json_string(v > 0 ? "+Inf" : "-Inf");
-    if (v == floor(v) && fabs(v) < 9007199254740992.0 && !(v == 0 && signbit(v)))
-        return json_integer((json_int_t)v);
-    return json_real(v);
-}
-
-static json_t *count(uint64_t v)
-{
-    return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v);
-}
-
-static json_t *str(fp_str_t s)
-{
-    return json_stringn(s.ptr, s.len);
-}
+/* Room for one number as put_number, put_count or put_seconds write it. */
+#define NUMBER_ROOM (FP_FMT_MAX + 2)
 
 typedef struct json_ctx {
+    fp_out_t *o;
     const char *prefix;
+    size_t prefix_len;
     unsigned flags;
-    int failed;
+    const fp_snap_family_t *f;
+    int first_series; /* no series object written yet in the family's list */
 } json_ctx_t;
 
-static void set(json_ctx_t *c, json_t *obj, const char *key, json_t *v)
+/* A family's bucket or quantile openers, formatted once for all its series:
+ * {"le":"0.005","count": or {"quantile":"0.5","value": */
+typedef struct openers {
+    char text[FASTPROM_MAX_BUCKETS + 1][FP_FMT_MAX + 24];
+    uint8_t len[FASTPROM_MAX_BUCKETS + 1];
+} openers_t;
+
+static char *put_number(char *w, double v)
 {
-    if (!obj) {
-        json_decref(v);
-        c->failed = 1;
-    } else if (json_object_set_new(obj, key, v)) {
-        c->failed = 1;
-    }
+    if (isnan(v))
+        return LIT(w, "\"NaN\"");
+    if (isinf(v))
+        return v > 0 ? LIT(w, "\"+Inf\"") : LIT(w, "\"-Inf\"");
+    if (v == 0 && signbit(v))
+        return LIT(w, "-0.0"); /* "-0" would read back as the integer 0 */
+    return w + fp_fmt_value(v, w);
 }
 
-static void setn(json_ctx_t *c, json_t *obj, fp_str_t key, json_t *v)
+/* Counts past INT64_MAX are clamped: JSON readers take integers as int64. */
+static char *put_count(char *w, uint64_t v)
 {
-    if (!obj) {
-        json_decref(v);
-        c->failed = 1;
-    } else if (json_object_setn_new(obj, key.ptr, key.len, v)) {
-        c->failed = 1;
-    }
+    return w + fp_fmt_u64(v > INT64_MAX ? INT64_MAX : v, w);
 }
 
-static void append(json_ctx_t *c, json_t *arr, json_t *v)
+static char *put_seconds(char *w, double v)
 {
-    if (!arr) {
-        json_decref(v);
-        c->failed = 1;
-    } else if (json_array_append_new(arr, v)) {
-        c->failed = 1;
-    }
+    if (!isfinite(v) || v == 0)
+        return put_number(w, v);
+    return w + fp_fmt_seconds(v, w);
 }
 
-static json_t *pairs(json_ctx_t *c, const fp_str_t *keys, const fp_str_t *values, size_t n)
+/* Room for put_pairs of these keys and values. */
+static size_t pairs_room(const fp_str_t *keys, const fp_str_t *values, size_t n)
 {
-    json_t *obj = json_object();
+    size_t room = 2;
     for (size_t i = 0; i < n; i++)
-        setn(c, obj, keys[i], str(values[i]));
-    return obj;
+        room += FP_JSON_STRING_ROOM(keys[i].len) + FP_JSON_STRING_ROOM(values[i].len) + 2;
+    return room;
 }
 
-static json_t *series_labels(json_ctx_t *c, const fp_snap_family_t *f, const fp_snap_series_t *s)
+/* {"k":"v",...} without the closing brace, so the pid label can follow. */
+static char *open_pairs(char *w, const fp_str_t *keys, const fp_str_t *values, size_t n)
 {
-    return pairs(c, f->label_names, s->label_values, f->nlabels);
+    *w++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *w++ = ',';
+        w = fp_put_json_string(w, keys[i].ptr, keys[i].len);
+        *w++ = ':';
+        w = fp_put_json_string(w, values[i].ptr, values[i].len);
+    }
+    return w;
 }
 
-static void put_exemplar(json_ctx_t *c, json_t *obj, const fp_snap_exemplar_t *ex)
+static char *put_pairs(char *w, const fp_str_t *keys, const fp_str_t *values, size_t n)
 {
-    if (!ex || !ex->present)
+    w = open_pairs(w, keys, values, n);
+    *w++ = '}';
+    return w;
+}
+
+/*
+ * Reserves room for a series object's opening ("{"labels":{...}", with the
+ * pid label when pid is given) plus extra bytes, and writes the opening.
+ * Returns where to go on, or NULL (allocation failure, recorded in o).
+ * *start is set to the reservation for fp_out_commit.
+ */
+static char *open_series(json_ctx_t *c, const fp_snap_series_t *s, const char *pid, size_t pid_len, size_t extra,
+                         char **start)
+{
+    const fp_snap_family_t *f = c->f;
+    /* ',' {"labels": ,"pid":"" beside the pairs: 20 bytes */
+    size_t room = pairs_room(f->label_names, s->label_values, f->nlabels) + pid_len + 24 + extra;
+    char *w = fp_out_reserve(c->o, room);
+    if (!w)
+        return NULL;
+    *start = w;
+    if (!c->first_series)
+        *w++ = ',';
+    c->first_series = 0;
+    w = LIT(w, "{\"labels\":");
+    w = open_pairs(w, f->label_names, s->label_values, f->nlabels);
+    if (pid) {
+        if (f->nlabels)
+            *w++ = ',';
+        w = LIT(w, "\"pid\":\"");
+        w = fp_put(w, pid, pid_len);
+        *w++ = '"';
+    }
+    *w++ = '}';
+    return w;
+}
+
+static void commit(json_ctx_t *c, const char *start, const char *end)
+{
+    fp_out_commit(c->o, (size_t)(end - start));
+}
+
+/* ,"exemplar":{"labels":{...},"value":N,"timestamp":T} */
+static void put_exemplar(json_ctx_t *c, const fp_snap_exemplar_t *ex)
+{
+    size_t room = pairs_room(ex->names, ex->values, ex->nlabels) + 2 * NUMBER_ROOM + 48;
+    char *w = fp_out_reserve(c->o, room);
+    if (!w)
         return;
-    json_t *e = json_object();
-    set(c, e, "labels", pairs(c, ex->names, ex->values, ex->nlabels));
-    set(c, e, "value", number(ex->value));
-    set(c, e, "timestamp", number(ex->timestamp));
-    set(c, obj, "exemplar", e);
+    char *start = w;
+    w = LIT(w, ",\"exemplar\":{\"labels\":");
+    w = put_pairs(w, ex->names, ex->values, ex->nlabels);
+    w = LIT(w, ",\"value\":");
+    w = put_number(w, ex->value);
+    w = LIT(w, ",\"timestamp\":");
+    w = put_seconds(w, ex->timestamp);
+    *w++ = '}';
+    commit(c, start, w);
 }
 
-static void put_created(json_ctx_t *c, json_t *obj, const fp_snap_series_t *s)
+static const fp_snap_exemplar_t *exemplar_at(const fp_snap_series_t *s, size_t i)
 {
-    if (c->flags & FASTPROM_RENDER_CREATED)
-        set(c, obj, "created", number(s->created));
+    return s->exemplars && s->exemplars[i].present ? &s->exemplars[i] : NULL;
 }
 
-static json_t *bound_string(double v)
+/* ,"created":T} closing the series object, after any exemplar. */
+static void close_series(json_ctx_t *c, const fp_snap_series_t *s)
 {
-    char buf[FP_FMT_MAX];
-    size_t n = fp_fmt_bound(v, buf);
-    return json_stringn(buf, n);
-}
-
-static void put_histogram(json_ctx_t *c, json_t *obj, const fp_snap_family_t *f, const fp_snap_series_t *s)
-{
-    json_t *buckets = json_array();
-    uint64_t cumulative = 0;
-    for (size_t i = 0; i <= f->nbounds; i++) {
-        cumulative += s->buckets[i];
-        json_t *b = json_object();
-        set(c, b, "le", bound_string(i < f->nbounds ? f->bounds[i] : INFINITY));
-        set(c, b, "count", count(cumulative));
-        put_exemplar(c, b, s->exemplars ? &s->exemplars[i] : NULL);
-        append(c, buckets, b);
+    char *w = fp_out_reserve(c->o, NUMBER_ROOM + 16);
+    if (!w)
+        return;
+    char *start = w;
+    if (c->flags & FASTPROM_RENDER_CREATED) {
+        w = LIT(w, ",\"created\":");
+        w = put_seconds(w, s->created);
     }
-    set(c, obj, "buckets", buckets);
-    set(c, obj, "count", count(cumulative));
-    set(c, obj, "sum", number(s->sum));
-    put_created(c, obj, s);
+    *w++ = '}';
+    commit(c, start, w);
 }
 
-static void put_summary(json_ctx_t *c, json_t *obj, const fp_snap_family_t *f, const fp_snap_series_t *s)
+static void render_counter(json_ctx_t *c, const fp_snap_series_t *s)
 {
-    set(c, obj, "count", count(s->count));
-    set(c, obj, "sum", number(s->sum));
-    json_t *quantiles = json_array();
-    for (size_t i = 0; i < f->nbounds; i++) {
-        json_t *q = json_object();
-        set(c, q, "quantile", bound_string(f->bounds[i]));
-        set(c, q, "value", number(s->quantiles[i]));
-        append(c, quantiles, q);
+    char *start;
+    char *w = open_series(c, s, NULL, 0, NUMBER_ROOM + 32, &start);
+    if (!w)
+        return;
+    w = LIT(w, ",\"value\":");
+    w = put_number(w, s->value);
+    const fp_snap_exemplar_t *ex = exemplar_at(s, 0);
+    if (!ex && !(c->flags & FASTPROM_RENDER_CREATED)) {
+        *w++ = '}';
+        commit(c, start, w);
+        return;
     }
-    set(c, obj, "quantiles", quantiles);
-    put_created(c, obj, s);
+    commit(c, start, w);
+    if (ex)
+        put_exemplar(c, ex);
+    close_series(c, s);
 }
 
-/* Gauges in modes all/liveall: one series object per process. */
-static void put_pid_series(json_ctx_t *c, json_t *list, const fp_snap_family_t *f, const fp_snap_series_t *s)
+static void value_series(json_ctx_t *c, const fp_snap_series_t *s, const char *pid, size_t pid_len, double v)
 {
+    char *start;
+    char *w = open_series(c, s, pid, pid_len, NUMBER_ROOM + 16, &start);
+    if (!w)
+        return;
+    w = LIT(w, ",\"value\":");
+    w = put_number(w, v);
+    *w++ = '}';
+    commit(c, start, w);
+}
+
+/* Modes all/liveall: one series object per process, the pid a label. */
+static void render_gauge(json_ctx_t *c, const fp_snap_series_t *s)
+{
+    if (c->f->gauge_mode != FASTPROM_GAUGE_ALL && c->f->gauge_mode != FASTPROM_GAUGE_LIVEALL) {
+        if (s->has_value)
+            value_series(c, s, NULL, 0, s->value);
+        return;
+    }
     for (size_t i = 0; i < s->npids; i++) {
         char pid[FP_FMT_MAX];
-        size_t n = fp_fmt_u64(s->pids[i].pid, pid);
-        json_t *labels = series_labels(c, f, s);
-        set(c, labels, "pid", json_stringn(pid, n));
-        json_t *obj = json_object();
-        set(c, obj, "labels", labels);
-        set(c, obj, "value", number(s->pids[i].value));
-        append(c, list, obj);
+        value_series(c, s, pid, fp_fmt_u64(s->pids[i].pid, pid), s->pids[i].value);
     }
 }
 
-static void put_series(json_ctx_t *c, json_t *list, const fp_snap_family_t *f, const fp_snap_series_t *s)
+/* snapshot.c guarantees nbounds <= FASTPROM_MAX_BUCKETS (>= MAX_QUANTILES). */
+static void format_openers(const fp_snap_family_t *f, openers_t *b)
 {
-    if (f->type == FASTPROM_GAUGE && (f->gauge_mode == FASTPROM_GAUGE_ALL || f->gauge_mode == FASTPROM_GAUGE_LIVEALL)) {
-        put_pid_series(c, list, f, s);
-        return;
+    int histogram = f->type == FASTPROM_HISTOGRAM;
+    size_t n = histogram ? f->nbounds + 1 : f->nbounds;
+    for (size_t i = 0; i < n; i++) {
+        char *w = b->text[i];
+        w = histogram ? LIT(w, "{\"le\":\"") : LIT(w, "{\"quantile\":\"");
+        w += fp_fmt_bound(i < f->nbounds ? f->bounds[i] : INFINITY, w);
+        w = histogram ? LIT(w, "\",\"count\":") : LIT(w, "\",\"value\":");
+        b->len[i] = (uint8_t)(w - b->text[i]);
     }
-    if (f->type == FASTPROM_GAUGE && !s->has_value)
-        return;
-    json_t *obj = json_object();
-    set(c, obj, "labels", series_labels(c, f, s));
-    switch (f->type) {
-    case FASTPROM_COUNTER:
-        set(c, obj, "value", number(s->value));
-        put_exemplar(c, obj, s->exemplars);
-        put_created(c, obj, s);
-        break;
-    case FASTPROM_GAUGE: set(c, obj, "value", number(s->value)); break;
-    case FASTPROM_HISTOGRAM: put_histogram(c, obj, f, s); break;
-    case FASTPROM_SUMMARY: put_summary(c, obj, f, s); break;
-    case FASTPROM_INFO: set(c, obj, "info", pairs(c, s->info_keys, s->info_values, s->ninfo)); break;
-    case FASTPROM_STATESET: {
-        json_t *states = json_object();
-        for (size_t i = 0; i < f->nstates; i++)
-            setn(c, states, f->states[i], json_integer(s->state == (int)i));
-        set(c, obj, "states", states);
-        break;
-    }
-    }
-    append(c, list, obj);
 }
 
-static json_t *family(json_ctx_t *c, const fp_snap_family_t *f)
+static void render_histogram(json_ctx_t *c, const fp_snap_series_t *s, const openers_t *b)
 {
-    json_t *obj = json_object();
-    set(c, obj, "name", json_sprintf("%s%.*s", c->prefix, (int)f->name.len, f->name.ptr));
-    set(c, obj, "type", json_string(fastprom_type_name(f->type)));
-    set(c, obj, "help", str(f->help));
-    set(c, obj, "unit", str(f->unit));
-    json_t *labels = json_array();
+    size_t nb = c->f->nbounds + 1;
+    size_t room = nb * (sizeof b->text[0] + NUMBER_ROOM + 2) + 2 * NUMBER_ROOM + 48;
+    char *start;
+    char *w = open_series(c, s, NULL, 0, room, &start);
+    if (!w)
+        return;
+    w = LIT(w, ",\"buckets\":[");
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < nb; i++) {
+        cumulative += s->buckets[i];
+        if (i)
+            *w++ = ',';
+        w = fp_put(w, b->text[i], b->len[i]);
+        w = put_count(w, cumulative);
+        const fp_snap_exemplar_t *ex = exemplar_at(s, i);
+        if (ex) { /* rare: the exemplar reserves its own room */
+            commit(c, start, w);
+            put_exemplar(c, ex);
+            if (!(w = start = fp_out_reserve(c->o, room)))
+                return;
+        }
+        *w++ = '}';
+    }
+    w = LIT(w, "],\"count\":");
+    w = put_count(w, cumulative);
+    w = LIT(w, ",\"sum\":");
+    w = put_number(w, s->sum);
+    commit(c, start, w);
+    close_series(c, s);
+}
+
+static void render_summary(json_ctx_t *c, const fp_snap_series_t *s, const openers_t *b)
+{
+    size_t nq = c->f->nbounds;
+    size_t room = nq * (sizeof b->text[0] + NUMBER_ROOM + 2) + 2 * NUMBER_ROOM + 48;
+    char *start;
+    char *w = open_series(c, s, NULL, 0, room, &start);
+    if (!w)
+        return;
+    w = LIT(w, ",\"count\":");
+    w = put_count(w, s->count);
+    w = LIT(w, ",\"sum\":");
+    w = put_number(w, s->sum);
+    w = LIT(w, ",\"quantiles\":[");
+    for (size_t i = 0; i < nq; i++) {
+        if (i)
+            *w++ = ',';
+        w = fp_put(w, b->text[i], b->len[i]);
+        w = put_number(w, s->quantiles[i]);
+        *w++ = '}';
+    }
+    *w++ = ']';
+    commit(c, start, w);
+    close_series(c, s);
+}
+
+static void render_info(json_ctx_t *c, const fp_snap_series_t *s)
+{
+    char *start;
+    char *w = open_series(c, s, NULL, 0, pairs_room(s->info_keys, s->info_values, s->ninfo) + 16, &start);
+    if (!w)
+        return;
+    w = LIT(w, ",\"info\":");
+    w = put_pairs(w, s->info_keys, s->info_values, s->ninfo);
+    *w++ = '}';
+    commit(c, start, w);
+}
+
+static void render_stateset(json_ctx_t *c, const fp_snap_series_t *s)
+{
+    const fp_snap_family_t *f = c->f;
+    size_t room = 16;
+    for (size_t i = 0; i < f->nstates; i++)
+        room += FP_JSON_STRING_ROOM(f->states[i].len) + 3;
+    char *start;
+    char *w = open_series(c, s, NULL, 0, room, &start);
+    if (!w)
+        return;
+    w = LIT(w, ",\"states\":{");
+    for (size_t i = 0; i < f->nstates; i++) {
+        if (i)
+            *w++ = ',';
+        w = fp_put_json_string(w, f->states[i].ptr, f->states[i].len);
+        *w++ = ':';
+        *w++ = s->state == (int)i ? '1' : '0';
+    }
+    w = LIT(w, "}}");
+    commit(c, start, w);
+}
+
+/* {"name":...,"type":...,"help":...,"unit":...,"labels":[...],
+ * "gauge_mode":...,"series":[  - the family up to its first series. */
+static void open_family(json_ctx_t *c, int first)
+{
+    const fp_snap_family_t *f = c->f;
+    const char *type = fastprom_type_name(f->type);
+    const char *mode = f->type == FASTPROM_GAUGE ? fastprom_gauge_mode_name(f->gauge_mode) : NULL;
+    size_t room = FP_JSON_STRING_ROOM(c->prefix_len + f->name.len) + FP_JSON_STRING_ROOM(f->help.len) +
+                  FP_JSON_STRING_ROOM(f->unit.len) + 96 + strlen(type) + (mode ? strlen(mode) : 0);
     for (size_t i = 0; i < f->nlabels; i++)
-        append(c, labels, str(f->label_names[i]));
-    set(c, obj, "labels", labels);
-    if (f->type == FASTPROM_GAUGE)
-        set(c, obj, "gauge_mode", json_string(fastprom_gauge_mode_name(f->gauge_mode)));
-    json_t *series = json_array();
-    for (size_t i = 0; i < f->nseries; i++)
-        put_series(c, series, f, &f->series[i]);
-    set(c, obj, "series", series);
-    return obj;
+        room += FP_JSON_STRING_ROOM(f->label_names[i].len) + 1;
+    char *w = fp_out_reserve(c->o, room);
+    if (!w)
+        return;
+    char *start = w;
+    if (!first)
+        *w++ = ',';
+    w = LIT(w, "{\"name\":\"");
+    w = fp_put_json_escaped(w, c->prefix, c->prefix_len);
+    w = fp_put_json_escaped(w, f->name.ptr, f->name.len);
+    *w++ = '"';
+    w = LIT(w, ",\"type\":\"");
+    w = fp_put(w, type, strlen(type));
+    w = LIT(w, "\",\"help\":");
+    w = fp_put_json_string(w, f->help.ptr, f->help.len);
+    w = LIT(w, ",\"unit\":");
+    w = fp_put_json_string(w, f->unit.ptr, f->unit.len);
+    w = LIT(w, ",\"labels\":[");
+    for (size_t i = 0; i < f->nlabels; i++) {
+        if (i)
+            *w++ = ',';
+        w = fp_put_json_string(w, f->label_names[i].ptr, f->label_names[i].len);
+    }
+    *w++ = ']';
+    if (mode) {
+        w = LIT(w, ",\"gauge_mode\":\"");
+        w = fp_put(w, mode, strlen(mode));
+        *w++ = '"';
+    }
+    w = LIT(w, ",\"series\":[");
+    commit(c, start, w);
 }
 
-static int write_out(const char *buffer, size_t size, void *data)
+static void render_family(json_ctx_t *c, const fp_snap_family_t *f, int first)
 {
-    fp_out_mem(data, buffer, size);
-    return ((fp_out_t *)data)->failed ? -1 : 0;
+    openers_t openers;
+    c->f = f;
+    c->first_series = 1;
+    open_family(c, first);
+    if (f->type == FASTPROM_HISTOGRAM || f->type == FASTPROM_SUMMARY)
+        format_openers(f, &openers);
+    for (size_t i = 0; i < f->nseries; i++) {
+        const fp_snap_series_t *s = &f->series[i];
+        switch (f->type) {
+        case FASTPROM_COUNTER: render_counter(c, s); break;
+        case FASTPROM_GAUGE: render_gauge(c, s); break;
+        case FASTPROM_HISTOGRAM: render_histogram(c, s, &openers); break;
+        case FASTPROM_SUMMARY: render_summary(c, s, &openers); break;
+        case FASTPROM_INFO: render_info(c, s); break;
+        case FASTPROM_STATESET: render_stateset(c, s); break;
+        }
+    }
+    fp_out_mem(c->o, "]}", 2);
 }
 
 void fp_render_json(const fp_snapshot_t *snap, const char *prefix, unsigned flags, fp_out_t *o)
 {
-    json_ctx_t c = {prefix, flags, 0};
-    json_t *root = json_object();
-    json_t *families = json_array();
+    json_ctx_t c = {.o = o, .prefix = prefix, .prefix_len = strlen(prefix), .flags = flags};
+    fp_out_mem(o, "{\"families\":[", 13);
     for (size_t i = 0; i < snap->nfamilies; i++)
-        append(&c, families, family(&c, &snap->families[i]));
-    set(&c, root, "families", families);
-    if (c.failed || json_dump_callback(root, write_out, o, JSON_COMPACT))
-        o->failed = 1;
-    json_decref(root);
+        render_family(&c, &snap->families[i], i == 0);
+    fp_out_mem(o, "]}", 2);
 }

@@ -257,6 +257,25 @@ START_TEST(label_values_with_nul_and_any_code_point_survive)
 }
 END_TEST
 
+/* The exact bytes: compact, keys in schema order, JSON's short escapes,
+ * seconds in fixed notation, -0 kept a real. */
+START_TEST(compact_bytes_in_schema_order)
+{
+    fp_snap_family_t *f = family(FASTPROM_COUNTER, "c", "t\tr\rb\bf\f\x02/", LABELS("k"));
+    fp_snap_series_t *s = series(f, (const char *[]){"\xc3\xa9\\"});
+    s->value = -0.0;
+    s->created = 1700000000.25;
+    size_t len;
+    char *out = render_n(JSON, "p_", FASTPROM_RENDER_CREATED, &len);
+    ck_assert_str_eq(out, "{\"families\":[{\"name\":\"p_c\",\"type\":\"counter\","
+                          "\"help\":\"t\\tr\\rb\\bf\\f\\u0002/\",\"unit\":\"\",\"labels\":[\"k\"],"
+                          "\"series\":[{\"labels\":{\"k\":\"\xc3\xa9\\\\\"},\"value\":-0.0,"
+                          "\"created\":1700000000.25}]}]}");
+    ck_assert_uint_eq(len, strlen(out));
+    free(out);
+}
+END_TEST
+
 static Suite *render_json_suite(void)
 {
     Suite *s = suite_create("render_json");
@@ -270,6 +289,7 @@ static Suite *render_json_suite(void)
     tcase_add_test(tc, stateset_and_info);
     tcase_add_test(tc, special_values);
     tcase_add_test(tc, label_values_with_nul_and_any_code_point_survive);
+    tcase_add_test(tc, compact_bytes_in_schema_order);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -6,7 +6,8 @@ and the issue's targets.
 Anchors, measured here and now:
   * scrape of 16 processes x 1,000 label sets x (counter + histogram):
     MultiProcessCollector + generate_latest over the processes' files;
-  * one inc() and one observe() in multiprocess mode (PROMETHEUS_MULTIPROC_DIR).
+  * one inc() and one observe() in multiprocess mode (PROMETHEUS_MULTIPROC_DIR);
+  * for the JSON view: the text renderer over the same series.
 """
 import os
 import shutil
@@ -63,6 +64,13 @@ def main():
         if target:
             verdict = f"  (target <= {target[0]} {target[1]}: {'ok' if value <= target[0] else 'MISSED'})"
         print(f"{name:40} {value:12.3f} {unit}{verdict}")
+
+    # Issue 13: the JSON view at the speed of text, anchored on the text
+    # renderer measured in the same run over the same 103k series.
+    text, json_ = got["render_text_per_sample"][0], got["render_json_per_sample"][0]
+    series = [name.split("_")[2] for name in got if name.startswith("render_json_") and name.endswith("_series")]
+    print(f"\nrender at {series[0]} series, JSON / text: {json_:.1f} / {text:.1f} ns/sample = {json_ / text:.2f}x "
+          f"(target <= 2x: {'ok' if json_ <= 2 * text else 'MISSED'})")
 
     scrape_ms, hot = anchors()
     ours = got["scrape_16x1000_best"][0]

@@ -11,7 +11,9 @@ the worker's 200 ms against libfcgi's 2000 ms default).
 
 Targets (issue 3): 10k series p99 <= 20 ms at 32 connections; worker RSS <=
 4 MB plus output buffers (under load the worker's private memory is compared:
-shared library pages are not the worker's to save).
+shared library pages are not the worker's to save). Issue 13: the JSON view,
+/api/v1/metrics, at 10k series within 2x the req/s of /metrics, both measured
+in the same run.
 
 Idle connections (issue 12), at 1k and 10k series: scrapes through nginx
 while 1,000 connections to the worker's socket stay open sending nothing
@@ -42,6 +44,9 @@ SIZES = (1000, 10000, 100000)
 # One demo route exposes 19 samples: a counter, a histogram (14 buckets,
 # +Inf, _sum, _count) and a gauge.
 SAMPLES_PER_ROUTE = 19
+# The JSON view (/api/v1/metrics) against /metrics of the same segment, in
+# the same run (issue 13: within 2x).
+JSON_SAMPLES = 10000
 
 
 def wrk(url, gzip):
@@ -92,7 +97,7 @@ def site_with_anchor(anchor_file):
             "        gzip on; gzip_types text/plain; gzip_comp_level 1; gzip_min_length 1024; }\n}\n")
 
 
-def bench_size(samples, rows):
+def bench_size(samples, rows, json_rows):
     """Benchmarks one size, appending result rows; returns the worker's
     (idle RSS, RSS, peak RSS) in KiB and the identity and gzip body sizes."""
     tmp = harness.make_temp_dir(prefix="fastprom-bench-")
@@ -121,6 +126,9 @@ def bench_size(samples, rows):
             a_rps, a_p50, a_p99, _, _ = wrk(nginx.url("/anchor"), gzip)
             rows.append((samples, exposed, "gzip" if gzip else "identity", rps, p50, p99, bad, errors,
                          len(body), gz_len, a_rps, a_p99))
+            if samples == JSON_SAMPLES:
+                json_rows.append(("gzip" if gzip else "identity", (rps, p50, p99),
+                                  wrk(nginx.url("/api/v1/metrics"), gzip)))
         rss, hwm = rss_kib(worker.pid)
         return idle_rss, rss, hwm, private_kib(worker.pid), len(body), gz_len
     finally:
@@ -284,9 +292,9 @@ def main():
     if not shutil.which("wrk"):
         print("bench_fcgi: wrk is not installed (make deps); skipped")
         return 0
-    rows, memory = [], []
+    rows, memory, json_rows = [], [], []
     for samples in SIZES:
-        memory.append((samples, *bench_size(samples, rows)))
+        memory.append((samples, *bench_size(samples, rows, json_rows)))
 
     print(f"fastprom-fcgi behind nginx, wrk {CONNECTIONS} connections, {SECONDS} s per case, "
           f"Prometheus 2.42 Accept (OpenMetrics), {os.cpu_count()} CPUs")
@@ -332,6 +340,12 @@ def main():
     for enc, (p99, a_p99) in at_10k.items():
         print(f"target: 10k series p99 <= 20 ms at {CONNECTIONS} connections, "
               f"{enc}: {p99:.2f} ms -> {'met' if p99 <= 20 else 'MISSED'} (static nginx, same bytes: {a_p99:.2f} ms)")
+    for enc, (rps, p50, p99), (j_rps, j_p50, j_p99, j_bad, j_errors) in json_rows:
+        flag = f"  non-2xx: {j_bad}" if j_bad else ""
+        flag += f"  {j_errors}" if j_errors else ""
+        print(f"target: /api/v1/metrics within 2x /metrics at {JSON_SAMPLES // 1000}k series, {enc}: "
+              f"{j_rps:.0f} against {rps:.0f} req/s ({rps / j_rps:.2f}x), p50 {j_p50:.2f} against {p50:.2f} ms, "
+              f"p99 {j_p99:.2f} against {p99:.2f} ms -> {'met' if rps <= 2 * j_rps else 'MISSED'}{flag}")
     idle_10k = rss_10k[1]
     for samples, (loaded, failed) in idle.items():
         idle_p99 = pct(loaded, 0.99)
