@@ -10,19 +10,12 @@ lives in a temporary directory, and is stopped by PID: by the returned
 object's stop(), by a unittest cleanup when a `testcase` is passed, and as a
 last resort at interpreter exit. Every wait is bounded.
 
-Stable API (other test files import it; keep it small):
+Stable API (other test files import it; keep it small): everything
+deploy/stack/servers.py documents (ROOT, BUILD, WORKER, DEMO, free_port,
+wait_until, start_process, start_worker, start_demo, start_nginx,
+start_prometheus, http_request, http_get, http_head), and
 
-    ROOT, BUILD, WORKER, DEMO, NGINX_SNIPPET, NGINX_EXAMPLE_SITE
-    free_port()                          -> int
     make_temp_dir(testcase=None)         -> str (removed at cleanup)
-    wait_until(predicate, timeout, ...)  -> the predicate's truthy value
-    start_process(argv, tmp, name, ...)  -> Process (.pid .alive() .stop() .kill() .log())
-    start_worker(tmp, segment, ...)      -> Worker (a Process with .socket)
-    start_demo(tmp, segment, ...)        -> Process
-    start_nginx(tmp, socket, ...)        -> Nginx (a Process with .port, .url(path))
-    start_prometheus(tmp, target, ...)   -> Prometheus (.query(expr), .wait_target_up())
-    http_request(url, method, headers)   -> Response (.status .headers .header(name) .body)
-    http_get(url, headers), http_head(url, headers)
     fastcgi_request(socket, params)      -> (status, headers, body) straight to a FastCGI socket
     fastcgi_request_bytes(params)        -> the bytes of such a request, for raw clients
     samples(body, openmetrics=False)     -> [(name, labels, value)] via prometheus_client's parsers
