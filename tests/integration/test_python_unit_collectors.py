@@ -112,6 +112,18 @@ class Collectors(unittest.TestCase):
         self.assertEqual(parsed(fastprom.generate_latest(ours.restricted_registry(names)).decode()),
                          parsed(prometheus_client.generate_latest(theirs.restricted_registry(names)).decode()))
 
+    def test_modules_of_the_collector_classes(self):
+        import prometheus_client.metrics_core
+        import prometheus_client.samples
+
+        import fastprom.metrics_core
+        import fastprom.samples
+        for ours, theirs in ((fastprom.metrics_core, prometheus_client.metrics_core),
+                             (fastprom.samples, prometheus_client.samples)):
+            for name in ours.__all__:
+                self.assertIs(getattr(ours, name), getattr(theirs, name))
+        from fastprom.metrics_core import GaugeMetricFamily  # noqa: F401 - the import form apps use
+
     def test_unregistered_collector_leaves(self):
         r = fastprom.CollectorRegistry()
         collector = Everything(fastprom.core)
