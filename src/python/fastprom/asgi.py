@@ -58,13 +58,18 @@ class MetricsMiddleware:
         self.excluded = compile_excluded(excluded_paths)
         self.group_unmatched = group_unmatched
         self.routes = routes
+        self._app_routes = None  # the wrapped app's own route list, once seen
 
     def _routes(self, scope):
         if self.routes is not None:
             return self.routes
-        routes = getattr(self.app, "routes", None)
+        # A router's list grows in place when routes are added: once found,
+        # the same list object stays current.
+        routes = self._app_routes
         if routes is None:
-            routes = getattr(scope.get("app"), "routes", None)
+            routes = self._app_routes = getattr(self.app, "routes", None)
+            if routes is None:
+                routes = getattr(scope.get("app"), "routes", None)
         return routes or ()
 
     async def __call__(self, scope, receive, send):
