@@ -15,11 +15,11 @@ prometheus_client's behaviour.
    after a Summary('s'), a Counter('c') again, start from zero, and the
    unregistered metric leaves the exposition.
 """
+import atexit
 import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
@@ -30,6 +30,7 @@ import harness  # noqa: E402
 import python_support  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="fastprom-collectors-")
+atexit.register(shutil.rmtree, TMP, True)
 os.environ["FASTPROM_PATH"] = os.path.join(TMP, "segment")
 fastprom = python_support.import_fastprom()
 import fastprom.core  # noqa: E402
@@ -218,8 +219,4 @@ class UnregisterFreesNames(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    try:
-        unittest.main(verbosity=1)
-    finally:
-        shutil.rmtree(TMP, True)
-        sys.stdout.flush()
+    unittest.main(verbosity=1)

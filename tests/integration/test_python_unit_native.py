@@ -11,11 +11,11 @@ prometheus_client's behaviour.
    registries built and dropped in a loop (one per test, as test suites do)
    never hit the per-process handle limit, and fds and memory stay bounded.
 """
+import atexit
 import gc
 import os
 import resource
 import shutil
-import sys
 import tempfile
 import threading
 import unittest
@@ -26,6 +26,7 @@ os.environ["PROMETHEUS_DISABLE_CREATED_SERIES"] = "True"
 import python_support  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="fastprom-native-")
+atexit.register(shutil.rmtree, TMP, True)
 os.environ["FASTPROM_PATH"] = os.path.join(TMP, "segment")
 fastprom = python_support.import_fastprom()
 import prometheus_client  # noqa: E402
@@ -277,8 +278,4 @@ class Lifetime(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    try:
-        unittest.main(verbosity=1)
-    finally:
-        shutil.rmtree(TMP, True)
-        sys.stdout.flush()
+    unittest.main(verbosity=1)
