@@ -8,7 +8,10 @@
  * the unread bytes again at every wait. Each arrival rescans the prefix from
  * its first byte; web servers write the whole prefix at once, so that is one
  * scan per request. EPOLLRDHUP tells a peer that closed mid-request from one
- * that is only slow.
+ * that is only slow. A peer writing its request in hundreds of tiny pieces
+ * can fill a unix socket's queue (each write costs several hundred bytes of
+ * it) before the request is complete, and is then refused at its deadline;
+ * web servers write it whole.
  *
  * Waiting connections sit in a list in the order they were accepted, which
  * is the order of their deadlines (accepted + io_timeout) unless a reload
