@@ -395,8 +395,15 @@ $(NODE_MODULES_STAMP): src/node/package-lock.json src/node/package.json
 	cd src/node && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The addon under ASan+UBSan too: libasan preloaded into node (leak checks off:
+# node itself does not free at exit), the API, parity and thread tests.
+NODE_ASAN_TESTS := test/core.test.js test/parity.test.js test/threads.test.js
+
 check-node: all node-deps
 	cd src/node && FASTPROM_TEST_BUILD=$(abspath $(BUILD)) $(NODE) --test test/*.test.js
+	$(MAKE) SANITIZE=1 BUILD=build-asan node
+	cd src/node && LD_PRELOAD=$$($(CC) -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 \
+	  FASTPROM_NODE_ADDON=$(abspath build-asan)/node/fastprom.node $(NODE) --test $(NODE_ASAN_TESTS)
 	$(PYTHON) tests/integration/run.py node
 
 # tests/bench/bench_node.py compares with prom-client in the same run.
