@@ -222,6 +222,7 @@ static Suite *ingest_suite(void)
 {
     Suite *s = suite_create("nginxlog_ingest");
     TCase *tc = tcase_create("ingest");
+    tcase_set_timeout(tc, 60); /* ASan on a loaded 2-core host */
     tcase_add_test(tc, exact_counts_by_label);
     tcase_add_test(tc, one_upstream_observation_per_attempt);
     tcase_add_test(tc, bad_input_is_counted_by_reason_and_never_recorded);
