@@ -313,9 +313,12 @@ $(BUILD)/bench/bench_nginxlog: tests/bench/bench_nginxlog.c $(NGINXLOG_LIB_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests/support $(CFLAGS) $(DEPFLAGS) -O2 -Wno-missing-prototypes -o $@ $< $(NGINXLOG_LIB_OBJS) $(A) $(LDFLAGS) $(LIB_LIBS)
 
-$(NGINXLOG_FUZZ): tests/fuzz/fuzz_nginxlog_line.c src/nginxlog/line.c src/nginxlog/route.c src/nginxlog/config.c $(wildcard src/nginxlog/*.h)
+# The parser, routes and configuration, with what the configuration reads files with.
+NGINXLOG_FUZZ_SRCS := tests/fuzz/fuzz_nginxlog_line.c src/nginxlog/line.c src/nginxlog/route.c src/nginxlog/config.c \
+  src/service/textfile.c
+$(NGINXLOG_FUZZ): $(NGINXLOG_FUZZ_SRCS) $(wildcard src/nginxlog/*.h src/service/*.h)
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ tests/fuzz/fuzz_nginxlog_line.c src/nginxlog/line.c src/nginxlog/route.c src/nginxlog/config.c -ljansson
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $(NGINXLOG_FUZZ_SRCS) -ljansson
 
 .PHONY: check-nginxlog fuzz-smoke-nginxlog fuzz-nginxlog
 fuzz-smoke: fuzz-smoke-nginxlog
