@@ -86,6 +86,10 @@ typedef struct fastprom fastprom_t;
 #define FASTPROM_READONLY 0x1u  /* map read-only; never create, never repair */
 #define FASTPROM_PRIVATE 0x2u   /* an anonymous segment (memfd) for this process and its threads; path ignored */
 #define FASTPROM_NO_CREATE 0x4u /* fail with ENOENT if the file is missing */
+#define FASTPROM_FALLBACK 0x8u  /* never fail for the segment's sake: see fastprom_open */
+
+/* Bytes of the private segment FASTPROM_FALLBACK opens. */
+#define FASTPROM_FALLBACK_SIZE (1u << 20)
 
 typedef struct fastprom_options {
     /* File path. NULL: $FASTPROM_PATH, else FASTPROM_DEFAULT_PATH. */
@@ -101,7 +105,7 @@ typedef struct fastprom_options {
     unsigned family_limit;
     /* File mode when creating. 0: $FASTPROM_MODE (octal), else 0640. */
     unsigned mode;
-    unsigned flags; /* FASTPROM_READONLY | FASTPROM_PRIVATE | FASTPROM_NO_CREATE */
+    unsigned flags; /* FASTPROM_READONLY | FASTPROM_PRIVATE | FASTPROM_NO_CREATE | FASTPROM_FALLBACK */
 } fastprom_options_t;
 
 /*
@@ -120,6 +124,31 @@ typedef struct fastprom_options {
  * option or environment value: a size out of range, unknown flags, a mode
  * beyond 0777, PRIVATE with READONLY), ELIMIT (this process already has 64
  * writable handles open: close one), ENOMEM.
+ *
+ * FASTPROM_FALLBACK (writers only; with READONLY it is EINVAL): monitoring
+ * never takes the application down. When the segment cannot be created or
+ * attached (no space, permission denied, another layout version, corrupt,
+ * missing with NO_CREATE, a bad option or environment value, out of memory),
+ * fastprom_open returns a private in-process segment of
+ * FASTPROM_FALLBACK_SIZE bytes instead of NULL. err then holds the first
+ * problem (err->code is its negative code, err->text names it and the fix,
+ * and says metrics go to a private segment); the application logs it once.
+ * The private segment counts the event in
+ * fastprom_fallbacks_total{reason="no_space"|"permission"|"version"|
+ * "corrupt"|"missing"|"config"|"memory"|"system"}, seen by whoever renders
+ * it (fastprom-fcgi cannot). fastprom_path() of it is "<private>". NULL is
+ * still possible (the private segment failed too, or ELIMIT), and every
+ * function accepts a NULL handle, family or series without crashing, so the
+ * documented usage pattern needs no error branch to stay up:
+ *
+ *     fastprom_error_t err;
+ *     fastprom_options_t o = {.flags = FASTPROM_FALLBACK};
+ *     fastprom_t *fp = fastprom_open(&o, &err);
+ *     if (err.code)
+ *         syslog(LOG_WARNING, "metrics: %s", err.text);
+ *     fastprom_family_t *f = fastprom_family(fp, &def, NULL);
+ *     fastprom_series_t *s = fastprom_series(f, values, NULL, NULL);
+ *     fastprom_inc(s, 1);    (EINVAL, not a crash, if anything above failed)
  *
  * Thread safety: may be called from any thread. Fork safety: a handle stays
  * valid in a fork child; the child's first update claims its own writer slot.

@@ -78,5 +78,12 @@ int fp_options_resolve(const fastprom_options_t *opt, struct fp_resolved *r, fas
     r->mode = opt->mode ? opt->mode : 0640;
     if ((env = getenv("FASTPROM_MODE")) && *env && !opt->mode && (parse_uint(env, 8, &r->mode) < 0 || r->mode > 0777))
         return fp_fail(err, FASTPROM_EINVAL, "FASTPROM_MODE=\"%s\" is not an octal file mode like 0660", env);
+    /* Writers refuse a world-writable segment (segment.c says why): never
+     * make one. */
+    if (r->mode & 0002)
+        return fp_fail(err, FASTPROM_EINVAL,
+                       "file mode %04o lets every user write the segment and so stop its writers; use 0660 and a "
+                       "group shared by the applications",
+                       r->mode);
     return 0;
 }

@@ -112,6 +112,16 @@ static int map_fd(fastprom_t *fp, int fd, fastprom_error_t *err)
     struct stat st;
     if (fstat(fd, &st) < 0)
         return fp_fail_errno(err, "cannot stat segment %s", fp->path);
+    /* Whoever can write the segment can truncate it, and every writer then
+     * dies of SIGBUS at its next store (a library cannot catch that in
+     * someone else's process): writers refuse a segment any user may write. */
+    if (!fp->readonly && !(fp->flags & FASTPROM_PRIVATE) && (st.st_mode & S_IWOTH)) {
+        errno = EACCES;
+        return fp_fail_errno(err,
+                             "segment %s is writable by every user (mode %04o), any of whom could stop its writers by "
+                             "truncating it; run chmod o-w on it (or recreate it with FASTPROM_MODE=0660)",
+                             fp->path, (unsigned)(st.st_mode & 07777));
+    }
     if ((uint64_t)st.st_size < FP_HEADER_REGION)
         return fp_fail(err, FASTPROM_ECORRUPT, "segment %s is %lld bytes, too small to be a fastprom segment", fp->path,
                        (long long)st.st_size);

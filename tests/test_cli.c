@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -245,6 +246,37 @@ START_TEST(init_creates_and_keeps)
 }
 END_TEST
 
+/* Issue 12 point 2: a segment that shrinks under its writers kills them
+ * (SIGBUS), so init never truncates, shrinks or rewrites an existing file,
+ * whatever size it is asked for. */
+START_TEST(init_never_shrinks_or_rewrites_a_file)
+{
+    run("init", "--size", "2M");
+    assert_ok();
+    run("inc", "kept_total");
+    assert_ok();
+    run("init", "--size", "256K");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(strstr(r.err, "kept it"));
+    struct stat st;
+    ck_assert_int_eq(stat(seg, &st), 0);
+    ck_assert_int_eq(st.st_size, 2 << 20);
+    run("dump");
+    assert_ok();
+    assert_out_has("kept_total 1\n");
+    /* A file that is not a segment is refused and left byte for byte. */
+    static const char junk[] = "not a fastprom segment, but somebody's file\n";
+    FILE *f = fopen(seg, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(junk, f);
+    fclose(f);
+    run("init", "--size", "1M");
+    ck_assert_int_ne(r.status, 0);
+    ck_assert_int_eq(stat(seg, &st), 0);
+    ck_assert_int_eq(st.st_size, (off_t)strlen(junk));
+}
+END_TEST
+
 START_TEST(init_bad_values)
 {
     const char *sizes[] = {"12X", "0", "-1", "", "1.5M"};
@@ -443,6 +475,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, version_and_help);
     tcase_add_test(tc, usage_errors);
     tcase_add_test(tc, read_commands_need_a_segment);
+    tcase_add_test(tc, init_never_shrinks_or_rewrites_a_file);
     tcase_add_test(tc, init_creates_and_keeps);
     tcase_add_test(tc, init_bad_values);
     tcase_add_test(tc, inc_counter_with_labels);
