@@ -602,6 +602,17 @@ static napi_value js_strerror(napi_env env, napi_callback_info info)
 
 /* ---- registration -------------------------------------------------------------- */
 
+int fpn_export(napi_env env, napi_value exports, fpn_env_t *e, const fpn_function_t *fns, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        napi_value f;
+        if (napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, e, &f) != napi_ok ||
+            napi_set_named_property(env, exports, fns[i].name, f) != napi_ok)
+            return -1;
+    }
+    return 0;
+}
+
 static napi_value init(napi_env env, napi_value exports)
 {
     fpn_env_t *e = calloc(1, sizeof *e);
@@ -616,10 +627,7 @@ static napi_value init(napi_env env, napi_value exports)
         env_teardown(env, e, NULL);
         return NULL;
     }
-    static const struct {
-        const char *name;
-        napi_callback fn;
-    } fns[] = {
+    static const fpn_function_t fns[] = {
         {"open", js_open},
         {"close", js_close},
         {"path", js_path},
@@ -634,13 +642,7 @@ static napi_value init(napi_env env, napi_value exports)
         {"version", js_version},
         {"strerror", js_strerror},
     };
-    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
-        napi_value f;
-        if (napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, e, &f) != napi_ok ||
-            napi_set_named_property(env, exports, fns[i].name, f) != napi_ok)
-            return NULL;
-    }
-    if (fpn_register_hot(env, exports, e))
+    if (fpn_export(env, exports, e, fns, sizeof fns / sizeof fns[0]) || fpn_register_hot(env, exports, e))
         return NULL;
     return exports;
 }

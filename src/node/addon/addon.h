@@ -37,6 +37,15 @@ char *fpn_string(napi_env env, napi_value v, size_t *len);
 napi_value fpn_throw(napi_env env, int code, const char *text);
 napi_value fpn_throw_err(napi_env env, const fastprom_error_t *err);
 
+typedef struct fpn_function {
+    const char *name;
+    napi_callback fn;
+} fpn_function_t;
+
+/* Adds each function to exports, with e as its data. Returns 0, or -1 with
+ * an exception pending. */
+int fpn_export(napi_env env, napi_value exports, fpn_env_t *e, const fpn_function_t *fns, size_t n);
+
 /* Adds inc, dec, set, observe, incExemplar, observeExemplar to exports.
  * Returns 0, or -1 with an exception pending. */
 int fpn_register_hot(napi_env env, napi_value exports, fpn_env_t *e);

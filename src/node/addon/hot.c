@@ -125,10 +125,7 @@ static napi_value js_observe_exemplar(napi_env env, napi_callback_info info)
 
 int fpn_register_hot(napi_env env, napi_value exports, fpn_env_t *e)
 {
-    static const struct {
-        const char *name;
-        napi_callback fn;
-    } fns[] = {
+    static const fpn_function_t fns[] = {
         {"inc", js_inc},
         {"dec", js_dec},
         {"set", js_set},
@@ -136,11 +133,5 @@ int fpn_register_hot(napi_env env, napi_value exports, fpn_env_t *e)
         {"incExemplar", js_inc_exemplar},
         {"observeExemplar", js_observe_exemplar},
     };
-    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
-        napi_value f;
-        if (napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, e, &f) != napi_ok ||
-            napi_set_named_property(env, exports, fns[i].name, f) != napi_ok)
-            return -1;
-    }
-    return 0;
+    return fpn_export(env, exports, e, fns, sizeof fns / sizeof fns[0]);
 }
