@@ -152,6 +152,33 @@ def unit_settings(path):
     return out
 
 
+def systemd_verify(workdir, units, installed_binary, built_binary):
+    """`systemd-analyze verify` on unit files copied into workdir with the
+    installed binary's path replaced by the built one, deploy/man on
+    MANPATH (Documentation=man:... is checked). Returns (exit code, output):
+    (0, "") is a clean bill."""
+    for unit in units:
+        with open(unit, encoding="utf-8") as f:
+            text = f.read().replace(installed_binary, built_binary)
+        with open(os.path.join(workdir, os.path.basename(unit)), "w", encoding="utf-8") as f:
+            f.write(text)
+    env = dict(os.environ, MANPATH=man_tree(workdir))
+    out = run(["systemd-analyze", "verify"] + [os.path.basename(u) for u in units], cwd=workdir, env=env,
+              check=False)
+    return out.returncode, out.stdout + out.stderr
+
+
+def systemd_exposure(service):
+    """(exposure, rating) from `systemd-analyze security --offline` for a
+    service unit file, e.g. (0.8, "SAFE"); AssertionError if not found."""
+    out = run(["systemd-analyze", "security", "--offline=true", "--no-pager", service])
+    name = re.escape(os.path.basename(service))
+    m = re.search(rf"Overall exposure level for {name}: (\d+\.\d+) (\w+)", out.stdout)
+    if not m:
+        raise AssertionError(f"no exposure level in:\n{out.stdout}")
+    return float(m.group(1)), m.group(2)
+
+
 def man_tree(workdir):
     """A MANPATH directory holding deploy/man's pages, for tools that look
     pages up by name (systemd-analyze verify checks Documentation=)."""

@@ -21,8 +21,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from deploy_support import (DEPLOY, ROOT, dashboard_targets, load_dashboard, man_tree, run, temp_dir,  # noqa: E402
-                            unit_settings)
+from deploy_support import (DEPLOY, ROOT, dashboard_targets, load_dashboard, run, systemd_exposure,  # noqa: E402
+                            systemd_verify, temp_dir, unit_settings)
 
 NGINXLOG = os.path.join(harness.BUILD, "fastprom-nginxlog")
 SYSTEMD = os.path.join(DEPLOY, "systemd")
@@ -42,24 +42,13 @@ def require_daemon(testcase):
 class Units(unittest.TestCase):
     def test_units_verify_without_a_single_warning(self):
         require_daemon(self)
-        work = temp_dir(self)
-        for unit in (SERVICE, SOCKET):
-            with open(unit, encoding="utf-8") as f:
-                text = f.read().replace(UNIT_PATH, NGINXLOG)
-            with open(os.path.join(work, os.path.basename(unit)), "w", encoding="utf-8") as f:
-                f.write(text)
-        env = dict(os.environ, MANPATH=man_tree(work))
-        out = run(["systemd-analyze", "verify", "fastprom-nginxlog.socket", "fastprom-nginxlog.service"],
-                  cwd=work, env=env, check=False)
-        self.assertEqual((out.returncode, out.stdout + out.stderr), (0, ""))
+        self.assertEqual(systemd_verify(temp_dir(self), (SOCKET, SERVICE), UNIT_PATH, NGINXLOG), (0, ""))
 
     def test_security_review_rates_the_service_safe(self):
-        out = run(["systemd-analyze", "security", "--offline=true", "--no-pager", SERVICE])
-        m = re.search(r"Overall exposure level for fastprom-nginxlog.service: (\d+\.\d+) (\w+)", out.stdout)
-        self.assertIsNotNone(m, out.stdout)
-        print(f"\n  systemd-analyze security: exposure {m.group(1)} {m.group(2)}", end=" ")
-        self.assertEqual(m.group(2), "SAFE")
-        self.assertLessEqual(float(m.group(1)), 1.0)
+        exposure, rating = systemd_exposure(SERVICE)
+        print(f"\n  systemd-analyze security: exposure {exposure} {rating}", end=" ")
+        self.assertEqual(rating, "SAFE")
+        self.assertLessEqual(exposure, 1.0)
 
     def test_socket_for_nginx_where_the_snippet_sends(self):
         s = unit_settings(SOCKET)

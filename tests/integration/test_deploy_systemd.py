@@ -19,7 +19,7 @@ import shutil
 import stat
 import unittest
 
-from deploy_support import DEPLOY, ROOT, WORKER, man_tree, run, temp_dir, unit_settings
+from deploy_support import DEPLOY, ROOT, WORKER, run, systemd_exposure, systemd_verify, temp_dir, unit_settings
 
 SYSTEMD = os.path.join(DEPLOY, "systemd")
 SERVICE = os.path.join(SYSTEMD, "fastprom-fcgi.service")
@@ -35,24 +35,13 @@ def require_worker(testcase):
 class VerifyTest(unittest.TestCase):
     def test_units_verify_without_a_single_warning(self):
         require_worker(self)
-        work = temp_dir(self)
-        for unit in (SERVICE, SOCKET):
-            with open(unit, encoding="utf-8") as f:
-                text = f.read().replace(UNIT_WORKER_PATH, WORKER)
-            with open(os.path.join(work, os.path.basename(unit)), "w", encoding="utf-8") as f:
-                f.write(text)
-        env = dict(os.environ, MANPATH=man_tree(work))
-        out = run(["systemd-analyze", "verify", "fastprom-fcgi.socket", "fastprom-fcgi.service"],
-                  cwd=work, env=env, check=False)
-        self.assertEqual((out.returncode, out.stdout + out.stderr), (0, ""))
+        self.assertEqual(systemd_verify(temp_dir(self), (SOCKET, SERVICE), UNIT_WORKER_PATH, WORKER), (0, ""))
 
     def test_security_review_rates_the_service_safe(self):
-        out = run(["systemd-analyze", "security", "--offline=true", "--no-pager", SERVICE])
-        m = re.search(r"Overall exposure level for fastprom-fcgi.service: (\d+\.\d+) (\w+)", out.stdout)
-        self.assertIsNotNone(m, out.stdout)
-        print(f"\n  systemd-analyze security: exposure {m.group(1)} {m.group(2)}", end=" ")
-        self.assertEqual(m.group(2), "SAFE")
-        self.assertLessEqual(float(m.group(1)), 1.0)
+        exposure, rating = systemd_exposure(SERVICE)
+        print(f"\n  systemd-analyze security: exposure {exposure} {rating}", end=" ")
+        self.assertEqual(rating, "SAFE")
+        self.assertLessEqual(exposure, 1.0)
 
     def test_the_hardening_the_issue_asks_for(self):
         s = unit_settings(SERVICE)
