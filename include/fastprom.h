@@ -182,9 +182,8 @@ FASTPROM_API const char *fastprom_path(const fastprom_t *fp);
  * whenever they need a slot; call it to do it now. Counters, histograms and
  * summaries never go backwards through a fold. Returns the number of slots
  * folded (>= 0) or a negative errcode (EINVAL when fp is NULL, ERDONLY on a
- * read-only handle, EFULL
- * when the merged totals do not fit; nothing is lost then, the dead slots
- * just stay until there is room).
+ * read-only handle, EFULL when the merged totals do not fit, ENOMEM; nothing
+ * is lost then, the dead slots just stay until the next fold).
  */
 FASTPROM_API int fastprom_collect_dead(fastprom_t *fp, fastprom_error_t *err);
 
@@ -285,7 +284,7 @@ typedef struct fastprom_family fastprom_family_t;
  *
  * Errors: EINVAL (bad name, label name, bucket list, ... the text names it),
  * EEXIST (same name, other definition: the text shows both), EFULL (segment
- * full; counted as a dropped series), ERDONLY, ECORRUPT.
+ * full; counted as a dropped series), ERDONLY, ECORRUPT, ENOMEM.
  * Thread-safe. Structural: takes the segment lock.
  */
 FASTPROM_API fastprom_family_t *fastprom_family(fastprom_t *fp, const fastprom_family_def_t *def,
@@ -312,7 +311,8 @@ typedef struct fastprom_series fastprom_series_t;
  * Errors: EINVAL (bad value: the text names the label and the byte offset),
  * ELIMIT (the family holds max_series series; counted in the family's and the
  * segment's dropped-series counts; existing series keep working), EFULL
- * (segment full; counted likewise), ERDONLY, ECORRUPT.
+ * (segment full; counted likewise), ERDONLY, ECORRUPT, ENOMEM (the series
+ * may exist in the segment already; the next call finds it).
  * Thread-safe.
  */
 FASTPROM_API fastprom_series_t *fastprom_series(fastprom_family_t *family, const char *const *values,
@@ -327,7 +327,7 @@ FASTPROM_API fastprom_series_t *fastprom_series(fastprom_family_t *family, const
  * time, so they cannot be handed to another series. remove() suits label
  * sets that end now and then (a finished job); values that churn without
  * bound (request ids) belong in no label, removed or not.
- * Errors: ENOENT (no such series), EINVAL, ERDONLY.
+ * Errors: ENOENT (no such series), EINVAL, ERDONLY, ENOMEM.
  */
 FASTPROM_API int fastprom_remove(fastprom_family_t *family, const char *const *values, const size_t *lengths,
                                  fastprom_error_t *err);
@@ -357,7 +357,9 @@ FASTPROM_API int fastprom_clear(fastprom_family_t *family, fastprom_error_t *err
  * Return 0, or EINVAL (wrong type for the operation, negative or NaN counter
  * increment, or a NULL series: fastprom_inc(fastprom_series(...), 1) drops
  * the update when the series could not be made), EFULL (see above),
- * ERDONLY. All are thread-safe and fork-safe.
+ * ENOMEM (a gauge's first update from a process out of memory; counting
+ * updates go to the shared cells instead), ERDONLY. All are thread-safe and
+ * fork-safe.
  */
 
 /* COUNTER: adds v >= 0. GAUGE: adds v (any sign). */
@@ -408,7 +410,7 @@ FASTPROM_API int fastprom_state(fastprom_series_t *s, unsigned index);
  * Setting the pairs the series already has costs no segment space; each
  * change stores the new pairs (a few bytes) for the segment's lifetime.
  * Keys are label names and may not repeat the family's label names.
- * Errors: EINVAL, EFULL, ERDONLY.
+ * Errors: EINVAL, EFULL, ERDONLY, ENOMEM.
  */
 FASTPROM_API int fastprom_info(fastprom_series_t *s, const fastprom_label_t *pairs, size_t npairs,
                                fastprom_error_t *err);
@@ -510,7 +512,7 @@ typedef struct fastprom_stat {
     uint64_t fallback_updates;
 } fastprom_stat_t;
 
-/* Fills st. Errors: EINVAL (fp or st NULL), ECORRUPT, EBUSY. Thread-safe,
+/* Fills st. Errors: EINVAL (fp or st NULL), ECORRUPT, EBUSY, ENOMEM. Thread-safe,
  * lock-free. */
 FASTPROM_API int fastprom_stat(fastprom_t *fp, fastprom_stat_t *st, fastprom_error_t *err);
 

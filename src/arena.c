@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "mem.h"
 
 struct chunk {
     struct chunk *next;
@@ -19,7 +20,7 @@ struct fp_arena {
 
 struct fp_arena *fp_arena_new(void)
 {
-    return calloc(1, sizeof(struct fp_arena));
+    return fp_calloc(1, sizeof(struct fp_arena));
 }
 
 void fp_arena_free(struct fp_arena *a)
@@ -28,9 +29,9 @@ void fp_arena_free(struct fp_arena *a)
         return;
     for (struct chunk *c = a->head, *n; c; c = n) {
         n = c->next;
-        free(c);
+        fp_free(c);
     }
-    free(a);
+    fp_free(a);
 }
 
 void *fp_arena_alloc(struct fp_arena *a, size_t n)
@@ -53,7 +54,7 @@ void *fp_arena_alloc_raw(struct fp_arena *a, size_t n)
             cap = c->cap * 2;
         if (cap < n)
             cap = n;
-        struct chunk *nc = malloc(sizeof *nc + cap);
+        struct chunk *nc = fp_malloc(sizeof *nc + cap);
         if (!nc)
             return NULL;
         nc->next = a->head;
@@ -78,12 +79,12 @@ void fp_arena_reset(struct fp_arena *a)
     }
     for (struct chunk *c = a->head, *n; c; c = n) {
         n = c->next;
-        free(c);
+        fp_free(c);
     }
     a->head = NULL;
     /* One chunk with a quarter to spare; on failure we simply start empty. */
     total += total / 4;
-    struct chunk *one = total ? malloc(sizeof *one + total) : NULL;
+    struct chunk *one = total ? fp_malloc(sizeof *one + total) : NULL;
     if (one) {
         one->next = NULL;
         one->used = 0;

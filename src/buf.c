@@ -4,12 +4,13 @@
 #include <stdlib.h>
 
 #include "buf.h"
+#include "mem.h"
 
 void fastprom_buf_free(fastprom_buf_t *buf)
 {
     if (!buf)
         return;
-    free(buf->data);
+    fp_free(buf->data);
     buf->data = NULL;
     buf->len = buf->cap = 0;
 }
@@ -35,7 +36,7 @@ char *fp_out_reserve(fp_out_t *o, size_t n)
             }
             cap *= 2;
         }
-        char *p = realloc(b->data, cap);
+        char *p = fp_realloc(b->data, cap);
         if (!p) {
             o->failed = 1;
             return NULL;

@@ -28,6 +28,7 @@
 #include "chain.h"
 #include "error.h"
 #include "fold.h"
+#include "mem.h"
 #include "records.h"
 #include "sketch.h"
 #include "slots.h"
@@ -55,7 +56,7 @@ static struct merged *map_slot(struct merge_map *m, uint32_t series, uint32_t pi
 {
     if ((m->count + 1) * 2 > m->cap) {
         uint32_t cap = m->cap ? m->cap * 2 : 256;
-        struct merged *items = calloc(cap, sizeof *items);
+        struct merged *items = fp_calloc(cap, sizeof *items);
         if (!items)
             return NULL;
         for (uint32_t i = 0; i < m->cap; i++) {
@@ -66,7 +67,7 @@ static struct merged *map_slot(struct merge_map *m, uint32_t series, uint32_t pi
                 j = (j + 1) & (cap - 1);
             items[j] = m->items[i];
         }
-        free(m->items);
+        fp_free(m->items);
         m->items = items;
         m->cap = cap;
     }
@@ -79,8 +80,8 @@ static struct merged *map_slot(struct merge_map *m, uint32_t series, uint32_t pi
 static void map_free(struct merge_map *m)
 {
     for (uint32_t i = 0; i < m->cap; i++)
-        free(m->items[i].cells);
-    free(m->items);
+        fp_free(m->items[i].cells);
+    fp_free(m->items);
 }
 
 static void keep_newer_exemplar(struct fp_exemplar *into, const struct fp_exemplar *from)
@@ -176,7 +177,7 @@ static int merge_entry(const fastprom_t *fp, struct merge_map *map, const struct
     if (!m)
         return -1;
     if (!m->size) {
-        if (!(m->cells = malloc(e->size - sizeof *e)))
+        if (!(m->cells = fp_malloc(e->size - sizeof *e)))
             return -1;
         memcpy(m->cells, src, e->size - sizeof *e);
         m->series = e->series;
@@ -260,7 +261,7 @@ void fp_announce_reclaim(fastprom_t *fp)
 /* Step 3 of a fold that published but did not finish. Returns slots freed. */
 uint32_t fp_fold_finish_published(fastprom_t *fp)
 {
-    uint32_t *pairs = malloc(2 * sizeof(uint32_t) * fp->geo.max_slots);
+    uint32_t *pairs = fp_malloc(2 * sizeof(uint32_t) * fp->geo.max_slots);
     if (!pairs)
         return 0;
     uint32_t n = folded_list(fp, pairs, fp->geo.max_slots), freed = 0;
@@ -274,7 +275,7 @@ uint32_t fp_fold_finish_published(fastprom_t *fp)
             freed++;
         }
     }
-    free(pairs);
+    fp_free(pairs);
     return freed;
 }
 
@@ -316,7 +317,7 @@ int fp_collect_dead_locked(fastprom_t *fp, fastprom_error_t *err)
 {
     struct fp_header *h = fp->hdr;
     uint32_t finished = fp_fold_finish_published(fp);
-    uint32_t *dead = malloc(sizeof(uint32_t) * fp->geo.max_slots);
+    uint32_t *dead = fp_malloc(sizeof(uint32_t) * fp->geo.max_slots);
     if (!dead)
         return fp_fail(err, FASTPROM_ENOMEM, "out of memory folding dead writers");
     uint32_t ndead = 0;
@@ -324,7 +325,7 @@ int fp_collect_dead_locked(fastprom_t *fp, fastprom_error_t *err)
         if (atomic_load(&fp_slot_at(fp, i)->state) == FP_SLOT_LIVE && !fp_slot_alive(fp, i))
             dead[ndead++] = i;
     if (ndead == 0) {
-        free(dead);
+        fp_free(dead);
         if (finished)
             atomic_fetch_add_explicit(&h->reclaim_gen, 1, memory_order_release);
         return 0;
@@ -336,7 +337,7 @@ int fp_collect_dead_locked(fastprom_t *fp, fastprom_error_t *err)
         rc = merge_chain(fp, &map, atomic_load(&fp_slot_at(fp, dead[k])->head));
     if (rc < 0) {
         map_free(&map);
-        free(dead);
+        fp_free(dead);
         if (rc == -2)
             return fp_fail(err, FASTPROM_ECORRUPT,
                            "segment %s: a value chain is corrupt; dead writers are not folded (delete the segment and "
@@ -349,7 +350,7 @@ int fp_collect_dead_locked(fastprom_t *fp, fastprom_error_t *err)
     if (write_retired(&w, dead, ndead, &map) < 0) {
         fp_chain_free(fp, w.head);
         map_free(&map);
-        free(dead);
+        fp_free(dead);
         return fp_fail(err, FASTPROM_EFULL,
                        "segment %s is full: cannot fold %u dead writers' values (nothing lost; they stay until there "
                        "is room)",
@@ -366,6 +367,6 @@ int fp_collect_dead_locked(fastprom_t *fp, fastprom_error_t *err)
     fp_test_point(FP_POINT_FOLD_RELEASED);
     atomic_fetch_add(&h->folded_slots, ndead);
     atomic_fetch_add_explicit(&h->reclaim_gen, 1, memory_order_release);
-    free(dead);
+    fp_free(dead);
     return (int)ndead;
 }

@@ -16,6 +16,7 @@
 #include "error.h"
 #include "fold.h"
 #include "lock.h"
+#include "mem.h"
 #include "records.h"
 #include "slots.h"
 #include "testpoint.h"
@@ -88,7 +89,7 @@ static void repair_blocks(fastprom_t *fp)
     if (floor < fp->geo.arena_off || floor > fp->geo.arena_end || (fp->geo.arena_end - floor) % FP_BLOCK_SIZE)
         return; /* nothing trustworthy to sweep */
     uint32_t nblocks = (fp->geo.arena_end - floor) / FP_BLOCK_SIZE;
-    unsigned char *reach = calloc(nblocks ? nblocks : 1, 1);
+    unsigned char *reach = fp_calloc(nblocks ? nblocks : 1, 1);
     if (!reach)
         return;
     mark_chain(fp, atomic_load(&h->retired_head), reach);
@@ -104,7 +105,7 @@ static void repair_blocks(fastprom_t *fp)
     for (uint32_t k = 0; k < nblocks; k++)
         if (!reach[k])
             fp_block_free(fp, fp->geo.arena_end - (k + 1) * FP_BLOCK_SIZE);
-    free(reach);
+    fp_free(reach);
 }
 
 static void repair_locked(fastprom_t *fp)

@@ -19,6 +19,7 @@
 #include "arena.h"
 #include "error.h"
 #include "handle.h"
+#include "mem.h"
 #include "options.h"
 #include "order.h"
 #include "registry.h"
@@ -37,7 +38,7 @@ static fastprom_t *open_segment(const fastprom_options_t *opt, fastprom_error_t 
     struct fp_resolved r;
     if (fp_options_resolve(opt, &r, err))
         return NULL;
-    fastprom_t *fp = calloc(1, sizeof *fp);
+    fastprom_t *fp = fp_calloc(1, sizeof *fp);
     if (!fp) {
         fp_fail(err, FASTPROM_ENOMEM, "out of memory opening a segment");
         return NULL;
@@ -51,7 +52,7 @@ static fastprom_t *open_segment(const fastprom_options_t *opt, fastprom_error_t 
     pthread_mutex_init(&fp->order_mu, NULL);
 
     int rc = 0;
-    if (!(fp->path = strdup(opt->flags & FASTPROM_PRIVATE ? "<private>" : r.path)))
+    if (!(fp->path = fp_strdup(opt->flags & FASTPROM_PRIVATE ? "<private>" : r.path)))
         rc = fp_fail(err, FASTPROM_ENOMEM, "out of memory opening a segment");
     if (!rc)
         rc = fp_segment_map(fp, &r, err);
@@ -172,8 +173,8 @@ void fastprom_close(fastprom_t *fp)
     fp_order_cache_free(fp);
     pthread_mutex_destroy(&fp->order_mu);
     pthread_mutex_destroy(&fp->mu);
-    free(fp->path);
-    free(fp);
+    fp_free(fp->path);
+    fp_free(fp);
 }
 
 const char *fastprom_path(const fastprom_t *fp)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem.h"
 #include "names.h"
 #include "order.h"
 
@@ -47,7 +48,7 @@ static int record_cmp(const void *x, const void *y, void *nlabels)
 static void release(struct fp_order *o)
 {
     if (o && --o->refs == 0)
-        free(o);
+        fp_free(o);
 }
 
 /* One allocation: the order, its record pointers, its label strings and
@@ -60,7 +61,7 @@ static struct fp_order *build(uint32_t family, uint32_t nlabels, const struct fp
         bytes += recs[i]->labels_len;
     size_t head = sizeof(struct fp_order), rec_bytes = (size_t)n * sizeof *recs,
            label_bytes = (size_t)n * nlabels * sizeof(fp_str_t);
-    struct fp_order *o = malloc(head + rec_bytes + label_bytes + bytes + 1);
+    struct fp_order *o = fp_malloc(head + rec_bytes + label_bytes + bytes + 1);
     if (!o)
         return NULL;
     o->refs = 1;
@@ -77,7 +78,7 @@ static struct fp_order *build(uint32_t family, uint32_t nlabels, const struct fp
         uint32_t len = o->recs[i]->labels_len;
         memcpy(data, o->recs[i]->labels, len);
         if ((*why = fp_labels_check(data, len, nlabels, &o->labels[(size_t)i * nlabels], 0))) {
-            free(o);
+            fp_free(o);
             return NULL;
         }
         data += len;
@@ -103,7 +104,7 @@ struct fp_order *fp_order_get(fastprom_t *fp, uint32_t family, uint32_t nlabels,
         return NULL;
     pthread_mutex_lock(&fp->order_mu);
     if (!fp->orders)
-        fp->orders = calloc(FP_ORDER_CACHE, sizeof *fp->orders);
+        fp->orders = fp_calloc(FP_ORDER_CACHE, sizeof *fp->orders);
     if (fp->orders) {
         slot = &fp->orders[(family >> 3) % FP_ORDER_CACHE];
         release(*slot);
@@ -125,6 +126,6 @@ void fp_order_cache_free(fastprom_t *fp)
 {
     for (int i = 0; fp->orders && i < FP_ORDER_CACHE; i++)
         release(fp->orders[i]);
-    free(fp->orders);
+    fp_free(fp->orders);
     fp->orders = NULL;
 }

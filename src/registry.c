@@ -19,6 +19,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "lock.h"
+#include "mem.h"
 #include "names.h"
 #include "records.h"
 #include "registry.h"
@@ -432,11 +433,11 @@ static fastprom_family_t *local_family(fastprom_t *fp, const char *name)
 
 static fastprom_family_t *new_handle(fastprom_t *fp, uint32_t off, const struct normdef *n)
 {
-    fastprom_family_t *fam = calloc(1, sizeof *fam);
-    struct series_map *map = calloc(1, sizeof *map + 16 * sizeof map->items[0]);
-    if (!fam || !map || !(fam->name = strdup(n->name))) {
-        free(fam);
-        free(map);
+    fastprom_family_t *fam = fp_calloc(1, sizeof *fam);
+    struct series_map *map = fp_calloc(1, sizeof *map + 16 * sizeof map->items[0]);
+    if (!fam || !map || !(fam->name = fp_strdup(n->name))) {
+        fp_free(fam);
+        fp_free(map);
         return NULL;
     }
     map->cap = 16;
@@ -454,11 +455,11 @@ static fastprom_family_t *new_handle(fastprom_t *fp, uint32_t off, const struct 
     fam->label_names = (struct fp_strref *)(fp->base + f->labels_off);
     /* The hot path reads bounds from process memory: never from the
      * segment, which another process could scribble on. */
-    fam->bounds = fam->nbounds ? malloc(fam->nbounds * sizeof(double)) : NULL;
+    fam->bounds = fam->nbounds ? fp_malloc(fam->nbounds * sizeof(double)) : NULL;
     if (fam->nbounds && !fam->bounds) {
-        free(fam->name);
-        free(map);
-        free(fam);
+        fp_free(fam->name);
+        fp_free(map);
+        fp_free(fam);
         return NULL;
     }
     if (fam->nbounds)
@@ -535,11 +536,11 @@ void fp_families_free(fastprom_t *fp)
         next = f->next;
         for (struct series_map *m = atomic_load(&f->map), *older; m; m = older) {
             older = m->older;
-            free(m);
+            fp_free(m);
         }
-        free(f->bounds);
-        free(f->name);
-        free(f);
+        fp_free(f->bounds);
+        fp_free(f->name);
+        fp_free(f);
     }
     fp->families = NULL;
 }

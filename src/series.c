@@ -20,6 +20,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "lock.h"
+#include "mem.h"
 #include "names.h"
 #include "records.h"
 #include "series.h"
@@ -37,7 +38,7 @@ struct encoded {
 static void encoded_free(struct encoded *e)
 {
     if (e->blob != e->small)
-        free(e->blob);
+        fp_free(e->blob);
 }
 
 static int encode_values(const fastprom_family_t *fam, const char *const *values, const size_t *lengths,
@@ -67,7 +68,7 @@ static int encode_values(const fastprom_family_t *fam, const char *const *values
                            fam->name, (int)ln->len, lname, (unsigned char)values[i][bad], bad);
     }
     e->len = fp_labels_encoded_size(lens, fam->nlabels);
-    if (e->len > sizeof e->small && !(e->blob = malloc(e->len))) {
+    if (e->len > sizeof e->small && !(e->blob = fp_malloc(e->len))) {
         e->blob = e->small;
         return fp_fail(err, FASTPROM_ENOMEM, "out of memory encoding label values");
     }
@@ -210,7 +211,7 @@ static int map_insert(fastprom_family_t *fam, fastprom_series_t *s)
 {
     struct series_map *m = atomic_load(&fam->map);
     if ((m->count + 1) * 2 > m->cap) {
-        struct series_map *g = calloc(1, sizeof *g + (size_t)m->cap * 2 * sizeof g->items[0]);
+        struct series_map *g = fp_calloc(1, sizeof *g + (size_t)m->cap * 2 * sizeof g->items[0]);
         if (!g)
             return -1;
         g->cap = m->cap * 2;
@@ -246,13 +247,13 @@ static fastprom_series_t *new_handle(fastprom_family_t *fam, uint32_t off, const
     fastprom_t *fp = fam->fp;
     if (fp->nseries_pool == fp->series_pool_cap) {
         size_t cap = fp->series_pool_cap ? fp->series_pool_cap * 2 : 64;
-        fastprom_series_t **p = realloc(fp->series_pool, cap * sizeof *p);
+        fastprom_series_t **p = fp_realloc(fp->series_pool, cap * sizeof *p);
         if (!p)
             return NULL;
         fp->series_pool = p;
         fp->series_pool_cap = cap;
     }
-    fastprom_series_t *s = calloc(1, sizeof *s + e->len);
+    fastprom_series_t *s = fp_calloc(1, sizeof *s + e->len);
     if (!s)
         return NULL;
     const struct fp_series *r = (const struct fp_series *)(fp->base + off);
@@ -275,7 +276,7 @@ static fastprom_series_t *new_handle(fastprom_family_t *fam, uint32_t off, const
     s->labels = (unsigned char *)(s + 1);
     memcpy(s->labels, e->blob, e->len);
     if (map_insert(fam, s) < 0) {
-        free(s);
+        fp_free(s);
         return NULL;
     }
     fp->series_pool[fp->nseries_pool++] = s;
@@ -320,8 +321,8 @@ fastprom_series_t *fastprom_series(fastprom_family_t *fam, const char *const *va
 void fp_series_free_all(fastprom_t *fp)
 {
     for (size_t i = 0; i < fp->nseries_pool; i++)
-        free(fp->series_pool[i]);
-    free(fp->series_pool);
+        fp_free(fp->series_pool[i]);
+    fp_free(fp->series_pool);
     fp->series_pool = NULL;
     fp->nseries_pool = fp->series_pool_cap = 0;
 }
@@ -433,7 +434,7 @@ int fastprom_info(fastprom_series_t *s, const fastprom_label_t *pairs, size_t n,
     int rc = check_info_pairs(fam, pairs, n, &bytes, err);
     if (rc)
         return rc;
-    unsigned char *blob = malloc(bytes ? bytes : 1);
+    unsigned char *blob = fp_malloc(bytes ? bytes : 1);
     if (!blob)
         return fp_fail(err, FASTPROM_ENOMEM, "out of memory for info pairs");
     size_t pos = 0;
@@ -450,11 +451,11 @@ int fastprom_info(fastprom_series_t *s, const fastprom_label_t *pairs, size_t n,
     const struct fp_info *cur = fp_rec(fp, cur_off, sizeof *cur);
     if (cur && cur->npairs == n && cur->len == bytes && fp_at(fp, cur_off + sizeof *cur, bytes) &&
         !memcmp(cur->data, blob, bytes)) {
-        free(blob);
+        fp_free(blob);
         return 0;
     }
     if ((rc = fp_lock(fp, err))) {
-        free(blob);
+        fp_free(blob);
         return rc;
     }
     uint32_t off = fp_meta_alloc(fp, sizeof(struct fp_info) + bytes);
@@ -466,7 +467,7 @@ int fastprom_info(fastprom_series_t *s, const fastprom_label_t *pairs, size_t n,
         atomic_store_explicit(&r->aux, off, memory_order_release);
     }
     fp_unlock(fp);
-    free(blob);
+    fp_free(blob);
     if (!off)
         return fp_fail(err, FASTPROM_EFULL,
                        "segment %s is full; info of %s not stored (create it larger: FASTPROM_SIZE)", fp->path,

@@ -35,6 +35,7 @@
 #include "error.h"
 #include "fold.h"
 #include "lock.h"
+#include "mem.h"
 #include "sketch.h"
 #include "slots.h"
 #include "writer.h"
@@ -155,7 +156,7 @@ static void thread_exit(void *arg)
     pthread_mutex_unlock(&g_mu);
     if (fp_tls == t)
         fp_tls = NULL;
-    free(t);
+    fp_free(t);
 }
 
 static void global_init(void)
@@ -195,8 +196,8 @@ static void free_lanes(fastprom_t *fp)
 {
     for (struct lane *l = fp->lanes, *next; l; l = next) {
         next = l->next_all;
-        free(l->cells);
-        free(l);
+        fp_free(l->cells);
+        fp_free(l);
     }
     fp->lanes = fp->free_lanes = NULL;
     fp->primary = -1;
@@ -293,13 +294,13 @@ static struct lane *claim_lane(fastprom_t *fp, fastprom_error_t *err)
         atomic_store(&start_time, process_start_time());
         atomic_store(&start_epoch, epoch);
     }
-    struct lane *lane = calloc(1, sizeof *lane);
+    struct lane *lane = fp_calloc(1, sizeof *lane);
     if (!lane) {
         fp_fail(err, FASTPROM_ENOMEM, "out of memory for a writer lane");
         return NULL;
     }
     if (fp_lock(fp, err)) {
-        free(lane);
+        fp_free(lane);
         return NULL;
     }
     int32_t found = -1;
@@ -315,7 +316,7 @@ static struct lane *claim_lane(fastprom_t *fp, fastprom_error_t *err)
         note_full(fp, &fp->noslot, 0);
     fp_unlock(fp);
     if (found < 0) {
-        free(lane);
+        fp_free(lane);
         fp_fail(err, FASTPROM_EFULL,
                 "segment %s: all %u writer slots are held by live threads; create it with more (FASTPROM_SLOTS)",
                 fp->path, fp->geo.max_slots);
@@ -343,7 +344,7 @@ static struct lane *thread_lane(fastprom_t *fp, fastprom_error_t *err)
 {
     struct fp_thread *t = fp_tls;
     if (!t) {
-        if (!(t = calloc(1, sizeof *t))) {
+        if (!(t = fp_calloc(1, sizeof *t))) {
             fp_fail(err, FASTPROM_ENOMEM, "out of memory for thread state");
             return NULL;
         }
@@ -427,7 +428,7 @@ static int grow_cells(struct lane *lane, uint32_t id)
     uint32_t cap = lane->cap ? lane->cap : 64;
     while (cap <= id)
         cap *= 2;
-    void **cells = realloc(lane->cells, cap * sizeof *cells);
+    void **cells = fp_realloc(lane->cells, cap * sizeof *cells);
     if (!cells)
         return -1;
     memset(cells + lane->cap, 0, (cap - lane->cap) * sizeof *cells);
@@ -444,10 +445,11 @@ static void dropped(fastprom_t *fp, int *rc, int code)
 }
 
 /* An update this thread has no cells for: to the series' shared cells when
- * the segment is full and it has them, else dropped and counted. */
+ * the segment is full (or process memory for the thread's lane is) and it has
+ * them, else dropped and counted. */
 static void *refused(fastprom_t *fp, const fastprom_series_t *s, int *rc, int code)
 {
-    if (code == FASTPROM_EFULL && s->shared)
+    if ((code == FASTPROM_EFULL || code == FASTPROM_ENOMEM) && s->shared)
         *rc = FP_USE_SHARED;
     else
         dropped(fp, rc, code);
