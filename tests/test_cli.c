@@ -232,6 +232,9 @@ START_TEST(init_creates_and_keeps)
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         ck_assert_msg(json_object_get(st, keys[i]) != NULL, "stat has no %s", keys[i]);
     ck_assert_ptr_nonnull(json_object_get(json_object_get(st, "series"), "histogram"));
+    const char *activity = json_string_value(json_object_get(st, "activity"));
+    ck_assert_msg(activity != NULL && strlen(activity) == 16 && strspn(activity, "0123456789abcdef") == 16,
+                  "activity is not 16 hex digits: %s", r.out);
     json_decref(st);
 
     run("init", "--size", "2M");

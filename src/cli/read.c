@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,7 +132,12 @@ static json_t *stat_json(const char *path, const fastprom_stat_t *st)
     json_object_set_new(root, "fallback_updates", json_integer((json_int_t)st->fallback_updates));
     json_object_set_new(root, "folded_slots", json_integer((json_int_t)st->folded_slots));
     json_object_set_new(root, "repairs", json_integer((json_int_t)st->repairs));
-    json_object_set_new(root, "activity", json_integer((json_int_t)st->activity));
+    /* An opaque 64-bit token, compared for equality only: as a number it
+     * would come out negative past 2^63 and lose bits in JSON readers that
+     * hold numbers as doubles. */
+    char activity[17];
+    snprintf(activity, sizeof activity, "%016" PRIx64, st->activity);
+    json_object_set_new(root, "activity", json_string(activity));
     return root;
 }
 
