@@ -117,6 +117,72 @@ static void hot_path(void)
     unlink("/dev/shm/fastprom-bench-hot");
 }
 
+/* A full segment (issue 12): a thread with no block for cells of its own
+ * counts in the series' shared fallback cells, with atomic read-modify-writes.
+ * The anchor is the same update through own cells, in the same run. */
+struct full_bench {
+    fastprom_series_t *c, *h;
+    double counter_ns, observe_ns;
+};
+
+static void *shared_cells(void *arg)
+{
+    struct full_bench *b = arg;
+    b->counter_ns = TIME_LOOP(20000000L, fastprom_inc(b->c, 1.0));
+    b->observe_ns = TIME_LOOP(10000000L, fastprom_observe(b->h, 0.3));
+    return NULL;
+}
+
+static void *contend(void *arg)
+{
+    struct full_bench *b = arg;
+    for (long i = 0; i < 5000000L; i++)
+        fastprom_inc(b->c, 1.0);
+    return NULL;
+}
+
+static void full_segment(void)
+{
+    const char *path = "/dev/shm/fastprom-bench-full";
+    fastprom_t *fp = open_segment(path, FASTPROM_MIN_SIZE, 1000000);
+    double b10[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+    struct full_bench b = {
+        .c = series(family(fp, FASTPROM_COUNTER, "c_total", 2, NULL, 0), "/a", "GET"),
+        .h = series(family(fp, FASTPROM_HISTOGRAM, "h_seconds", 2, b10, 10), "/a", "GET"),
+    };
+    fastprom_inc(b.c, 1); /* this thread's own cells, before the segment fills */
+    fastprom_family_t *filler = family(fp, FASTPROM_COUNTER, "filler_total", 2, NULL, 0);
+    char route[600];
+    memset(route, 'r', sizeof route - 1);
+    route[sizeof route - 1] = '\0';
+    fastprom_error_t err;
+    for (int i = 0;; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "%015d", i);
+        memcpy(route, id, 15);
+        const char *values[] = {route, "GET"};
+        if (!fastprom_series(filler, values, NULL, &err))
+            break;
+    }
+    figure("full_counter_inc_own_cells", TIME_LOOP(20000000L, fastprom_inc(b.c, 1.0)), "ns/op");
+    pthread_t t[2];
+    pthread_create(&t[0], NULL, shared_cells, &b);
+    pthread_join(t[0], NULL);
+    figure("full_counter_inc_shared_cells", b.counter_ns, "ns/op");
+    figure("full_histogram_observe_shared_cells", b.observe_ns, "ns/op");
+    double t0 = now_ns();
+    for (int k = 0; k < 2; k++)
+        pthread_create(&t[k], NULL, contend, &b);
+    for (int k = 0; k < 2; k++)
+        pthread_join(t[k], NULL);
+    figure("full_counter_inc_shared_cells_2_threads", (now_ns() - t0) / 10000000.0, "ns/op");
+    fastprom_stat_t st;
+    if (fastprom_stat(fp, &st, &err) || st.fallback_updates < 10000000)
+        die("the shared cells were not used", NULL);
+    fastprom_close(fp);
+    unlink(path);
+}
+
 /* Creating the next 1,000 series when 1k, 10k, 100k exist; then the bytes
  * one series costs, and the render of all of them. */
 static void creation_and_render(void)
@@ -283,5 +349,7 @@ int main(int argc, char **argv)
         creation_and_render();
     if (!*only || !strcmp(only, "scrape"))
         scrape_16x1000();
+    if (!*only || !strcmp(only, "full"))
+        full_segment();
     return 0;
 }

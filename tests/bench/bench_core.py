@@ -72,6 +72,13 @@ def main():
     print(f"\nrender at {series[0]} series, JSON / text: {json_:.1f} / {text:.1f} ns/sample = {json_ / text:.2f}x "
           f"(target <= 2x: {'ok' if json_ <= 2 * text else 'MISSED'})")
 
+    # Issue 12: a full segment counts through shared cells; anchored on the
+    # same update through own cells in the same run.
+    own, shared = got["full_counter_inc_own_cells"][0], got["full_counter_inc_shared_cells"][0]
+    print(f"full segment, counter inc through shared fallback cells / own cells: {shared:.1f} / {own:.1f} ns "
+          f"= {shared / own:.1f}x (2 threads on one shared cell: "
+          f"{got['full_counter_inc_shared_cells_2_threads'][0]:.1f} ns/op)")
+
     scrape_ms, hot = anchors()
     ours = got["scrape_16x1000_best"][0]
     print()
