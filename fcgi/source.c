@@ -45,9 +45,7 @@ struct fcgi_source {
 
 static void resolve_path(const char *path, char *out, size_t outlen)
 {
-    if (!path || !*path)
-        path = getenv("FASTPROM_PATH");
-    snprintf(out, outlen, "%s", path && *path ? path : FASTPROM_DEFAULT_PATH);
+    snprintf(out, outlen, "%s", path && *path ? path : fastprom_default_path());
 }
 
 fcgi_source_t *fcgi_source_new(void)

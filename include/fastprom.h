@@ -177,6 +177,14 @@ FASTPROM_API int fastprom_check(fastprom_t *fp, fastprom_error_t *err);
 FASTPROM_API const char *fastprom_path(const fastprom_t *fp);
 
 /*
+ * The segment path fastprom_open uses when options.path is NULL or empty:
+ * $FASTPROM_PATH when it is set and not empty, else FASTPROM_DEFAULT_PATH.
+ * Never NULL. The string is the environment's or a constant: valid until
+ * the environment changes. Thread-safe as getenv(3) is.
+ */
+FASTPROM_API const char *fastprom_default_path(void);
+
+/*
  * Folds the values of writer slots whose processes died into the retained
  * totals and frees the slots and their memory. Writers do this on attach and
  * whenever they need a slot; call it to do it now. Counters, histograms and

@@ -6,6 +6,7 @@
  * down from arena_end. Freed blocks go to a free list; metadata is never
  * freed (families and series records live as long as the segment).
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -23,7 +24,7 @@ uint32_t fp_meta_alloc(fastprom_t *fp, size_t n)
     return top;
 }
 
-int fp_block_valid(const fastprom_t *fp, uint32_t off)
+bool fp_block_valid(const fastprom_t *fp, uint32_t off)
 {
     const struct fp_header *h = fp->hdr;
     uint32_t floor = atomic_load_explicit(&h->block_floor, memory_order_acquire);

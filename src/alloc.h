@@ -8,6 +8,7 @@
 #ifndef FASTPROM_ALLOC_H
 #define FASTPROM_ALLOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,7 +22,7 @@ void fp_block_free(fastprom_t *fp, uint32_t off);
 /* Frees every block of the chain at head, stopping at a bad offset. */
 void fp_chain_free(fastprom_t *fp, uint32_t head);
 /* Whether off is the start of a carved block (no lock needed). */
-int fp_block_valid(const fastprom_t *fp, uint32_t off);
+bool fp_block_valid(const fastprom_t *fp, uint32_t off);
 /* Bounds walks of block chains: more steps than this is a cycle. */
 static inline uint32_t fp_max_blocks(const fastprom_t *fp)
 {

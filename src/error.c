@@ -20,7 +20,7 @@ static void set_text(fastprom_error_t *err, int code, const char *fmt, va_list a
 
 int fp_fail(fastprom_error_t *err, int code, const char *fmt, ...)
 {
-    if (err) {
+    if (err && err->code == FASTPROM_OK) {
         va_list ap;
         va_start(ap, fmt);
         set_text(err, code, fmt, ap);
@@ -32,7 +32,7 @@ int fp_fail(fastprom_error_t *err, int code, const char *fmt, ...)
 int fp_fail_errno(fastprom_error_t *err, const char *fmt, ...)
 {
     int saved = errno;
-    if (err) {
+    if (err && err->code == FASTPROM_OK) {
         va_list ap;
         va_start(ap, fmt);
         set_text(err, FASTPROM_ESYS, fmt, ap);

@@ -157,9 +157,8 @@ static void add_values(struct merged *m, const unsigned char *src)
     }
 }
 
-/* Merges one entry; entries of removed series and live-mode gauges vanish.
- * Returns -1 on out of memory. */
-static int merge_entry(const fastprom_t *fp, struct merge_map *map, const struct fp_entry *e)
+/* Merges one entry; entries of removed series and live-mode gauges vanish. */
+static int merge_entry(const fastprom_t *fp, struct merge_map *map, const struct fp_entry *e, fastprom_error_t *err)
 {
     const struct fp_series *s = fp_series_rec(fp, e->series);
     if (!s || atomic_load_explicit(&s->state, memory_order_acquire) != FP_SERIES_LIVE)
@@ -174,11 +173,9 @@ static int merge_entry(const fastprom_t *fp, struct merge_map *map, const struct
     if (f->type == FASTPROM_GAUGE && f->gauge_mode == FASTPROM_GAUGE_ALL)
         memcpy(&pid, src + 16, sizeof pid);
     struct merged *m = map_slot(map, e->series, pid);
-    if (!m)
-        return -1;
+    if (!m || (!m->size && !(m->cells = fp_malloc(e->size - sizeof *e))))
+        return fp_fail(err, FASTPROM_ENOMEM, "out of memory folding dead writers");
     if (!m->size) {
-        if (!(m->cells = fp_malloc(e->size - sizeof *e)))
-            return -1;
         memcpy(m->cells, src, e->size - sizeof *e);
         m->series = e->series;
         m->pid = pid;
@@ -193,16 +190,22 @@ static int merge_entry(const fastprom_t *fp, struct merge_map *map, const struct
     return 0;
 }
 
-/* Returns 0, -1 on out of memory, -2 on a corrupt chain (folding it would
- * silently drop what it holds). */
-static int merge_chain(const fastprom_t *fp, struct merge_map *map, uint32_t head)
+/* A corrupt chain is an error: folding it would silently drop what it holds. */
+static int merge_chain(const fastprom_t *fp, struct merge_map *map, uint32_t head, fastprom_error_t *err)
 {
     struct fp_chain c;
     fp_chain_begin(&c, fp, head);
-    for (const struct fp_entry *e; (e = fp_chain_next(&c));)
-        if (e->series != FP_ENTRY_FOLDED && merge_entry(fp, map, e) < 0)
-            return -1;
-    return c.corrupt ? -2 : 0;
+    for (const struct fp_entry *e; (e = fp_chain_next(&c));) {
+        int rc = e->series != FP_ENTRY_FOLDED ? merge_entry(fp, map, e, err) : 0;
+        if (rc)
+            return rc;
+    }
+    if (c.corrupt)
+        return fp_fail(err, FASTPROM_ECORRUPT,
+                       "segment %s: a value chain is corrupt; dead writers are not folded (delete the segment and "
+                       "restart its writers)",
+                       fp->path);
+    return 0;
 }
 
 /* ---- writing the new retained chain ---------------------------------------- */
@@ -279,7 +282,9 @@ uint32_t fp_fold_finish_published(fastprom_t *fp)
     return freed;
 }
 
-static int write_retired(struct writer *w, const uint32_t *dead, uint32_t ndead, const struct merge_map *map)
+/* The new retained chain: which slots it includes, then the merged values. */
+static int write_retired(struct writer *w, const uint32_t *dead, uint32_t ndead, const struct merge_map *map,
+                         fastprom_error_t *err)
 {
     /* One FOLDED entry per block-full of pairs. */
     uint32_t per = (FP_BLOCK_SIZE - sizeof(struct fp_block) - sizeof(struct fp_entry)) / 8;
@@ -288,7 +293,7 @@ static int write_retired(struct writer *w, const uint32_t *dead, uint32_t ndead,
         uint32_t size = (uint32_t)sizeof(struct fp_entry) + 8 * n;
         unsigned char *p = writer_reserve(w, size);
         if (!p)
-            return -1;
+            goto full;
         struct fp_entry *e = (struct fp_entry *)p;
         e->series = FP_ENTRY_FOLDED;
         e->size = size;
@@ -304,13 +309,19 @@ static int write_retired(struct writer *w, const uint32_t *dead, uint32_t ndead,
             continue;
         unsigned char *p = writer_reserve(w, m->size);
         if (!p)
-            return -1;
+            goto full;
         struct fp_entry *e = (struct fp_entry *)p;
         e->series = m->series;
         e->size = m->size;
         memcpy(e + 1, m->cells, m->size - sizeof *e);
     }
     return 0;
+full:
+    fp_chain_free(w->fp, w->head);
+    return fp_fail(err, FASTPROM_EFULL,
+                   "segment %s is full: cannot fold %u dead writers' values (nothing lost; they stay until there "
+                   "is room)",
+                   w->fp->path, ndead);
 }
 
 int fp_collect_dead_locked(fastprom_t *fp, fastprom_error_t *err)
@@ -320,43 +331,27 @@ int fp_collect_dead_locked(fastprom_t *fp, fastprom_error_t *err)
     uint32_t *dead = fp_malloc(sizeof(uint32_t) * fp->geo.max_slots);
     if (!dead)
         return fp_fail(err, FASTPROM_ENOMEM, "out of memory folding dead writers");
+    struct merge_map map = {0};
     uint32_t ndead = 0;
     for (uint32_t i = 0; i < fp->geo.max_slots; i++)
         if (atomic_load(&fp_slot_at(fp, i)->state) == FP_SLOT_LIVE && !fp_slot_alive(fp, i))
             dead[ndead++] = i;
+    int rc = 0;
     if (ndead == 0) {
-        fp_free(dead);
         if (finished)
             atomic_fetch_add_explicit(&h->reclaim_gen, 1, memory_order_release);
-        return 0;
+        goto out;
     }
-    struct merge_map map = {0};
     uint32_t old = atomic_load(&h->retired_head);
-    int rc = merge_chain(fp, &map, old);
+    rc = merge_chain(fp, &map, old, err);
     for (uint32_t k = 0; rc == 0 && k < ndead; k++)
-        rc = merge_chain(fp, &map, atomic_load(&fp_slot_at(fp, dead[k])->head));
-    if (rc < 0) {
-        map_free(&map);
-        fp_free(dead);
-        if (rc == -2)
-            return fp_fail(err, FASTPROM_ECORRUPT,
-                           "segment %s: a value chain is corrupt; dead writers are not folded (delete the segment and "
-                           "restart its writers)",
-                           fp->path);
-        return fp_fail(err, FASTPROM_ENOMEM, "out of memory folding dead writers");
-    }
+        rc = merge_chain(fp, &map, atomic_load(&fp_slot_at(fp, dead[k])->head), err);
+    if (rc)
+        goto out;
     fp_test_point(FP_POINT_FOLD_MERGED);
     struct writer w = {fp, 0, 0};
-    if (write_retired(&w, dead, ndead, &map) < 0) {
-        fp_chain_free(fp, w.head);
-        map_free(&map);
-        fp_free(dead);
-        return fp_fail(err, FASTPROM_EFULL,
-                       "segment %s is full: cannot fold %u dead writers' values (nothing lost; they stay until there "
-                       "is room)",
-                       fp->path, ndead);
-    }
-    map_free(&map);
+    if ((rc = write_retired(&w, dead, ndead, &map, err)))
+        goto out;
     fp_test_point(FP_POINT_FOLD_WRITTEN);
     atomic_store_explicit(&h->retired_head, w.head, memory_order_release);
     fp_test_point(FP_POINT_FOLD_PUBLISHED);
@@ -367,6 +362,9 @@ int fp_collect_dead_locked(fastprom_t *fp, fastprom_error_t *err)
     fp_test_point(FP_POINT_FOLD_RELEASED);
     atomic_fetch_add(&h->folded_slots, ndead);
     atomic_fetch_add_explicit(&h->reclaim_gen, 1, memory_order_release);
+    rc = (int)ndead;
+out:
+    map_free(&map);
     fp_free(dead);
-    return (int)ndead;
+    return rc;
 }

@@ -2,6 +2,7 @@
  * geometry.c - computing a segment's layout from its size and slot count,
  * and checking a header against it.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "error.h"
@@ -15,11 +16,11 @@ static uint32_t pow2_at_least(uint32_t n)
     return p;
 }
 
-int fp_geometry_compute(uint64_t size, uint32_t max_slots, uint32_t family_limit, struct fp_geometry *g)
+bool fp_geometry_compute(uint64_t size, uint32_t max_slots, uint32_t family_limit, struct fp_geometry *g)
 {
     if (size < FASTPROM_MIN_SIZE || size > FASTPROM_MAX_SIZE || size % 4096 || max_slots == 0 ||
         max_slots > FP_MAX_SLOTS)
-        return -1;
+        return false;
     memset(g, 0, sizeof *g);
     g->size = size;
     g->max_slots = max_slots;
@@ -34,10 +35,10 @@ int fp_geometry_compute(uint64_t size, uint32_t max_slots, uint32_t family_limit
     uint64_t arena = ((uint64_t)g->series_ids_off + (uint64_t)g->series_cap * 4 + 63) & ~(uint64_t)63;
     uint64_t end = size - size % FP_BLOCK_SIZE;
     if (arena + 4 * (uint64_t)FP_BLOCK_SIZE + 65536 > end)
-        return -1;
+        return false;
     g->arena_off = (uint32_t)arena;
     g->arena_end = (uint32_t)end;
-    return 0;
+    return true;
 }
 
 void fp_geometry_store(struct fp_header *h, const struct fp_geometry *g)
@@ -71,7 +72,7 @@ void fp_geometry_load(const struct fp_header *h, struct fp_geometry *g)
                               .arena_end = h->arena_end};
 }
 
-int fp_geometry_equal(const struct fp_geometry *a, const struct fp_geometry *b)
+bool fp_geometry_equal(const struct fp_geometry *a, const struct fp_geometry *b)
 {
     return a->size == b->size && a->max_slots == b->max_slots && a->series_cap == b->series_cap &&
            a->series_hash_cap == b->series_hash_cap && a->family_limit == b->family_limit &&
@@ -96,7 +97,7 @@ int fp_header_validate(const struct fp_header *h, uint64_t file_size, fastprom_e
                        (unsigned long long)h->size, (unsigned long long)file_size);
     struct fp_geometry want, have;
     fp_geometry_load(h, &have);
-    if (fp_geometry_compute(h->size, h->max_slots, h->family_limit, &want) < 0 || !fp_geometry_equal(&want, &have) ||
+    if (!fp_geometry_compute(h->size, h->max_slots, h->family_limit, &want) || !fp_geometry_equal(&want, &have) ||
         h->family_hash_cap != FP_FAMILY_HASH)
         return fp_fail(err, FASTPROM_ECORRUPT, "segment header regions are inconsistent");
     return 0;

@@ -10,6 +10,7 @@
 #ifndef FASTPROM_GEOMETRY_H
 #define FASTPROM_GEOMETRY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "fastprom.h"
@@ -21,13 +22,13 @@ struct fp_geometry {
     uint32_t slots_off, family_hash_off, series_hash_off, series_ids_off, arena_off, arena_end;
 };
 
-/* The layout of a segment of size bytes with max_slots writer slots; 0, or
- * -1 when no valid segment has that size and slot count. */
-int fp_geometry_compute(uint64_t size, uint32_t max_slots, uint32_t family_limit, struct fp_geometry *g);
+/* The layout of a segment of size bytes with max_slots writer slots; false
+ * when no valid segment has that size and slot count. */
+bool fp_geometry_compute(uint64_t size, uint32_t max_slots, uint32_t family_limit, struct fp_geometry *g);
 /* Copies g into the header fields that describe it, and back. */
 void fp_geometry_store(struct fp_header *h, const struct fp_geometry *g);
 void fp_geometry_load(const struct fp_header *h, struct fp_geometry *g);
-int fp_geometry_equal(const struct fp_geometry *a, const struct fp_geometry *b);
+bool fp_geometry_equal(const struct fp_geometry *a, const struct fp_geometry *b);
 
 /* Checks a private copy of a header against the file it came from: magic,
  * version, sizes and a geometry that matches its own recomputation. */

@@ -10,21 +10,22 @@
 #include "names.h"
 #include "order.h"
 
-const char *fp_labels_check(const unsigned char *blob, uint32_t len, uint32_t n, fp_str_t *out, int names_every_other)
+int fp_labels_check(struct pass *p, const unsigned char *blob, uint32_t len, uint32_t n, fp_str_t *out,
+                    bool names_every_other)
 {
     size_t pos = 0;
     for (uint32_t i = 0; i < n; i++) {
         const char *v;
         size_t vl;
         if (fp_labels_next(blob, len, &pos, &v, &vl) < 0)
-            return "encoded label values are truncated";
+            return fp_pass_corrupt(p, "encoded label values are truncated");
         int ok = names_every_other && i % 2 == 0 ? fp_valid_label_name(v, vl) : fp_utf8_invalid_at(v, vl) < 0;
         if (!ok)
-            return "a label value is not valid UTF-8";
+            return fp_pass_corrupt(p, "a label value is not valid UTF-8");
         out[i].ptr = v;
         out[i].len = (uint32_t)vl;
     }
-    return pos == len ? NULL : "encoded label values have trailing bytes";
+    return pos == len ? 0 : fp_pass_corrupt(p, "encoded label values have trailing bytes");
 }
 
 /* Orders series records by their label values, value by value. The blobs
@@ -53,8 +54,8 @@ static void release(struct fp_order *o)
 
 /* One allocation: the order, its record pointers, its label strings and
  * the copied label bytes. */
-static struct fp_order *build(uint32_t family, uint32_t nlabels, const struct fp_series **recs, uint32_t n,
-                              uint64_t fingerprint, const char **why)
+static struct fp_order *build(struct pass *p, uint32_t family, uint32_t nlabels, const struct fp_series **recs,
+                              uint32_t n, uint64_t fingerprint)
 {
     size_t bytes = 0;
     for (uint32_t i = 0; i < n; i++)
@@ -62,8 +63,10 @@ static struct fp_order *build(uint32_t family, uint32_t nlabels, const struct fp
     size_t head = sizeof(struct fp_order), rec_bytes = (size_t)n * sizeof *recs,
            label_bytes = (size_t)n * nlabels * sizeof(fp_str_t);
     struct fp_order *o = fp_malloc(head + rec_bytes + label_bytes + bytes + 1);
-    if (!o)
+    if (!o) {
+        fp_pass_nomem(p);
         return NULL;
+    }
     o->refs = 1;
     o->family = family;
     o->n = n;
@@ -77,7 +80,7 @@ static struct fp_order *build(uint32_t family, uint32_t nlabels, const struct fp
     for (uint32_t i = 0; i < n; i++) {
         uint32_t len = o->recs[i]->labels_len;
         memcpy(data, o->recs[i]->labels, len);
-        if ((*why = fp_labels_check(data, len, nlabels, &o->labels[(size_t)i * nlabels], 0))) {
+        if (fp_labels_check(p, data, len, nlabels, &o->labels[(size_t)i * nlabels], false)) {
             fp_free(o);
             return NULL;
         }
@@ -86,10 +89,10 @@ static struct fp_order *build(uint32_t family, uint32_t nlabels, const struct fp
     return o;
 }
 
-struct fp_order *fp_order_get(fastprom_t *fp, uint32_t family, uint32_t nlabels, const struct fp_series **recs,
-                              uint32_t n, uint64_t fingerprint, const char **why)
+struct fp_order *fp_order_get(struct pass *p, uint32_t family, uint32_t nlabels, const struct fp_series **recs,
+                              uint32_t n, uint64_t fingerprint)
 {
-    *why = NULL;
+    fastprom_t *fp = p->fp;
     pthread_mutex_lock(&fp->order_mu);
     struct fp_order **slot = fp->orders ? &fp->orders[(family >> 3) % FP_ORDER_CACHE] : NULL;
     struct fp_order *o = slot ? *slot : NULL;
@@ -100,7 +103,7 @@ struct fp_order *fp_order_get(fastprom_t *fp, uint32_t family, uint32_t nlabels,
     }
     pthread_mutex_unlock(&fp->order_mu);
     /* Built outside the lock: sorting a large family takes milliseconds. */
-    if (!(o = build(family, nlabels, recs, n, fingerprint, why)))
+    if (!(o = build(p, family, nlabels, recs, n, fingerprint)))
         return NULL;
     pthread_mutex_lock(&fp->order_mu);
     if (!fp->orders)

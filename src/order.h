@@ -12,9 +12,11 @@
 #ifndef FASTPROM_ORDER_H
 #define FASTPROM_ORDER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "handle.h"
+#include "merge.h"
 #include "str.h"
 
 struct fp_order {
@@ -29,17 +31,19 @@ struct fp_order {
 /*
  * Splits an encoded blob of n values into out[] (pointing into blob) and
  * validates them: UTF-8 values, or, with names_every_other, alternating
- * label names and values (info pairs). Returns NULL, or what is wrong.
+ * label names and values (info pairs). Returns 0, or fails the pass p.
  */
-const char *fp_labels_check(const unsigned char *blob, uint32_t len, uint32_t n, fp_str_t *out, int names_every_other);
+int fp_labels_check(struct pass *p, const unsigned char *blob, uint32_t len, uint32_t n, fp_str_t *out,
+                    bool names_every_other);
 
 /*
  * The order of recs, the family's live series in list order (fingerprint
- * identifies that list). Returns a reference to release with fp_order_put,
- * or NULL: *why says what is corrupt, or is NULL when memory ran out.
+ * identifies that list), for the pass p over p->fp. Returns a reference to
+ * release with fp_order_put, or NULL having failed the pass (corrupt label
+ * values, or out of memory).
  */
-struct fp_order *fp_order_get(fastprom_t *fp, uint32_t family, uint32_t nlabels, const struct fp_series **recs,
-                              uint32_t n, uint64_t fingerprint, const char **why);
+struct fp_order *fp_order_get(struct pass *p, uint32_t family, uint32_t nlabels, const struct fp_series **recs,
+                              uint32_t n, uint64_t fingerprint);
 void fp_order_put(fastprom_t *fp, struct fp_order *o);
 /* Drops the handle's cache (fastprom_close). */
 void fp_order_cache_free(fastprom_t *fp);

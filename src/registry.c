@@ -11,12 +11,13 @@
  * lock.
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "alloc.h"
+#include "wallclock.h"
 #include "error.h"
 #include "lock.h"
 #include "mem.h"
@@ -196,10 +197,14 @@ static int normalise(const fastprom_family_def_t *d, uint32_t default_limit, str
     n->name_len = len;
     n->help = d->help ? d->help : "";
     n->help_len = strlen(n->help);
-    long bad;
-    if (n->help_len > FASTPROM_MAX_HELP || (bad = fp_utf8_invalid_at(n->help, n->help_len)) >= 0)
-        return fp_fail(err, FASTPROM_EINVAL, "family %s: help text is not valid UTF-8 of at most %d bytes", n->name,
+    if (n->help_len > FASTPROM_MAX_HELP)
+        return fp_fail(err, FASTPROM_EINVAL, "family %s: help text is %zu bytes; the limit is %d", n->name, n->help_len,
                        FASTPROM_MAX_HELP);
+    long bad = fp_utf8_invalid_at(n->help, n->help_len);
+    if (bad >= 0)
+        return fp_fail(err, FASTPROM_EINVAL,
+                       "family %s: help text is not valid UTF-8 (byte 0x%02x at offset %ld); pass UTF-8 text", n->name,
+                       (unsigned char)n->help[bad], bad);
     int rc = check_labels(d, n, err);
     if (!rc)
         rc = check_bounds(d, n, err);
@@ -226,7 +231,7 @@ static int normalise(const fastprom_family_def_t *d, uint32_t default_limit, str
 
 /* ---- comparing with a family in the segment ------------------------------ */
 
-static int seg_str_eq(const fastprom_t *fp, struct fp_strref r, const char *s, size_t n)
+static bool seg_str_eq(const fastprom_t *fp, struct fp_strref r, const char *s, size_t n)
 {
     const char *p = fp_at(fp, r.off, r.len);
     return r.len == n && (n == 0 || (p && !memcmp(p, s, n)));
@@ -245,27 +250,27 @@ static void describe_seg(const fastprom_t *fp, const struct fp_family *f, char *
         snprintf(out + k, cap - (size_t)k, ")%s", f->type == FASTPROM_GAUGE || f->nbounds ? " and other settings" : "");
 }
 
-/* 0 when the segment's family f is the one n describes. */
-static int same_definition(const fastprom_t *fp, const struct fp_family *f, const struct normdef *n)
+/* Whether the segment's family f is the one n describes. */
+static bool definition_matches(const fastprom_t *fp, const struct fp_family *f, const struct normdef *n)
 {
     if (f->type != (uint32_t)n->type || f->nlabels != n->nlabels || f->nbounds != n->nbounds ||
         f->nstates != n->nstates || f->flags != n->flags ||
         (n->type == FASTPROM_GAUGE && f->gauge_mode != (uint32_t)n->mode))
-        return -1;
+        return false;
     if (!seg_str_eq(fp, f->unit, n->unit ? n->unit : "", n->unit_len))
-        return -1;
+        return false;
     const struct fp_strref *ls = fp_rec(fp, f->labels_off, (uint64_t)f->nlabels * sizeof *ls);
     for (uint32_t i = 0; i < f->nlabels; i++)
         if (!ls || !seg_str_eq(fp, ls[i], n->labels[i], strlen(n->labels[i])))
-            return -1;
+            return false;
     const double *b = fp_rec(fp, f->bounds_off, (uint64_t)f->nbounds * sizeof(double));
     if (f->nbounds && (!b || memcmp(b, n->bounds, f->nbounds * sizeof(double))))
-        return -1;
+        return false;
     const struct fp_strref *ss = fp_rec(fp, f->states_off, (uint64_t)f->nstates * sizeof *ss);
     for (uint32_t i = 0; i < f->nstates; i++)
         if (!ss || !seg_str_eq(fp, ss[i], n->states[i], strlen(n->states[i])))
-            return -1;
-    return 0;
+            return false;
+    return true;
 }
 
 static int definition_conflict(const fastprom_t *fp, const struct fp_family *f, const struct normdef *n,
@@ -285,18 +290,18 @@ static int definition_conflict(const fastprom_t *fp, const struct fp_family *f, 
 
 /* ---- lookup and creation in the segment --------------------------------- */
 
-static int names_meet(const char *a, size_t al, const char *as, const char *b, size_t bl, const char *bs)
+static bool names_meet(const char *a, size_t al, const char *as, const char *b, size_t bl, const char *bs)
 {
     size_t asl = strlen(as), bsl = strlen(bs);
     if (al + asl != bl + bsl)
-        return 0;
+        return false;
     /* Compare a+as with b+bs without building either string. */
     for (size_t i = 0; i < al + asl; i++) {
         char x = i < al ? a[i] : as[i - al], y = i < bl ? b[i] : bs[i - bl];
         if (x != y)
-            return 0;
+            return false;
     }
-    return 1;
+    return true;
 }
 
 /* Another family whose sample names collide with the new family's (a gauge
@@ -318,26 +323,28 @@ static const struct fp_family *sample_clash(const fastprom_t *fp, const struct n
     return NULL;
 }
 
-/* Finds the family named n->name: returns its offset, 0 if absent (then
- * *empty is the free hash slot to use), or -1 on a corrupt table. */
-static int64_t find_family(const fastprom_t *fp, const char *name, size_t len, uint32_t hash, uint32_t *empty)
+/* Finds the family named name: FP_FOUND with its offset in *off, FP_ABSENT
+ * with the free hash slot to use in *empty (UINT32_MAX: the table is full),
+ * or FP_CORRUPT. */
+static enum fp_found find_family(const fastprom_t *fp, const char *name, size_t len, uint32_t hash, uint32_t *off,
+                                 uint32_t *empty)
 {
     _Atomic uint32_t *tab = fp_family_table(fp);
     for (uint32_t i = 0; i < FP_FAMILY_HASH; i++) {
         uint32_t pos = (hash + i) & (FP_FAMILY_HASH - 1);
-        uint32_t off = atomic_load_explicit(&tab[pos], memory_order_acquire);
-        if (!off) {
+        *off = atomic_load_explicit(&tab[pos], memory_order_acquire);
+        if (!*off) {
             *empty = pos;
-            return 0;
+            return FP_ABSENT;
         }
-        const struct fp_family *f = fp_rec(fp, off, sizeof *f);
+        const struct fp_family *f = fp_rec(fp, *off, sizeof *f);
         if (!f)
-            return -1;
+            return FP_CORRUPT;
         if (f->hash == hash && seg_str_eq(fp, f->name, name, len))
-            return off;
+            return FP_FOUND;
     }
     *empty = UINT32_MAX;
-    return 0;
+    return FP_ABSENT;
 }
 
 static uint32_t put_bytes(fastprom_t *fp, const void *p, size_t n)
@@ -348,37 +355,31 @@ static uint32_t put_bytes(fastprom_t *fp, const void *p, size_t n)
     return off;
 }
 
-static int put_strs(fastprom_t *fp, const char *const *strs, size_t n, uint32_t *out)
+/* Stores n strings and their fp_strref array; false when the arena is full. */
+static bool put_strs(fastprom_t *fp, const char *const *strs, size_t n, uint32_t *out)
 {
     *out = 0;
     if (!n)
-        return 0;
+        return true;
     uint32_t arr = fp_meta_alloc(fp, n * sizeof(struct fp_strref));
     if (!arr)
-        return -1;
+        return false;
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(strs[i]);
         uint32_t off = put_bytes(fp, strs[i], len);
         if (!off)
-            return -1;
+            return false;
         struct fp_strref *r = (struct fp_strref *)(fp->base + arr) + i;
         r->off = off;
         r->len = (uint32_t)len;
     }
     *out = arr;
-    return 0;
+    return true;
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* Under the segment lock. Returns the new family's offset, or an error. */
-static int64_t create_family(fastprom_t *fp, const struct normdef *n, uint32_t hash, uint32_t slot,
-                             fastprom_error_t *err)
+/* Under the segment lock: the new family's offset in *out. */
+static int create_family(fastprom_t *fp, const struct normdef *n, uint32_t hash, uint32_t slot, uint32_t *out,
+                         fastprom_error_t *err)
 {
     struct fp_header *h = fp->hdr;
     const struct fp_family *clash = sample_clash(fp, n);
@@ -395,8 +396,8 @@ static int64_t create_family(fastprom_t *fp, const struct normdef *n, uint32_t h
     uint32_t off = fp_meta_alloc(fp, sizeof(struct fp_family));
     struct fp_family *f = off ? (struct fp_family *)(fp->base + off) : NULL;
     if (!f || !(f->name.off = put_bytes(fp, n->name, n->name_len)) ||
-        !(f->help.off = put_bytes(fp, n->help, n->help_len)) || put_strs(fp, n->labels, n->nlabels, &f->labels_off) ||
-        put_strs(fp, n->states, n->nstates, &f->states_off) ||
+        !(f->help.off = put_bytes(fp, n->help, n->help_len)) || !put_strs(fp, n->labels, n->nlabels, &f->labels_off) ||
+        !put_strs(fp, n->states, n->nstates, &f->states_off) ||
         (n->unit_len && !(f->unit.off = put_bytes(fp, n->unit, n->unit_len))) ||
         (n->nbounds && !(f->bounds_off = put_bytes(fp, n->bounds, n->nbounds * sizeof(double))))) {
         atomic_fetch_add(&h->dropped_series, 1);
@@ -415,10 +416,11 @@ static int64_t create_family(fastprom_t *fp, const struct normdef *n, uint32_t h
     f->nstates = (uint32_t)n->nstates;
     f->entry_size = fp_entry_size(n->type, (uint32_t)n->nbounds, n->flags);
     f->max_series = n->max_series;
-    f->created = now_seconds();
+    f->created = fp_now_seconds();
     atomic_store_explicit(&fp_family_table(fp)[slot], off, memory_order_release);
     atomic_fetch_add(&h->nfamilies, 1);
-    return off;
+    *out = off;
+    return 0;
 }
 
 /* ---- process-local handles ---------------------------------------------- */
@@ -431,17 +433,38 @@ static fastprom_family_t *local_family(fastprom_t *fp, const char *name)
     return NULL;
 }
 
+/* Frees a family handle, however far new_handle got. */
+static void family_free(fastprom_family_t *f)
+{
+    for (struct series_map *m = atomic_load(&f->map), *older; m; m = older) {
+        older = m->older;
+        fp_free(m);
+    }
+    fp_free(f->bounds);
+    fp_free(f->name);
+    fp_free(f);
+}
+
 static fastprom_family_t *new_handle(fastprom_t *fp, uint32_t off, const struct normdef *n)
 {
     fastprom_family_t *fam = fp_calloc(1, sizeof *fam);
+    if (!fam)
+        return NULL;
     struct series_map *map = fp_calloc(1, sizeof *map + 16 * sizeof map->items[0]);
-    if (!fam || !map || !(fam->name = fp_strdup(n->name))) {
-        fp_free(fam);
-        fp_free(map);
+    if (map)
+        map->cap = 16;
+    atomic_store(&fam->map, map);
+    fam->name = fp_strdup(n->name);
+    fam->nbounds = (uint32_t)n->nbounds;
+    /* The hot path reads bounds from process memory: never from the
+     * segment, which another process could scribble on. */
+    fam->bounds = fam->nbounds ? fp_malloc(fam->nbounds * sizeof(double)) : NULL;
+    if (!map || !fam->name || (fam->nbounds && !fam->bounds)) {
+        family_free(fam);
         return NULL;
     }
-    map->cap = 16;
-    atomic_store(&fam->map, map);
+    if (fam->nbounds)
+        memcpy(fam->bounds, n->bounds, fam->nbounds * sizeof(double));
     const struct fp_family *f = (const struct fp_family *)(fp->base + off);
     fam->fp = fp;
     fam->rec = off;
@@ -449,25 +472,51 @@ static fastprom_family_t *new_handle(fastprom_t *fp, uint32_t off, const struct 
     fam->gauge_mode = n->mode;
     fam->flags = n->flags;
     fam->nlabels = (uint32_t)n->nlabels;
-    fam->nbounds = (uint32_t)n->nbounds;
     fam->nstates = (uint32_t)n->nstates;
     fam->entry_size = f->entry_size;
     fam->label_names = (struct fp_strref *)(fp->base + f->labels_off);
-    /* The hot path reads bounds from process memory: never from the
-     * segment, which another process could scribble on. */
-    fam->bounds = fam->nbounds ? fp_malloc(fam->nbounds * sizeof(double)) : NULL;
-    if (fam->nbounds && !fam->bounds) {
-        fp_free(fam->name);
-        fp_free(map);
-        fp_free(fam);
-        return NULL;
-    }
-    if (fam->nbounds)
-        memcpy(fam->bounds, n->bounds, fam->nbounds * sizeof(double));
     if (n->type == FASTPROM_SUMMARY && n->nbounds)
         fp_sketch_init();
     fam->next = fp->families;
     fp->families = fam;
+    return fam;
+}
+
+/* The segment's family for n, found or created: its offset in *off. */
+static int family_in_segment(fastprom_t *fp, const struct normdef *n, uint32_t hash, uint32_t *off,
+                             fastprom_error_t *err)
+{
+    uint32_t empty;
+    enum fp_found found = find_family(fp, n->name, n->name_len, hash, off, &empty);
+    if (found == FP_ABSENT) {
+        int rc = fp_lock(fp, err);
+        if (rc)
+            return rc;
+        found = find_family(fp, n->name, n->name_len, hash, off, &empty);
+        rc = found == FP_ABSENT ? create_family(fp, n, hash, empty, off, err) : 0;
+        fp_unlock(fp);
+        if (rc)
+            return rc;
+    }
+    if (found == FP_CORRUPT)
+        return fp_fail(err, FASTPROM_ECORRUPT, "segment %s: the family table is corrupt", fp->path);
+    return 0;
+}
+
+/* Under fp->mu: this process's handle for n, made if needed. */
+static fastprom_family_t *family_handle(fastprom_t *fp, const struct normdef *n, fastprom_error_t *err)
+{
+    fastprom_family_t *fam = local_family(fp, n->name);
+    uint32_t off = fam ? fam->rec : 0;
+    if (!fam && family_in_segment(fp, n, fp_hash(FAMILY_SEED, n->name, n->name_len), &off, err))
+        return NULL;
+    const struct fp_family *f = (const struct fp_family *)(fp->base + off);
+    if (!definition_matches(fp, f, n)) {
+        definition_conflict(fp, f, n, err);
+        return NULL;
+    }
+    if (!fam && !(fam = new_handle(fp, off, n)))
+        fp_fail(err, FASTPROM_ENOMEM, "out of memory for family %s", n->name);
     return fam;
 }
 
@@ -486,46 +535,8 @@ fastprom_family_t *fastprom_family(fastprom_t *fp, const fastprom_family_def_t *
     struct normdef n;
     if (normalise(def, fp->geo.family_limit, &n, err))
         return NULL;
-    uint32_t hash = fp_hash(FAMILY_SEED, n.name, n.name_len);
-
     pthread_mutex_lock(&fp->mu);
-    fastprom_family_t *fam = local_family(fp, n.name);
-    if (fam) {
-        const struct fp_family *f = (const struct fp_family *)(fp->base + fam->rec);
-        if (same_definition(fp, f, &n)) {
-            definition_conflict(fp, f, &n, err);
-            fam = NULL;
-        }
-        pthread_mutex_unlock(&fp->mu);
-        return fam;
-    }
-    uint32_t empty;
-    int64_t off = find_family(fp, n.name, n.name_len, hash, &empty);
-    if (off == 0) {
-        if (fp_lock(fp, err)) {
-            pthread_mutex_unlock(&fp->mu);
-            return NULL;
-        }
-        off = find_family(fp, n.name, n.name_len, hash, &empty);
-        if (off == 0)
-            off = create_family(fp, &n, hash, empty, err);
-        fp_unlock(fp);
-    }
-    if (off < 0) {
-        if (off == -1)
-            fp_fail(err, FASTPROM_ECORRUPT, "segment %s: the family table is corrupt", fp->path);
-        pthread_mutex_unlock(&fp->mu);
-        return NULL;
-    }
-    const struct fp_family *f = (const struct fp_family *)(fp->base + off);
-    if (same_definition(fp, f, &n)) {
-        definition_conflict(fp, f, &n, err);
-        pthread_mutex_unlock(&fp->mu);
-        return NULL;
-    }
-    fam = new_handle(fp, (uint32_t)off, &n);
-    if (!fam)
-        fp_fail(err, FASTPROM_ENOMEM, "out of memory for family %s", n.name);
+    fastprom_family_t *fam = family_handle(fp, &n, err);
     pthread_mutex_unlock(&fp->mu);
     return fam;
 }
@@ -534,13 +545,7 @@ void fp_families_free(fastprom_t *fp)
 {
     for (fastprom_family_t *f = fp->families, *next; f; f = next) {
         next = f->next;
-        for (struct series_map *m = atomic_load(&f->map), *older; m; m = older) {
-            older = m->older;
-            fp_free(m);
-        }
-        fp_free(f->bounds);
-        fp_free(f->name);
-        fp_free(f);
+        family_free(f);
     }
     fp->families = NULL;
 }

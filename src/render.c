@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "names.h"
 #include "render.h"
 
 const char *fastprom_content_type(fastprom_format_t format)
@@ -19,15 +20,9 @@ const char *fastprom_content_type(fastprom_format_t format)
     return NULL;
 }
 
-static int is_name_char(char ch, int first)
-{
-    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' || ch == ':')
-        return 1;
-    return !first && ch >= '0' && ch <= '9';
-}
-
 int fp_render_check_options(const fastprom_render_options_t *opt, fastprom_error_t *err)
 {
+    fp_ok(err);
     const unsigned known = FASTPROM_RENDER_CREATED | FASTPROM_RENDER_NO_EOF;
     if (opt->format != FASTPROM_FORMAT_TEXT && opt->format != FASTPROM_FORMAT_OPENMETRICS &&
         opt->format != FASTPROM_FORMAT_JSON)
@@ -55,10 +50,9 @@ int fp_render_check_options(const fastprom_render_options_t *opt, fastprom_error
         return 0;
     if (p[0] == '_' && p[1] == '_')
         return fp_fail(err, FASTPROM_EINVAL, "render prefix \"%.64s\": names starting with \"__\" are reserved", p);
-    for (size_t i = 0; p[i]; i++)
-        if (!is_name_char(p[i], i == 0))
-            return fp_fail(err, FASTPROM_EINVAL, "render prefix \"%.64s\": a prefix matches [a-zA-Z_:][a-zA-Z0-9_:]*",
-                           p);
+    /* A prefix of a metric name is itself a metric name (or empty). */
+    if (*p && !fp_valid_metric_name(p, strlen(p)))
+        return fp_fail(err, FASTPROM_EINVAL, "render prefix \"%.64s\": a prefix matches [a-zA-Z_:][a-zA-Z0-9_:]*", p);
     return 0;
 }
 
@@ -84,6 +78,7 @@ static int check_stateset_prefix(const fp_snapshot_t *snap, const fastprom_rende
 int fp_render_snapshot(const fp_snapshot_t *snap, const fastprom_render_options_t *opt, fastprom_buf_t *out,
                        fastprom_error_t *err)
 {
+    fp_ok(err);
     int rc = check_stateset_prefix(snap, opt, err);
     if (rc)
         return rc;
@@ -96,13 +91,13 @@ int fp_render_snapshot(const fp_snapshot_t *snap, const fastprom_render_options_
         fp_render_text(snap, prefix, opt->flags, opt->format == FASTPROM_FORMAT_OPENMETRICS, &o);
     if (fp_out_end(&o))
         return fp_fail(err, FASTPROM_ENOMEM, "out of memory rendering %zu families", snap->nfamilies);
-    fp_ok(err);
     return 0;
 }
 
 int fastprom_render(fastprom_t *fp, const fastprom_render_options_t *opt, fastprom_buf_t *out, fastprom_error_t *err)
 {
     static const fastprom_render_options_t defaults = {FASTPROM_FORMAT_TEXT};
+    fp_ok(err);
     if (!fp || !out)
         return fp_fail(err, FASTPROM_EINVAL, "fastprom_render: %s is NULL: pass an open handle and a buffer",
                        fp ? "out" : "fp");

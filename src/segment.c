@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "wallclock.h"
 #include "error.h"
 #include "segment.h"
 
@@ -28,12 +29,10 @@
 static int init_segment(unsigned char *base, const struct fp_geometry *g, fastprom_error_t *err)
 {
     struct fp_header *h = (struct fp_header *)base;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
     h->magic = FP_MAGIC;
     h->layout_version = FP_LAYOUT_VERSION;
     h->header_size = sizeof *h;
-    h->created_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+    h->created_ns = fp_now_ns();
     h->block_size = FP_BLOCK_SIZE;
     fp_geometry_store(h, g);
     /* Offset 0 means "none", so metadata starts 8 bytes into the arena. */
@@ -61,7 +60,7 @@ static int init_segment(unsigned char *base, const struct fp_geometry *g, fastpr
 static int build_in_fd(int fd, const struct fp_resolved *r, fastprom_error_t *err)
 {
     struct fp_geometry g;
-    if (fp_geometry_compute(r->size, r->max_slots, r->family_limit, &g) < 0)
+    if (!fp_geometry_compute(r->size, r->max_slots, r->family_limit, &g))
         return fp_fail(err, FASTPROM_EINVAL, "segment size %zu is too small for %u writer slots", r->size,
                        r->max_slots);
     int e = posix_fallocate(fd, 0, (off_t)r->size);

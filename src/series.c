@@ -13,11 +13,12 @@
  * with the same values gets a new record and starts from zero, which is
  * prometheus_client's remove() semantics.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "alloc.h"
+#include "wallclock.h"
 #include "error.h"
 #include "lock.h"
 #include "mem.h"
@@ -79,36 +80,30 @@ static int encode_values(const fastprom_family_t *fam, const char *const *values
 
 /* ---- the segment's series hash -------------------------------------------- */
 
-/* Returns the live series' offset, 0 when absent (then *empty is a free hash
- * slot), or -1 when the table is corrupt. */
-static int64_t find_series(const fastprom_t *fp, uint32_t family, const struct encoded *e, uint32_t *empty)
+/* FP_FOUND with the live series' offset in *off, FP_ABSENT with a free hash
+ * slot in *empty (UINT32_MAX: the table is full), or FP_CORRUPT. */
+static enum fp_found find_series(const fastprom_t *fp, uint32_t family, const struct encoded *e, uint32_t *off,
+                                 uint32_t *empty)
 {
     _Atomic uint32_t *tab = fp_series_table(fp);
     uint32_t cap = fp->geo.series_hash_cap;
     for (uint32_t i = 0; i < cap; i++) {
         uint32_t pos = (e->hash + i) & (cap - 1);
-        uint32_t off = atomic_load_explicit(&tab[pos], memory_order_acquire);
-        if (!off) {
+        *off = atomic_load_explicit(&tab[pos], memory_order_acquire);
+        if (!*off) {
             *empty = pos;
-            return 0;
+            return FP_ABSENT;
         }
-        const struct fp_series *s = fp_rec(fp, off, sizeof *s);
-        if (!s || !fp_at(fp, off + sizeof *s, s->labels_len))
-            return -1;
+        const struct fp_series *s = fp_rec(fp, *off, sizeof *s);
+        if (!s || !fp_at(fp, *off + sizeof *s, s->labels_len))
+            return FP_CORRUPT;
         if (s->hash == e->hash && s->family == family && s->labels_len == e->len &&
             atomic_load_explicit(&s->state, memory_order_acquire) == FP_SERIES_LIVE &&
             !memcmp(s->labels, e->blob, e->len))
-            return off;
+            return FP_FOUND;
     }
     *empty = UINT32_MAX;
-    return 0;
-}
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+    return FP_ABSENT;
 }
 
 static int refuse_series(fastprom_t *fp, struct fp_family *f, int code, const char *name, const char *why,
@@ -128,9 +123,9 @@ static int refuse_series(fastprom_t *fp, struct fp_family *f, int code, const ch
                    fp->path, why, name);
 }
 
-/* Under the segment lock. */
-static int64_t create_series(fastprom_t *fp, const fastprom_family_t *fam, const struct encoded *e, uint32_t slot,
-                             fastprom_error_t *err)
+/* Under the segment lock: the new series' offset in *out. */
+static int create_series(fastprom_t *fp, const fastprom_family_t *fam, const struct encoded *e, uint32_t slot,
+                         uint32_t *out, fastprom_error_t *err)
 {
     struct fp_header *h = fp->hdr;
     struct fp_family *f = (struct fp_family *)(fp->base + fam->rec);
@@ -149,7 +144,7 @@ static int64_t create_series(fastprom_t *fp, const fastprom_family_t *fam, const
     s->id = id;
     s->hash = e->hash;
     s->labels_len = (uint32_t)e->len;
-    s->created = now_seconds();
+    s->created = fp_now_seconds();
     memcpy(s->labels, e->blob, e->len);
     atomic_store_explicit(&s->state, FP_SERIES_LIVE, memory_order_relaxed);
     atomic_store_explicit(&s->next, atomic_load(&f->series_head), memory_order_relaxed);
@@ -160,29 +155,33 @@ static int64_t create_series(fastprom_t *fp, const fastprom_family_t *fam, const
     fp_test_point(FP_POINT_SERIES_LISTED);
     atomic_store_explicit(&fp_series_table(fp)[slot], off, memory_order_release);
     atomic_fetch_add(&f->nseries, 1);
-    return off;
+    *out = off;
+    return 0;
 }
 
-/* Finds or creates the series; returns its offset or an error (< 0). */
-static int64_t resolve_in_segment(fastprom_t *fp, const fastprom_family_t *fam, const struct encoded *e, int create,
-                                  fastprom_error_t *err)
+/* Finds (or, with create, makes) the series: its offset in *off. */
+static int resolve_in_segment(fastprom_t *fp, const fastprom_family_t *fam, const struct encoded *e, bool create,
+                              uint32_t *off, fastprom_error_t *err)
 {
     uint32_t empty;
-    int64_t off = find_series(fp, fam->rec, e, &empty);
-    if (off == 0 && create) {
+    enum fp_found found = find_series(fp, fam->rec, e, off, &empty);
+    if (found == FP_ABSENT && create) {
         int rc = fp_lock(fp, err);
         if (rc)
             return rc;
-        off = find_series(fp, fam->rec, e, &empty);
-        if (off == 0)
-            off = create_series(fp, fam, e, empty, err);
+        found = find_series(fp, fam->rec, e, off, &empty);
+        rc = found == FP_ABSENT ? create_series(fp, fam, e, empty, off, err) : 0;
         fp_unlock(fp);
+        if (rc)
+            return rc;
+        if (found == FP_ABSENT)
+            return 0;
     }
-    if (off == -1)
+    if (found == FP_CORRUPT)
         return fp_fail(err, FASTPROM_ECORRUPT, "segment %s: the series table is corrupt", fp->path);
-    if (off == 0)
+    if (found == FP_ABSENT)
         return fp_fail(err, FASTPROM_ENOENT, "family %s has no series with these label values", fam->name);
-    return off;
+    return 0;
 }
 
 /* ---- this process's handles ---------------------------------------------- */
@@ -207,13 +206,13 @@ static int series_live(const fastprom_t *fp, const fastprom_series_t *s)
 
 /* Under fp->mu. A handle replaced by a newer one for the same values (the
  * old series was removed) stays in the pool, still valid, until close. */
-static int map_insert(fastprom_family_t *fam, fastprom_series_t *s)
+static bool map_insert(fastprom_family_t *fam, fastprom_series_t *s)
 {
     struct series_map *m = atomic_load(&fam->map);
     if ((m->count + 1) * 2 > m->cap) {
         struct series_map *g = fp_calloc(1, sizeof *g + (size_t)m->cap * 2 * sizeof g->items[0]);
         if (!g)
-            return -1;
+            return false;
         g->cap = m->cap * 2;
         for (uint32_t i = 0; i < m->cap; i++) {
             fastprom_series_t *x = atomic_load(&m->items[i]);
@@ -237,7 +236,7 @@ static int map_insert(fastprom_family_t *fam, fastprom_series_t *s)
             if (!x)
                 m->count++;
             atomic_store_explicit(&m->items[pos], s, memory_order_release);
-            return 0;
+            return true;
         }
     }
 }
@@ -275,7 +274,7 @@ static fastprom_series_t *new_handle(fastprom_family_t *fam, uint32_t off, const
     s->labels_len = (uint32_t)e->len;
     s->labels = (unsigned char *)(s + 1);
     memcpy(s->labels, e->blob, e->len);
-    if (map_insert(fam, s) < 0) {
+    if (!map_insert(fam, s)) {
         fp_free(s);
         return NULL;
     }
@@ -302,12 +301,12 @@ fastprom_series_t *fastprom_series(fastprom_family_t *fam, const char *const *va
         encoded_free(&e);
         return s;
     }
-    int64_t off = resolve_in_segment(fp, fam, &e, 1, err);
-    if (off > 0) {
+    uint32_t off;
+    if (resolve_in_segment(fp, fam, &e, true, &off, err) == 0) {
         pthread_mutex_lock(&fp->mu);
         s = map_find(atomic_load(&fam->map), &e);
-        if (!s || s->rec != (uint32_t)off)
-            s = new_handle(fam, (uint32_t)off, &e);
+        if (!s || s->rec != off)
+            s = new_handle(fam, off, &e);
         pthread_mutex_unlock(&fp->mu);
         if (!s)
             fp_fail(err, FASTPROM_ENOMEM, "out of memory for a series handle of %s", fam->name);
@@ -336,13 +335,13 @@ int fastprom_remove(fastprom_family_t *fam, const char *const *values, const siz
         return fp_fail(err, FASTPROM_EINVAL, "fastprom_remove: the family handle is NULL");
     fastprom_t *fp = fam->fp;
     struct encoded e;
-    int64_t off = encode_values(fam, values, lengths, &e, err);
-    if (!off)
-        off = resolve_in_segment(fp, fam, &e, 0, err);
+    uint32_t off;
+    int rc = encode_values(fam, values, lengths, &e, err);
+    if (!rc)
+        rc = resolve_in_segment(fp, fam, &e, false, &off, err);
     encoded_free(&e);
-    if (off < 0)
-        return (int)off;
-    int rc = fp_lock(fp, err);
+    if (!rc)
+        rc = fp_lock(fp, err);
     if (rc)
         return rc;
     struct fp_series *s = (struct fp_series *)(fp->base + off);

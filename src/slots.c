@@ -2,10 +2,10 @@
  * slots.c - claiming, releasing and testing writer slots (slots.h).
  */
 #include <fcntl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "alloc.h"
+#include "wallclock.h"
 #include "slots.h"
 
 static struct flock slot_lock(short type, uint32_t slot)
@@ -29,15 +29,13 @@ bool fp_slot_claim(fastprom_t *fp, uint32_t i, uint32_t primary, uint64_t proc_s
     struct flock l = slot_lock(F_WRLCK, i);
     if (fcntl(fp->lock_fd, F_OFD_SETLK, &l) < 0)
         return false;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
     atomic_fetch_add(&s->gen, 1);
     atomic_store(&s->pid, (uint32_t)getpid());
     atomic_store(&s->proc_start, proc_start);
     atomic_store(&s->flags, primary == i ? FP_SLOT_PRIMARY : 0);
     atomic_store(&s->primary, primary);
     atomic_store(&s->head, 0);
-    atomic_store(&s->claimed_ns, (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec);
+    atomic_store(&s->claimed_ns, fp_now_ns());
     atomic_store_explicit(&s->state, FP_SLOT_LIVE, memory_order_release);
     return true;
 }

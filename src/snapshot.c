@@ -12,6 +12,7 @@
  * reclaim_gen, so the pass is retried when it changed.
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,8 +75,7 @@ static int decode_values(struct pass *p, const unsigned char *blob, uint32_t len
     if (!copy || (n && !(*out = fp_arena_alloc(p->arena, n * sizeof **out))))
         return fp_pass_nomem(p);
     memcpy(copy, blob, len);
-    const char *why = fp_labels_check(copy, len, n, *out, names_every_other);
-    return why ? fp_pass_corrupt(p, why) : 0;
+    return fp_labels_check(p, copy, len, n, *out, names_every_other);
 }
 
 /* ---- building families and series --------------------------------------------- */
@@ -269,8 +269,9 @@ static int build_series(struct pass *p, const fp_snap_family_t *fam, const struc
     return 0;
 }
 
-/* Does any sample name of the family (prefix applied) appear in names? */
-static int family_excluded(const fp_snap_family_t *fam, const fp_filter_t *flt)
+/* Does some exclude entry name a prefix of the family's name (prefix
+ * applied)? */
+static bool family_excluded(const fp_snap_family_t *fam, const fp_filter_t *flt)
 {
     size_t pl = flt->prefix ? strlen(flt->prefix) : 0;
     for (size_t i = 0; i < flt->nexclude; i++) {
@@ -281,12 +282,13 @@ static int family_excluded(const fp_snap_family_t *fam, const fp_filter_t *flt)
         if (!x || memcmp(x, flt->prefix ? flt->prefix : "", head))
             continue;
         if (xl <= pl || (xl - pl <= fam->name.len && !memcmp(x + pl, fam->name.ptr, xl - pl)))
-            return 1;
+            return true;
     }
-    return 0;
+    return false;
 }
 
-static int family_wanted(const fp_snap_family_t *fam, const char *prefix, const char *const *names, size_t nnames)
+/* Does any sample name of the family (prefix applied) appear in names? */
+static bool family_wanted(const fp_snap_family_t *fam, const char *prefix, const char *const *names, size_t nnames)
 {
     size_t pl = prefix ? strlen(prefix) : 0;
     for (size_t i = 0; i < nnames; i++) {
@@ -297,9 +299,9 @@ static int family_wanted(const fp_snap_family_t *fam, const char *prefix, const 
         const char *rest = n + pl + fam->name.len;
         for (const char *const *sfx = fp_sample_suffixes[fam->type]; *sfx; sfx++)
             if (!strcmp(rest, *sfx))
-                return 1;
+                return true;
     }
-    return 0;
+    return false;
 }
 
 static int build_family(struct pass *p, const struct fp_family *f, fp_snap_family_t *out)
@@ -368,10 +370,9 @@ static int build_series_list(struct pass *p, uint32_t family_off, const struct f
         recs[n++] = s;
         fingerprint = fp_mix(fingerprint, here);
     }
-    const char *why;
-    struct fp_order *order = fp_order_get(fp, family_off, (uint32_t)out->nlabels, recs, n, fingerprint, &why);
+    struct fp_order *order = fp_order_get(p, family_off, (uint32_t)out->nlabels, recs, n, fingerprint);
     if (!order)
-        return why ? fp_pass_corrupt(p, why) : fp_pass_nomem(p);
+        return p->rc;
     p->snap->orders[p->snap->norders++] = order; /* released with the snapshot */
     /* Not zeroed here: build_series clears each element just before filling
      * it, while it is in cache. */
@@ -521,6 +522,7 @@ void fp_snapshot_free(fastprom_t *fp, fp_snapshot_t *snap)
 
 int fastprom_stat(fastprom_t *fp, fastprom_stat_t *st, fastprom_error_t *err)
 {
+    fp_ok(err);
     if (!fp || !st)
         return fp_fail(err, FASTPROM_EINVAL, "fastprom_stat: %s is NULL: pass an open handle and a fastprom_stat_t",
                        fp ? "st" : "fp");

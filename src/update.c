@@ -18,8 +18,8 @@
  */
 #include <math.h>
 #include <string.h>
-#include <time.h>
 
+#include "wallclock.h"
 #include "error.h"
 #include "handle.h"
 #include "writer.h"
@@ -70,13 +70,6 @@ static inline double *gauge_cell(fastprom_series_t *s, int *rc)
     return fp_gauge_slow(s, rc);
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int gauge_add(fastprom_series_t *s, double v)
 {
     int rc = 0;
@@ -87,7 +80,7 @@ static int gauge_add(fastprom_series_t *s, double v)
     while (!atomic_compare_exchange_weak_explicit(c, &old, old + v, memory_order_relaxed, memory_order_relaxed))
         ;
     if (s->gauge_timed)
-        atomic_store_explicit(c + 1, now_seconds(), memory_order_relaxed);
+        atomic_store_explicit(c + 1, fp_now_seconds(), memory_order_relaxed);
     return 0;
 }
 
@@ -201,7 +194,7 @@ int fastprom_set(fastprom_series_t *s, double v)
         return rc;
     atomic_store_explicit(c, v, memory_order_relaxed);
     if (s->gauge_timed)
-        atomic_store_explicit(c + 1, now_seconds(), memory_order_relaxed);
+        atomic_store_explicit(c + 1, fp_now_seconds(), memory_order_relaxed);
     return 0;
 }
 
@@ -358,7 +351,7 @@ static int record_exemplar(fastprom_series_t *s, double v, uint32_t bucket, cons
         return rc == FP_USE_SHARED ? 0 : rc; /* shared cells keep no exemplars */
     size_t at =
         s->type == FASTPROM_COUNTER ? 8 * FP_COUNTER_CELLS : 8 * (s->nbounds + 2) + sizeof(struct fp_exemplar) * bucket;
-    write_exemplar((struct fp_exemplar *)(c + at), v, data, len, ts > 0 ? ts : now_seconds());
+    write_exemplar((struct fp_exemplar *)(c + at), v, data, len, ts > 0 ? ts : fp_now_seconds());
     return 0;
 }
 

@@ -23,6 +23,7 @@
  * mapping, so locks taken through that one would outlive their process. pthread_atfork bumps a fork epoch; every
  * cached pointer is tagged with the epoch it belongs to.
  */
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -304,12 +305,11 @@ static struct lane *claim_lane(fastprom_t *fp, fastprom_error_t *err)
         return NULL;
     }
     int32_t found = -1;
-    fastprom_error_t why = {0};
     for (int pass = 0; pass < 2 && found < 0; pass++) {
         for (uint32_t i = 0; i < fp->geo.max_slots && found < 0; i++)
             if (fp_slot_claim(fp, i, fp->primary < 0 ? i : (uint32_t)fp->primary, atomic_load(&start_time)))
                 found = (int32_t)i;
-        if (found < 0 && pass == 0 && fp_collect_dead_locked(fp, &why) < 0)
+        if (found < 0 && pass == 0 && fp_collect_dead_locked(fp, err) < 0)
             break;
     }
     if (found < 0)
@@ -317,6 +317,7 @@ static struct lane *claim_lane(fastprom_t *fp, fastprom_error_t *err)
     fp_unlock(fp);
     if (found < 0) {
         fp_free(lane);
+        /* When folding failed, err already holds why no slot came free. */
         fp_fail(err, FASTPROM_EFULL,
                 "segment %s: all %u writer slots are held by live threads; create it with more (FASTPROM_SLOTS)",
                 fp->path, fp->geo.max_slots);
@@ -423,18 +424,18 @@ static unsigned char *append_entry(fastprom_t *fp, struct lane *lane, const fast
     return p + sizeof *entry;
 }
 
-static int grow_cells(struct lane *lane, uint32_t id)
+static bool grow_cells(struct lane *lane, uint32_t id)
 {
     uint32_t cap = lane->cap ? lane->cap : 64;
     while (cap <= id)
         cap *= 2;
     void **cells = fp_realloc(lane->cells, cap * sizeof *cells);
     if (!cells)
-        return -1;
+        return false;
     memset(cells + lane->cap, 0, (cap - lane->cap) * sizeof *cells);
     lane->cells = cells;
     lane->cap = cap;
-    return 0;
+    return true;
 }
 
 static void dropped(fastprom_t *fp, int *rc, int code)
@@ -459,7 +460,7 @@ static void *refused(fastprom_t *fp, const fastprom_series_t *s, int *rc, int co
 void *fp_cells_slow(fastprom_series_t *s, int *rc)
 {
     fastprom_t *fp = s->family->fp;
-    fastprom_error_t err;
+    fastprom_error_t err = {0};
     /* Known full: no lock, no slot scan, straight to the shared cells. */
     const struct fp_tls_ent *mine = fp_tls ? &fp_tls->ent[fp->attach] : NULL;
     int has_lane = mine && mine->serial == fp->serial && mine->lane;
@@ -473,7 +474,7 @@ void *fp_cells_slow(fastprom_series_t *s, int *rc)
         return refused(fp, s, rc, FASTPROM_EFULL);
     if (!cells) {
         pthread_mutex_lock(&fp->mu);
-        if (s->id < lane->cap || grow_cells(lane, s->id) == 0)
+        if (s->id < lane->cap || grow_cells(lane, s->id))
             cells = append_entry(fp, lane, s, &err);
         else
             err.code = FASTPROM_ENOMEM;
@@ -492,7 +493,7 @@ void *fp_cells_slow(fastprom_series_t *s, int *rc)
 double *fp_gauge_slow(fastprom_series_t *s, int *rc)
 {
     fastprom_t *fp = s->family->fp;
-    fastprom_error_t err;
+    fastprom_error_t err = {0};
     uint64_t epoch = atomic_load(&fp_fork_epoch);
     unsigned char *cells = NULL;
     pthread_mutex_lock(&fp->mu);

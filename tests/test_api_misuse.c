@@ -49,6 +49,7 @@ static const char *const covered[] = {
     "fastprom_stat",
     "fastprom_type_name",
     "fastprom_update_ready",
+    "fastprom_default_path",
 };
 
 /* The call returned `code` and, with an err, said so in one non-empty line. */
@@ -104,6 +105,12 @@ START_TEST(descriptions_and_names_take_any_number)
     for (int c = FASTPROM_ERDONLY; c <= 0; c++)
         ck_assert_str_ne(fastprom_strerror(c), "unknown fastprom error");
     ck_assert_str_eq(fastprom_version(), FASTPROM_VERSION);
+    setenv("FASTPROM_PATH", "/dev/shm/elsewhere", 1);
+    ck_assert_str_eq(fastprom_default_path(), "/dev/shm/elsewhere");
+    setenv("FASTPROM_PATH", "", 1);
+    ck_assert_str_eq(fastprom_default_path(), FASTPROM_DEFAULT_PATH);
+    unsetenv("FASTPROM_PATH");
+    ck_assert_str_eq(fastprom_default_path(), FASTPROM_DEFAULT_PATH);
     const int bad[] = {INT_MIN, -1, 0, FASTPROM_NTYPES, INT_MAX};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_ptr_null(fastprom_type_name(bad[i]));

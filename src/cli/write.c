@@ -109,9 +109,8 @@ int cmd_init(const char *path, int argc, char **argv)
         return rc;
     if (optind < argc)
         return cli_usage(cmd, "unexpected argument \"%s\": see fastprom init --help", argv[optind]);
-    const char *target = path ? path : getenv("FASTPROM_PATH");
     struct stat before;
-    int existed = stat(target && target[0] ? target : FASTPROM_DEFAULT_PATH, &before) == 0;
+    int existed = stat(path && *path ? path : fastprom_default_path(), &before) == 0;
     fastprom_t *fp = cli_open(cmd, path, &opt, &rc);
     if (!fp)
         return rc;

@@ -26,7 +26,7 @@ import sys
 # new file) are checked for cycles only; list a new library file here.
 LAYERS = [
     # definitions and helpers that know nothing of a segment's life
-    ["layout", "geometry", "handle", "str", "error", "testpoint", "types", "names", "sketch", "arena", "buf", "fmt", "put", "mem"],
+    ["layout", "geometry", "handle", "str", "wallclock", "error", "testpoint", "types", "names", "sketch", "arena", "buf", "fmt", "put", "mem"],
     # mapping and allocators
     ["options", "segment", "alloc", "chain", "records"],
     # the slot table and slot liveness
