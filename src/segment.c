@@ -76,8 +76,8 @@ static int build_in_fd(int fd, const struct fp_resolved *r, fastprom_error_t *er
     return rc;
 }
 
-/* Returns 0 after creating the segment at path, 1 when somebody else's
- * segment appeared there first, or an error. */
+/* Makes sure a segment exists at path: 0 once this process created it or
+ * somebody else's appeared there first (either way, open what is there). */
 static int create_at(const char *path, const struct fp_resolved *r, fastprom_error_t *err)
 {
     char tmp[PATH_MAX];
@@ -94,12 +94,8 @@ static int create_at(const char *path, const struct fp_resolved *r, fastprom_err
     if (!rc)
         rc = build_in_fd(fd, r, err);
     close(fd);
-    if (!rc && link(tmp, path) < 0) {
-        if (errno == EEXIST)
-            rc = 1;
-        else
-            rc = fp_fail_errno(err, "cannot publish segment %s", path);
-    }
+    if (!rc && link(tmp, path) < 0 && errno != EEXIST)
+        rc = fp_fail_errno(err, "cannot publish segment %s", path);
     unlink(tmp);
     return rc;
 }
@@ -166,9 +162,8 @@ static int open_file(fastprom_t *fp, const struct fp_resolved *r, fastprom_error
             return fp_fail(err, FASTPROM_ENOENT, "segment %s does not exist; start a writer (or `fastprom init`) first",
                            fp->path);
         int rc = create_at(fp->path, r, err);
-        if (rc < 0)
+        if (rc)
             return rc;
-        /* Created (0) or lost the race (1): either way, open what is there. */
     }
     return fp_fail(err, FASTPROM_ESYS, "segment %s keeps disappearing while being opened", fp->path);
 }
