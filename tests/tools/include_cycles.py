@@ -83,7 +83,11 @@ def nm_symbols(obj):
 
 
 def call_graph(root, objdir):
-    objs = sorted(f for f in os.listdir(objdir) if f.endswith(".o"))
+    # Only objects of sources that exist: a stale one would bring back edges
+    # of code that is gone.
+    objs = sorted(
+        f for f in os.listdir(objdir) if f.endswith(".o") and os.path.isfile(os.path.join(root, f[:-2] + ".c"))
+    )
     if not objs:
         sys.exit("include_cycles: no object files in %s; build first" % objdir)
     defined, used = {}, {}
