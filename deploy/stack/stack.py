@@ -114,6 +114,10 @@ def run():
         print("\nstopping", flush=True)
         return 0
     finally:
+        # A second Ctrl-C (or `timeout -s INT` repeating itself) must not cut
+        # the shutdown short and leave servers running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if traffic:
             traffic.stop()
         for proc in reversed(started):

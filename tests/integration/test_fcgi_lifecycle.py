@@ -306,12 +306,15 @@ class Lifecycle(unittest.TestCase):
     def test_root_drops_to_the_configured_user_after_binding(self):
         nobody = pwd.getpwnam("nobody")
         worker = harness.start_worker(self.tmp, self.segment, args=["--user", "nobody"], testcase=self)
+        # The kernel accepts connections into the backlog as soon as the
+        # socket listens, before the drop; an answered request comes from a
+        # serving thread, which starts only after it.
+        self.assertEqual(harness.fastcgi_request(worker.socket, GET_LIVE)[0], 200)
         with open(f"/proc/{worker.pid}/status") as f:
             uids = [line.split()[1:] for line in f if line.startswith(("Uid:", "Gid:"))]
         self.assertEqual(uids[0], [str(nobody.pw_uid)] * 4)
         self.assertEqual(uids[1], [str(nobody.pw_gid)] * 4)
         self.assertEqual(os.stat(worker.socket).st_uid, nobody.pw_uid)
-        self.assertEqual(harness.fastcgi_request(worker.socket, GET_LIVE)[0], 200)
 
 
 if __name__ == "__main__":
