@@ -549,7 +549,7 @@ static void set_num(napi_env env, napi_value obj, const char *name, double v)
         napi_set_named_property(env, obj, name, n);
 }
 
-/* stat(seg) -> {size, used, families, series, ..., droppedSeries, droppedUpdates} */
+/* stat(seg) -> {size, used, families, series, ..., droppedSeries, droppedUpdates, fallbackUpdates} */
 static napi_value js_stat(napi_env env, napi_callback_info info)
 {
     napi_value o;
@@ -574,6 +574,7 @@ static napi_value js_stat(napi_env env, napi_callback_info info)
     set_num(env, o, "processesLive", st.processes_live);
     set_num(env, o, "droppedSeries", (double)st.dropped_series);
     set_num(env, o, "droppedUpdates", (double)st.dropped_updates);
+    set_num(env, o, "fallbackUpdates", (double)st.fallback_updates);
     set_num(env, o, "foldedSlots", (double)st.folded_slots);
     set_num(env, o, "repairs", (double)st.repairs);
     return o;

@@ -249,3 +249,11 @@ test('AggregatorRegistry.clusterMetrics() renders the whole segment in its conte
   assert.strictEqual(register.contentType, Registry.PROMETHEUS_CONTENT_TYPE);
   assert.throws(() => client.AggregatorRegistry.aggregate([]), /not needed/);
 });
+
+test("segmentInfo: the shared segment's figures, the full segment's shared-cell updates among them", () => {
+  const info = client.segmentInfo();
+  assert.strictEqual(typeof info.path, 'string');
+  for (const key of ['size', 'used', 'series', 'droppedSeries', 'droppedUpdates', 'fallbackUpdates'])
+    assert.strictEqual(typeof info.stat[key], 'number', `stat has no number ${key}`);
+  assert.ok(info.stat.used <= info.stat.size);
+});
