@@ -67,7 +67,7 @@ void fcgi_app_scratch_give(fcgi_app_t *app, fcgi_scratch_t *sc)
 fcgi_app_t *fcgi_app_new(fcgi_config_t *cfg, char *err, size_t errlen)
 {
     fcgi_app_t *app = calloc(1, sizeof *app);
-    fastprom_error_t ferr = {0};
+    char self_err[FASTPROM_ERROR_TEXT_LENGTH + 64] = "out of memory";
     if (!app) {
         snprintf(err, errlen, "out of memory");
         fcgi_config_free(cfg);
@@ -83,10 +83,10 @@ fcgi_app_t *fcgi_app_new(fcgi_config_t *cfg, char *err, size_t errlen)
     app->config = cfg;
     app->started_monotonic = fcgi_monotonic_seconds();
     app->source = fcgi_source_new();
-    app->self = fcgi_selfmetrics_new(cfg->threads, &ferr);
+    app->self = fcgi_selfmetrics_new(cfg->threads, self_err, sizeof self_err);
     app->share = fcgi_share_new(FCGI_SHARE_KEYS);
     if (!app->source || !app->self || !app->share) {
-        snprintf(err, errlen, "cannot set up the worker: %s", app->self ? "out of memory" : ferr.text);
+        snprintf(err, errlen, "cannot set up the worker: %s", app->self ? "out of memory" : self_err);
         fcgi_app_free(app);
         return NULL;
     }

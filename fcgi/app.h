@@ -3,6 +3,11 @@
  * whole on SIGHUP), the application's segment, the self-metrics, and the
  * counters every thread updates (in-flight renders, render errors), and the
  * rounds in which identical scrapes share one render.
+ *
+ * Errors in the worker, one convention: a function that can fail returns 0
+ * or -1 (or NULL) and writes one line naming what failed and the fix into
+ * the caller's `char *err, size_t errlen`. fastprom_error_t appears only at
+ * calls into libfastprom, whose text is copied into that line.
  */
 #ifndef FCGI_APP_H
 #define FCGI_APP_H

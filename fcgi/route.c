@@ -203,7 +203,7 @@ static void render(fcgi_app_t *app, const fcgi_config_t *cfg, fcgi_scratch_t *sc
         opt.exclude = NULL;
         opt.nexclude = 0;
         opt.flags &= ~FASTPROM_RENDER_NO_EOF;
-        if (fcgi_selfmetrics_render(app->self, &opt, &sc->render, &err) != 0) {
+        if (fcgi_selfmetrics_render(app->self, &opt, &sc->render) != 0) {
             /* The application's families are what matters: serve them. */
             fcgi_selfmetrics_render_error(app->self, "self");
             if (format == FASTPROM_FORMAT_OPENMETRICS && append(&sc->render, OPENMETRICS_EOF, 6) != 0) {

@@ -61,26 +61,17 @@ static int define(fastprom_t *fp, const family_spec_t *spec, fastprom_error_t *e
     return *spec->slot ? 0 : -1;
 }
 
-fcgi_selfmetrics_t *fcgi_selfmetrics_new(unsigned threads, fastprom_error_t *err)
+/* Opens the private segment and defines every family; on failure the
+ * library's reason is in *err and sm is left for fcgi_selfmetrics_free. */
+static int build(fcgi_selfmetrics_t *sm, unsigned threads, fastprom_error_t *err)
 {
-    fcgi_selfmetrics_t *sm = calloc(1, sizeof *sm);
-    if (!sm) {
-        if (err) {
-            err->code = FASTPROM_ENOMEM;
-            strcpy(err->text, "out of memory for the worker's self-metrics");
-        }
-        return NULL;
-    }
-    pthread_mutex_init(&sm->mirror_lock, NULL);
     fastprom_options_t opt = {0};
     opt.flags = FASTPROM_PRIVATE;
     opt.size = 1u << 20;
     opt.max_slots = threads + 4; /* the worker threads, main, and spares */
     sm->fp = fastprom_open(&opt, err);
-    if (!sm->fp) {
-        fcgi_selfmetrics_free(sm);
-        return NULL;
-    }
+    if (!sm->fp)
+        return -1;
     const fastprom_gauge_mode_t SUM = FASTPROM_GAUGE_LIVESUM, LAST = FASTPROM_GAUGE_MOSTRECENT;
     const family_spec_t specs[] = {
         {&sm->scrape_duration, FASTPROM_HISTOGRAM, "fastprom_scrape_duration_seconds",
@@ -133,15 +124,26 @@ fcgi_selfmetrics_t *fcgi_selfmetrics_new(unsigned threads, fastprom_error_t *err
         {&sm->open_fds, FASTPROM_GAUGE, "process_open_fds", "Number of open file descriptors.", NULL, NULL, LAST},
         {&sm->max_fds, FASTPROM_GAUGE, "process_max_fds", "Maximum number of open file descriptors.", NULL, NULL, LAST},
     };
-    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
-        if (define(sm->fp, &specs[i], err) != 0) {
-            fcgi_selfmetrics_free(sm);
-            return NULL;
-        }
-    }
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
+        if (define(sm->fp, &specs[i], err) != 0)
+            return -1;
     const char *version = fastprom_version();
     fastprom_series_t *info = fastprom_series(sm->build_info, &version, NULL, err);
-    if (!info || fastprom_set(info, 1) != 0) {
+    return info && fastprom_set(info, 1) == 0 ? 0 : -1;
+}
+
+fcgi_selfmetrics_t *fcgi_selfmetrics_new(unsigned threads, char *err, size_t errlen)
+{
+    fcgi_selfmetrics_t *sm = calloc(1, sizeof *sm);
+    if (!sm) {
+        snprintf(err, errlen, "out of memory for the worker's self-metrics");
+        return NULL;
+    }
+    pthread_mutex_init(&sm->mirror_lock, NULL);
+    fastprom_error_t ferr = {0};
+    if (build(sm, threads, &ferr) != 0) {
+        snprintf(err, errlen, "cannot set up the worker's self-metrics: %s",
+                 ferr.text[0] ? ferr.text : "out of memory");
         fcgi_selfmetrics_free(sm);
         return NULL;
     }
@@ -271,9 +273,9 @@ static void observe_process(fcgi_selfmetrics_t *sm)
     set(sm->max_fds, NULL, ps.max_fds);
 }
 
-int fcgi_selfmetrics_render(fcgi_selfmetrics_t *sm, const fastprom_render_options_t *opt, fastprom_buf_t *out,
-                            fastprom_error_t *err)
+int fcgi_selfmetrics_render(fcgi_selfmetrics_t *sm, const fastprom_render_options_t *opt, fastprom_buf_t *out)
 {
     observe_process(sm);
-    return fastprom_render(sm->fp, opt, out, err);
+    fastprom_error_t err;
+    return fastprom_render(sm->fp, opt, out, &err) == 0 ? 0 : -1;
 }

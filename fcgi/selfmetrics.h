@@ -23,8 +23,9 @@ typedef struct fcgi_segment_observation {
     int health_status; /* 0 pass, 1 warn, 2 fail */
 } fcgi_segment_observation_t;
 
-/* threads: how many worker threads will write (each takes a writer slot). */
-fcgi_selfmetrics_t *fcgi_selfmetrics_new(unsigned threads, fastprom_error_t *err);
+/* threads: how many worker threads will write (each takes a writer slot).
+ * NULL with the reason in err on failure. */
+fcgi_selfmetrics_t *fcgi_selfmetrics_new(unsigned threads, char *err, size_t errlen);
 void fcgi_selfmetrics_free(fcgi_selfmetrics_t *sm);
 
 /* A render route begins / ends. format: "text", "openmetrics" or "json". */
@@ -45,8 +46,9 @@ void fcgi_selfmetrics_connection_dropped(fcgi_selfmetrics_t *sm, const char *rea
 void fcgi_selfmetrics_observe(fcgi_selfmetrics_t *sm, const fcgi_segment_observation_t *obs);
 
 /* Refreshes the process_* figures, then renders the worker's families
- * (opt->prefix should be NULL: these names are fixed). */
-int fcgi_selfmetrics_render(fcgi_selfmetrics_t *sm, const fastprom_render_options_t *opt, fastprom_buf_t *out,
-                            fastprom_error_t *err);
+ * (opt->prefix should be NULL: these names are fixed). -1 when the private
+ * segment cannot be rendered (out of memory): the caller counts it and
+ * serves the application's families without these. */
+int fcgi_selfmetrics_render(fcgi_selfmetrics_t *sm, const fastprom_render_options_t *opt, fastprom_buf_t *out);
 
 #endif
