@@ -50,7 +50,7 @@ def anchors():
         scrape_ms, _ = bench_python.multiproc_scrape_ms(directory)
         hot_dir = os.path.join(tmp, "hot")
         os.mkdir(hot_dir)
-        hot = bench_python.hot_path_in_subprocess(multiproc_dir=hot_dir)
+        _, hot, _ = bench_python.hot_paths(hot_dir)  # prometheus_client multiprocess
         return scrape_ms, hot
     finally:
         shutil.rmtree(tmp, True)

@@ -21,8 +21,10 @@ def main():
     # A C benchmark with a Python twin (bench_core + bench_core.py) is run
     # by the twin, which adds the anchor and the ratios.
     twins = {os.path.basename(p)[:-3] for p in drivers}
+    # Only the programs: the build leaves the compiler's .d and .o files beside them.
     benches = [p for p in sorted(glob.glob(os.path.join(BUILD, "bench", "bench_*")))
-               if os.path.basename(p) not in twins]
+               if os.path.isfile(p) and os.access(p, os.X_OK) and "." not in os.path.basename(p)
+               and os.path.basename(p) not in twins]
     benches += drivers
     failed = []
     for path in benches:
