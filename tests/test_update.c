@@ -718,6 +718,7 @@ static Suite *update_suite(void)
 
     tc = tcase_create("full");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60); /* 1,000 series looked up in the JSON view: seconds under ASan on a busy host */
     tcase_add_test(tc, refused_first_update_keeps_the_threads_other_cells);
     suite_add_tcase(s, tc);
 
