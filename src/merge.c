@@ -115,6 +115,18 @@ static double load_f64(const void *p)
     return atomic_load_explicit((_Atomic double *)p, memory_order_relaxed);
 }
 
+/* Adds n bucket counts and the sum that follows them (a writer's histogram
+ * cells, or the shared ones) to a; the sum shares the counts' array. */
+static void add_histogram_cells(struct acc *a, const unsigned char *c, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        a->more->counts[i] += load_u64(c + 8 * i);
+    double sum;
+    memcpy(&sum, &a->more->counts[n], sizeof sum);
+    sum += load_f64(c + 8 * n);
+    memcpy(&a->more->counts[n], &sum, sizeof sum);
+}
+
 /* The validated family of series record s (NULL s: NULL). A writer's
  * entries cycle through a few families: each family record is validated once
  * per pass, not once per entry. */
@@ -168,12 +180,7 @@ static int accumulate(struct pass *p, const struct fp_entry *e, int live, uint32
         break;
     case FASTPROM_HISTOGRAM: {
         uint32_t n = f->nbounds + 1;
-        for (uint32_t i = 0; i < n; i++)
-            a->more->counts[i] += load_u64(c + 8 * i);
-        double sum;
-        memcpy(&sum, &a->more->counts[n], sizeof sum);
-        sum += load_f64(c + 8 * n);
-        memcpy(&a->more->counts[n], &sum, sizeof sum);
+        add_histogram_cells(a, c, n);
         for (uint32_t i = 0; a->more->ex && i < n; i++)
             newest_exemplar(&a->more->ex[i], (const struct fp_exemplar *)(c + 8 * (n + 1)) + i);
         break;
@@ -276,13 +283,7 @@ static int merge_shared(struct pass *p)
         if (!a)
             return fp_pass_nomem(p);
         if (f->type == FASTPROM_HISTOGRAM) {
-            uint32_t n = f->nbounds + 1;
-            for (uint32_t i = 0; i < n; i++)
-                a->more->counts[i] += load_u64(c + 8 * i);
-            double sum;
-            memcpy(&sum, &a->more->counts[n], sizeof sum);
-            sum += load_f64(c + 8 * n);
-            memcpy(&a->more->counts[n], &sum, sizeof sum);
+            add_histogram_cells(a, c, f->nbounds + 1);
         } else { /* counter, summary: integral part or count, then a sum */
             a->u0 += load_u64(c);
             a->d0 += load_f64(c + 8);
