@@ -30,14 +30,7 @@ def start_node_app(script, tmp, segment, testcase, env=None, name="node", health
                                  testcase=testcase)
     proc.port = port
     if health:
-        def ready():
-            if not proc.alive():
-                raise AssertionError(f"{name} exited with {proc.returncode}:\n{proc.log()}")
-            return harness.http_get(f"http://127.0.0.1:{port}/health", timeout=2).status == 200
-        try:
-            harness.wait_until(ready, 30, interval=0.1, what=f"{name} on port {port}")
-        except TimeoutError:
-            raise AssertionError(f"{name} did not come up:\n{proc.log()}")
+        python_support.wait_healthy(proc, name)
     return proc
 
 

@@ -107,16 +107,21 @@ def start_app_server(kind, target, tmp, segment, port=None, args=(), testcase=No
         full_env["PYTHONPATH"] = extra_path + os.pathsep + full_env["PYTHONPATH"]
     proc = harness.start_process(argv, tmp, name or kind, env=full_env, testcase=testcase)
     proc.port = port
+    wait_healthy(proc, kind)
+    return proc
 
+
+def wait_healthy(proc, name):
+    """Waits until the app process answers GET /health on proc.port with 200;
+    an AssertionError with its log if it exits or does not come up in 30 s."""
     def ready():
         if not proc.alive():
-            raise AssertionError(f"{kind} exited with {proc.returncode}:\n{proc.log()}")
-        return harness.http_get(f"http://127.0.0.1:{port}/health", timeout=2).status == 200
+            raise AssertionError(f"{name} exited with {proc.returncode}:\n{proc.log()}")
+        return harness.http_get(f"http://127.0.0.1:{proc.port}/health", timeout=2).status == 200
     try:
-        harness.wait_until(ready, 30, interval=0.1, what=f"{kind} on port {port}")
+        harness.wait_until(ready, 30, interval=0.1, what=f"{name} on port {proc.port}")
     except TimeoutError:
-        raise AssertionError(f"{kind} did not come up:\n{proc.log()}")
-    return proc
+        raise AssertionError(f"{name} did not come up:\n{proc.log()}")
 
 
 SITE = """server {
