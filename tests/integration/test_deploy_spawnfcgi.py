@@ -88,8 +88,11 @@ class SpawnFcgiTest(unittest.TestCase):
              "-G", "nogroup", "-n", "--", WORKER, "--config", CONF, "--segment", segment],
             tmp, "spawn-fcgi", testcase=self)
         wait_listening(spawn, sock)
-        # -n: spawn-fcgi became the worker, socket on fd 0, as nobody.
-        self.assertEqual(os.readlink(f"/proc/{spawn.pid}/exe"), os.path.realpath(WORKER))
+        # -n: spawn-fcgi becomes the worker, socket on fd 0, as nobody. It
+        # listens before it execs, so a connectable socket does not yet mean
+        # the exec happened (CI once read /proc/PID/exe in between).
+        harness.wait_until(lambda: os.readlink(f"/proc/{spawn.pid}/exe") == os.path.realpath(WORKER), 10,
+                           what="spawn-fcgi to exec the worker")
         self.assertTrue(os.readlink(f"/proc/{spawn.pid}/fd/0").startswith("socket:"))
         self.assertEqual(os.stat(f"/proc/{spawn.pid}").st_uid, 65534)
         st = os.stat(sock)
