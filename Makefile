@@ -47,7 +47,10 @@ CFLAGS += -std=c11 $(OPT) $(WARN) -fPIC -fvisibility=hidden -pthread
 DEPFLAGS := -MMD -MP
 LDFLAGS += $(LDSAN) -pthread
 
-LIB_LIBS := -ljansson -lm
+# The library needs libm alone (pthreads come with -pthread); jansson is for the
+# programs on it (CLI, worker, fastprom-nginxlog) and the tests that parse JSON.
+LIB_LIBS := -lm
+JSON_LIBS := -ljansson
 FCGI_LIBS := -lfcgi -ljansson -lz -lm
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm)
 
@@ -120,7 +123,8 @@ $(BUILD)/obj/fcgi/%.o: fcgi/%.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(SO): $(LIB_OBJS)
-	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined $(LDFLAGS) -o $@.$(VERSION) $^ $(LIB_LIBS)
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined $(LDFLAGS) -o $@.$(VERSION) $^ \
+	  -Wl,--push-state,--no-as-needed $(LIB_LIBS) -Wl,--pop-state
 	ln -sf libfastprom.so.$(VERSION) $(BUILD)/$(SONAME)
 	ln -sf $(SONAME) $@
 
@@ -131,7 +135,7 @@ $(A): $(LIB_OBJS)
 # The CLI and the worker link the static library: one file to install, and
 # internal helpers (formatting, validation) stay hidden.
 $(CLI): $(CLI_OBJS) $(A)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(A) $(LIB_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(A) $(LIB_LIBS) $(JSON_LIBS)
 
 $(FCGI): $(FCGI_OBJS) $(A)
 	$(CC) $(LDFLAGS) -o $@ $(FCGI_OBJS) $(A) $(FCGI_LIBS)
@@ -158,7 +162,7 @@ $(BUILD)/obj/tests/test_fcgi_%.o: tests/test_fcgi_%.c
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SUPPORT_OBJS) $(A)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $< $(SUPPORT_OBJS) $(A) $(LDFLAGS) $(LIB_LIBS) $(CHECK_LIBS)
+	$(CC) -o $@ $< $(SUPPORT_OBJS) $(A) $(LDFLAGS) $(LIB_LIBS) $(JSON_LIBS) $(CHECK_LIBS)
 
 # The worker's own modules (tests/test_fcgi_*.c) link its objects too.
 $(BUILD)/tests/test_fcgi_%: $(BUILD)/obj/tests/test_fcgi_%.o $(SUPPORT_OBJS) $(FCGI_LIB_OBJS) $(A)
@@ -196,7 +200,7 @@ $(FUZZ_DIR)/obj/fuzz_reader.o: tests/fuzz/fuzz_reader.c
 	$(CLANG) $(FUZZ_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(FUZZ_BIN): $(FUZZ_OBJS)
-	$(CLANG) -fsanitize=fuzzer $(FUZZ_SAN) -pthread -o $@ $^ $(LIB_LIBS)
+	$(CLANG) -fsanitize=fuzzer $(FUZZ_SAN) -pthread -o $@ $^ $(LIB_LIBS) $(JSON_LIBS)
 
 fuzz-smoke: $(FUZZ_BIN)
 	@mkdir -p $(FUZZ_DIR)/corpus
@@ -303,15 +307,15 @@ $(BUILD)/obj/nginxlog/%.o: src/nginxlog/%.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(NGINXLOG): $(NGINXLOG_OBJS) $(A)
-	$(CC) $(LDFLAGS) -o $@ $(NGINXLOG_OBJS) $(A) $(LIB_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(NGINXLOG_OBJS) $(A) $(LIB_LIBS) $(JSON_LIBS)
 
 $(BUILD)/tests/test_nginxlog_%: $(BUILD)/obj/tests/test_nginxlog_%.o $(SUPPORT_OBJS) $(NGINXLOG_LIB_OBJS) $(A)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $< $(SUPPORT_OBJS) $(NGINXLOG_LIB_OBJS) $(A) $(LDFLAGS) $(LIB_LIBS) $(CHECK_LIBS)
+	$(CC) -o $@ $< $(SUPPORT_OBJS) $(NGINXLOG_LIB_OBJS) $(A) $(LDFLAGS) $(LIB_LIBS) $(JSON_LIBS) $(CHECK_LIBS)
 
 $(BUILD)/bench/bench_nginxlog: tests/bench/bench_nginxlog.c $(NGINXLOG_LIB_OBJS) $(A)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests/support $(CFLAGS) $(DEPFLAGS) -O2 -Wno-missing-prototypes -o $@ $< $(NGINXLOG_LIB_OBJS) $(A) $(LDFLAGS) $(LIB_LIBS)
+	$(CC) $(CPPFLAGS) -Itests/support $(CFLAGS) $(DEPFLAGS) -O2 -Wno-missing-prototypes -o $@ $< $(NGINXLOG_LIB_OBJS) $(A) $(LDFLAGS) $(LIB_LIBS) $(JSON_LIBS)
 
 # The parser, routes and configuration, with what the configuration reads files with.
 NGINXLOG_FUZZ_SRCS := tests/fuzz/fuzz_nginxlog_line.c src/nginxlog/line.c src/nginxlog/route.c src/nginxlog/config.c \

@@ -151,13 +151,21 @@ class StagedInstallTest(unittest.TestCase):
         ldd = run(["ldd", exe], env=env).stdout
         self.assertRegex(ldd, rf"libfastprom\.so\.0 => {re.escape(self.staged('/usr/lib'))}/libfastprom\.so\.0 ")
 
+    def test_library_needs_only_libm_and_libc(self):
+        # jansson is for the CLI, the worker and fastprom-nginxlog: an
+        # application linking libfastprom must not load it.
+        dynamic = run(["readelf", "-d", self.staged("/usr/lib/libfastprom.so.0")]).stdout
+        needed = sorted(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", dynamic))
+        self.assertEqual(needed, ["libc.so.6", "libm.so.6"], dynamic)
+
     def test_pkg_config_static(self):
         env = dict(os.environ, PKG_CONFIG_PATH=self.staged("/usr/lib/pkgconfig"), PKG_CONFIG_LIBDIR="",
                    PKG_CONFIG_SYSROOT_DIR=self.dest, PKG_CONFIG_ALLOW_SYSTEM_CFLAGS="1",
                    PKG_CONFIG_ALLOW_SYSTEM_LIBS="1")
         flags = run(["pkg-config", "--static", "--cflags", "--libs", "fastprom"], env=env).stdout.split()
-        for private in ("-ljansson", "-lm", "-pthread"):
+        for private in ("-lm", "-pthread"):
             self.assertIn(private, flags)
+        self.assertNotIn("-ljansson", flags)
         # -l:libfastprom.a makes the linker take the archive, as a static-only
         # install would.
         flags = ["-l:libfastprom.a" if f == "-lfastprom" else f for f in flags]
