@@ -8,7 +8,7 @@ exported families back through the worker's /metrics.
     nginxlog_http_extra(socket_path)               -> the snippet, adapted
     start_stack(testcase, site, config=None)       -> Stack(tmp, segment, daemon, worker, nginx)
     Stack.metrics()                                -> [(name, labels, value)] from /metrics
-    Stack.wait_datagrams(n)                        -> waits until the daemon received n
+    Stack.wait_datagrams(n)                        -> waits until the daemon received and recorded n
 """
 import os
 
@@ -33,14 +33,29 @@ class Stack:
         """Sum of the samples called name whose labels include `labels`."""
         return sum(v for n, l, v in self.metrics() if n == name and all(l.get(k) == x for k, x in labels.items()))
 
+    def processed(self, samples=None):
+        """Datagrams the daemon is done with: recorded, malformed or dropped.
+        It counts a datagram as received before it parses and records it, and
+        as one of these three last, so once they reach n, every update of the
+        first n datagrams is in the segment."""
+        samples = self.metrics() if samples is None else samples
+        return sum(v for name, _, v in samples
+                   if name in ("nginxlog_lines_recorded_total", "nginxlog_malformed_total", "nginxlog_dropped_total"))
+
     def wait_datagrams(self, n, timeout=10):
+        """Waits until the daemon received and finished n datagrams; returns
+        how many it received (n, unless more came)."""
         try:
-            harness.wait_until(lambda: self.value("nginxlog_datagrams_total") >= n, timeout,
-                               what=f"fastprom-nginxlog to receive {n} datagrams")
+            # Not nginxlog_datagrams_total >= n: a scrape between the receive
+            # and the record would show the datagram counted but its request
+            # not yet in nginx_http_requests_total.
+            harness.wait_until(lambda: self.processed() >= n, timeout,
+                               what=f"fastprom-nginxlog to receive and record {n} datagrams")
         except TimeoutError as e:
             with open(os.path.join(self.tmp, "nginx", "error.log"), errors="replace") as f:
                 errors = f.read()[-2000:]
-            raise AssertionError(f"{e}; received {self.value('nginxlog_datagrams_total')}\n"
+            raise AssertionError(f"{e}; received {self.value('nginxlog_datagrams_total')}, "
+                                 f"finished {self.processed()}\n"
                                  f"daemon log:\n{self.daemon.log()[-2000:]}\nnginx error.log:\n{errors}")
         return self.value("nginxlog_datagrams_total")
 

@@ -35,15 +35,26 @@ class Burst(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         served = stack.stub_requests() - base - 1
 
-        def settled():  # the daemon has read everything nginx could send
-            got = stack.value("nginxlog_datagrams_total")
+        def total(samples, name, **labels):
+            return sum(v for n, l, v in samples if n == name and all(l.get(k) == x for k, x in labels.items()))
+
+        def counts():
+            m = stack.metrics()
+            return (total(m, "nginxlog_datagrams_total"),
+                    total(m, "nginx_http_requests_total", route="/items/{id}", status="200"),
+                    total(m, "nginxlog_lines_recorded_total"),
+                    total(m, "nginxlog_malformed_total") + total(m, "nginxlog_dropped_total"))
+
+        # The daemon has read everything nginx could send: every figure the
+        # same in two scrapes 0.5 s apart, and all of them taken from that
+        # one scrape. Read from separate scrapes, they could straddle a
+        # datagram still being recorded (received counted, recorded not yet).
+        def settled():
+            got = counts()
             return got if got == settled.last else setattr(settled, "last", got)
         settled.last = None
-        harness.wait_until(settled, 20, interval=0.5, what="the daemon to catch up")
-        received = stack.value("nginxlog_datagrams_total")
-        exported = stack.value("nginx_http_requests_total", route="/items/{id}", status="200")
-        recorded = stack.value("nginxlog_lines_recorded_total")
-        other = stack.value("nginxlog_malformed_total") + stack.value("nginxlog_dropped_total")
+        received, exported, recorded, other = harness.wait_until(settled, 20, interval=0.5,
+                                                                 what="the daemon to catch up")
         print(f"\n  wrk: nginx served {served}, exported {exported:.0f}, lost {served - exported:.0f} "
               f"({(served - exported) / served:.2%})", end=" ")
         self.assertGreater(served, 1000)
