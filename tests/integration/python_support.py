@@ -11,7 +11,9 @@
  - start_stack(): that app server + fastprom-fcgi + nginx with the
    application at "location /" and the shipped snippet for /metrics;
  - run_load(): N client threads, each with one keep-alive connection to
-   nginx, sending a fixed list of requests; returns the statuses seen.
+   nginx, sending a fixed list of requests; returns the statuses seen;
+ - wait_recorded(): waits until /metrics counts those requests (the
+   middleware records a request just after its answer went out).
 Servers come from harness.py (free ports, temp dirs, stopped by PID).
 """
 import collections
@@ -149,6 +151,27 @@ class Stack:
 
     def metrics(self):
         return scrape(self.url("/metrics"))
+
+
+def wait_recorded(stack, requests, exceptions=None, timeout=10):
+    """Waits until /metrics shows `requests` requests wholly recorded (and
+    `exceptions`, {exception name: count}); returns that scrape's samples.
+
+    The HTTP middleware (Python's and Node's) records a request once its
+    response has gone out (WSGI close(), after the ASGI app's last send,
+    Express' 'finish'), so a client can hold its answer before the request
+    is counted: reading /metrics right after a load could miss the last
+    few. The duration observation and then the exception count are a
+    request's last updates; once they are in, its other counts are too."""
+    def done():
+        samples = stack.metrics()
+        if total(samples, "http_request_duration_seconds_count") < requests:
+            return None
+        for name, n in (exceptions or {}).items():
+            if total(samples, "http_request_exceptions_total", exception=name) < n:
+                return None
+        return samples
+    return harness.wait_until(done, timeout, interval=0.1, what=f"{requests} requests recorded in /metrics")
 
 
 def start_stack(kind, target, tmp, testcase, args=(), env=None, extra_path=None):

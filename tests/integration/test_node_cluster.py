@@ -68,6 +68,9 @@ class NodeClusterTest(unittest.TestCase):
         requests, expected = workload(4000)
         statuses = python_support.run_load(stack.url(""), requests, threads=8)
         self.assertEqual(len(statuses), 4000)
+        # Express records a request on 'finish', which can come after the
+        # client has its answer: wait for the last ones, then be exact.
+        python_support.wait_recorded(stack, 4000, {"RangeError": 400})
         m = stack.metrics()
         self.assertEqual(python_support.request_counts(m), expected)
         self.assertEqual(python_support.total(m, "http_requests_total"), 4000)
@@ -131,6 +134,7 @@ class NodeClusterTest(unittest.TestCase):
         t.join(30)
         self.assertEqual(decreases, [])
         self.assertGreater(len(scrapes), 3)
+        python_support.wait_recorded(stack, 4000, {"RangeError": expected[("GET", BOOM, "500")]})
         m = stack.metrics()
         self.assertEqual(python_support.request_counts(m), expected)
         self.assertEqual(python_support.total(m, "http_requests_total"), 4000)
