@@ -134,19 +134,23 @@ class DashboardLiveTest(unittest.TestCase):
         prom = start_prometheus(tmp, [f"127.0.0.1:{nginx.port}"], f"{self.SCRAPE:g}s", testcase=self)
         prom.wait_target_up(timeout=30)
         harness.wait_until(lambda: prom.query("http_requests_total"), 15, what="application data in Prometheus")
-        # rate() over $__rate_interval (4 scrapes) needs a few scrapes of history.
-        time.sleep(6 * self.SCRAPE)
 
         dash = load_dashboard()
-        variables = self.resolve_variables(prom, dash)
         rate_interval = f"{int(4 * self.SCRAPE)}s"  # Grafana: max($__interval + scrape, 4 * scrape)
-        empty = []
-        for title, ref, expr in dashboard_targets(dash):
-            q = grafana_substitute(expr, variables, rate_interval, f"{self.SCRAPE:g}s")
-            result = prom.query(q)
-            if not result:
-                empty.append(f"{title} [{ref}]: {q}")
-        self.assertEqual(empty, [], "panel queries without data")
+
+        def empty():
+            variables = self.resolve_variables(prom, dash)  # an AssertionError while a variable has no value
+            return [f"{title} [{ref}]: {q}" for title, ref, expr in dashboard_targets(dash)
+                    if not prom.query(q := grafana_substitute(expr, variables, rate_interval, f"{self.SCRAPE:g}s"))]
+        # rate() over $__rate_interval needs a few scrapes of history, and
+        # the nginx variable and panels a datagram recorded before a scrape:
+        # wait for the data (bounded) instead of sleeping a number of scrape
+        # intervals that a loaded machine may not have scraped.
+        try:
+            harness.wait_until(lambda: not empty(), 30, interval=self.SCRAPE, what="every panel query to have data")
+        except TimeoutError:
+            pass  # the assertions below name what is missing
+        self.assertEqual(empty(), [], "panel queries without data")
         print(f"\n  {len(dashboard_targets(dash))} panel queries, each with data", end=" ")
         self.check_rules(prom)
 
@@ -176,11 +180,19 @@ class DashboardLiveTest(unittest.TestCase):
         rules = harness.wait_until(evaluated, 15, what="every rule to be evaluated")
         unhealthy = [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]
         self.assertEqual(unhealthy, [])
-        for name in ("job_route:http_requests:rate5m", "job_route:http_requests_errors:ratio_rate5m",
-                     "job:http_requests:rate5m", "job_route:http_request_duration_seconds:p99_5m",
-                     "job_server_route:nginx_http_requests:rate5m",
-                     "job_server_route:nginx_http_requests_errors:ratio_rate5m",
-                     "job_server_route:nginx_http_request_duration_seconds:p99_5m"):
+        names = ("job_route:http_requests:rate5m", "job_route:http_requests_errors:ratio_rate5m",
+                 "job:http_requests:rate5m", "job_route:http_request_duration_seconds:p99_5m",
+                 "job_server_route:nginx_http_requests:rate5m",
+                 "job_server_route:nginx_http_requests_errors:ratio_rate5m",
+                 "job_server_route:nginx_http_request_duration_seconds:p99_5m")
+        # A rule evaluated once may have run before its inputs had two
+        # samples: wait (bounded) for an evaluation that had them.
+        try:
+            harness.wait_until(lambda: all(prom.query(name) for name in names), 15, interval=self.SCRAPE,
+                               what="every recording rule to have data")
+        except TimeoutError:
+            pass  # the assertions below name the rule
+        for name in names:
             self.assertTrue(prom.query(name), f"recording rule {name} has no data")
 
 
