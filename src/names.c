@@ -123,15 +123,17 @@ void fp_labels_encode(unsigned char *out, const char *const *values, const size_
     }
 }
 
-int fp_labels_next(const unsigned char *blob, size_t blob_len, size_t *pos, const char **value, size_t *len)
+enum fp_found fp_labels_next(const unsigned char *blob, size_t blob_len, size_t *pos, const char **value, size_t *len)
 {
+    if (*pos == blob_len)
+        return FP_ABSENT;
     if (*pos > blob_len || blob_len - *pos < 2)
-        return -1;
+        return FP_CORRUPT;
     size_t l = (size_t)blob[*pos] | ((size_t)blob[*pos + 1] << 8);
     if (blob_len - *pos - 2 < l)
-        return -1;
+        return FP_CORRUPT;
     *value = (const char *)blob + *pos + 2;
     *len = l;
     *pos += 2 + l;
-    return 0;
+    return FP_FOUND;
 }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
+
 /* [a-zA-Z_:][a-zA-Z0-9_:]* */
 int fp_valid_metric_name(const char *s, size_t n);
 /* [a-zA-Z_][a-zA-Z0-9_]* */
@@ -30,8 +32,11 @@ uint32_t fp_hash(uint32_t seed, const void *p, size_t n);
  * bytes. Returns the encoded size for these lengths. */
 size_t fp_labels_encoded_size(const size_t *lens, size_t n);
 void fp_labels_encode(unsigned char *out, const char *const *values, const size_t *lens, size_t n);
-/* Walks an encoded blob: *pos is advanced; returns 0, or -1 when the blob is
- * malformed (too short). */
-int fp_labels_next(const unsigned char *blob, size_t blob_len, size_t *pos, const char **value, size_t *len);
+/* Walks an encoded blob (which may come from the segment: never trusted).
+ * FP_FOUND: the value at *pos is in *value and *len, *pos is past it.
+ * FP_ABSENT: *pos is at the end, no value is left. FP_CORRUPT: half a
+ * length, a value cut short, or *pos past the end. *pos moves only on
+ * FP_FOUND. */
+enum fp_found fp_labels_next(const unsigned char *blob, size_t blob_len, size_t *pos, const char **value, size_t *len);
 
 #endif

@@ -17,7 +17,10 @@ int fp_labels_check(struct pass *p, const unsigned char *blob, uint32_t len, uin
     for (uint32_t i = 0; i < n; i++) {
         const char *v;
         size_t vl;
-        if (fp_labels_next(blob, len, &pos, &v, &vl) < 0)
+        enum fp_found found = fp_labels_next(blob, len, &pos, &v, &vl);
+        if (found == FP_ABSENT)
+            return fp_pass_corrupt(p, "a series has fewer label values than its family has labels");
+        if (found == FP_CORRUPT)
             return fp_pass_corrupt(p, "encoded label values are truncated");
         int ok = names_every_other && i % 2 == 0 ? fp_valid_label_name(v, vl) : fp_utf8_invalid_at(v, vl) < 0;
         if (!ok)
@@ -29,7 +32,8 @@ int fp_labels_check(struct pass *p, const unsigned char *blob, uint32_t len, uin
 }
 
 /* Orders series records by their label values, value by value. The blobs
- * are not validated yet, so decoding stops safely at their end. */
+ * are not validated yet: a value fp_labels_next does not find compares as
+ * empty, and fp_labels_check refuses such a blob afterwards. */
 static int record_cmp(const void *x, const void *y, void *nlabels)
 {
     const struct fp_series *a = *(const struct fp_series *const *)x, *b = *(const struct fp_series *const *)y;

@@ -246,7 +246,7 @@ START_TEST(label_values_round_trip_with_nul_empty_and_utf8)
     for (size_t i = 0; i < n; i++) {
         const char *v;
         size_t len;
-        ck_assert_int_eq(fp_labels_next(blob, size, &pos, &v, &len), 0);
+        ck_assert_int_eq(fp_labels_next(blob, size, &pos, &v, &len), FP_FOUND);
         ck_assert_uint_eq(len, lens[i]);
         ck_assert(memcmp(v, values[i], len) == 0);
         ck_assert_ptr_eq(v, (const char *)blob + pos - len);
@@ -254,7 +254,8 @@ START_TEST(label_values_round_trip_with_nul_empty_and_utf8)
     ck_assert_uint_eq(pos, size);
     const char *v;
     size_t len;
-    ck_assert_int_eq(fp_labels_next(blob, size, &pos, &v, &len), -1);
+    ck_assert_int_eq(fp_labels_next(blob, size, &pos, &v, &len), FP_ABSENT);
+    ck_assert_uint_eq(pos, size);
 }
 END_TEST
 
@@ -276,17 +277,20 @@ START_TEST(malformed_label_blobs_are_refused)
     const char *v;
     size_t len, pos;
     pos = 0;
-    ck_assert_int_eq(fp_labels_next(blob, 1, &pos, &v, &len), -1); /* half a length */
+    ck_assert_int_eq(fp_labels_next(blob, 1, &pos, &v, &len), FP_CORRUPT); /* half a length */
     ck_assert_uint_eq(pos, 0);
-    ck_assert_int_eq(fp_labels_next(blob, 3, &pos, &v, &len), -1); /* value cut short */
-    ck_assert_int_eq(fp_labels_next(blob, sizeof blob, &pos, &v, &len), 0);
+    ck_assert_int_eq(fp_labels_next(blob, 3, &pos, &v, &len), FP_CORRUPT); /* value cut short */
+    ck_assert_int_eq(fp_labels_next(blob, sizeof blob, &pos, &v, &len), FP_FOUND);
     ck_assert_uint_eq(pos, 4);
-    ck_assert_int_eq(fp_labels_next(blob, sizeof blob, &pos, &v, &len), -1); /* says 5, has 2 */
+    ck_assert_int_eq(fp_labels_next(blob, sizeof blob, &pos, &v, &len), FP_CORRUPT); /* says 5, has 2 */
     ck_assert_uint_eq(pos, 4);
     pos = sizeof blob + 1; /* past the end */
-    ck_assert_int_eq(fp_labels_next(blob, sizeof blob, &pos, &v, &len), -1);
-    pos = sizeof blob; /* exactly at the end */
-    ck_assert_int_eq(fp_labels_next(blob, sizeof blob, &pos, &v, &len), -1);
+    ck_assert_int_eq(fp_labels_next(blob, sizeof blob, &pos, &v, &len), FP_CORRUPT);
+    ck_assert_uint_eq(pos, sizeof blob + 1);
+    pos = sizeof blob; /* exactly at the end: nothing left, nothing wrong */
+    ck_assert_int_eq(fp_labels_next(blob, sizeof blob, &pos, &v, &len), FP_ABSENT);
+    pos = 0; /* an empty blob has no value */
+    ck_assert_int_eq(fp_labels_next(blob, 0, &pos, &v, &len), FP_ABSENT);
 }
 END_TEST
 

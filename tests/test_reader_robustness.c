@@ -382,6 +382,40 @@ START_TEST(series_list_leading_into_another_family)
 }
 END_TEST
 
+/* A label blob cut short by its series' labels_len: after the first value
+ * (a well-formed blob with a value missing) and inside the second value. The
+ * reader refuses both, each with its own reason. */
+START_TEST(label_values_missing_or_cut_short)
+{
+    uint32_t sb = first_series(family_offset("http_requests"));
+    const struct fp_series *rec = (const struct fp_series *)(pristine + sb);
+    while (rec->state != FP_SERIES_LIVE) /* the newest one is removed */
+        rec = (const struct fp_series *)(pristine + (sb = rec->next));
+    ck_assert_uint_eq(((const struct fp_family *)(pristine + rec->family))->nlabels, 2);
+    uint32_t first = 2u + (rec->labels[0] | (uint32_t)rec->labels[1] << 8);
+    const struct {
+        uint32_t len;
+        const char *reason;
+    } cuts[] = {{first, "fewer label values than its family has labels"}, {first + 1, "truncated"}};
+    for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+        unsigned char patch[4];
+        write_value(patch, cuts[i].len, 4);
+        ck_assert_int_eq(pwrite(victim_fd, patch, 4, (off_t)(sb + offsetof(struct fp_series, labels_len))), 4);
+        fastprom_options_t opt = {.path = victim, .flags = FASTPROM_READONLY};
+        fastprom_error_t err;
+        fastprom_t *fp = fastprom_open(&opt, &err);
+        ck_assert_ptr_nonnull(fp);
+        fastprom_render_options_t ropt = {.format = FASTPROM_FORMAT_TEXT};
+        fastprom_buf_t buf = {0};
+        ck_assert_int_eq(fastprom_render(fp, &ropt, &buf, &err), FASTPROM_ECORRUPT);
+        ck_assert_msg(strstr(err.text, cuts[i].reason), "labels_len %u: %s", cuts[i].len, err.text);
+        fastprom_buf_free(&buf);
+        fastprom_close(fp);
+        ck_assert_int_eq(pwrite(victim_fd, pristine, size, 0), (ssize_t)size);
+    }
+}
+END_TEST
+
 /* ---- (c) truncation ---------------------------------------------------------------- */
 
 START_TEST(truncated_file_is_refused_at_attach)
@@ -456,6 +490,7 @@ static Suite *robustness_suite(void)
     tcase_add_test(tc, unaligned_offsets_into_every_offset_field);
     tcase_add_test(tc, lengths_and_counts_off_by_one_and_huge);
     tcase_add_test(tc, series_list_leading_into_another_family);
+    tcase_add_test(tc, label_values_missing_or_cut_short);
     tcase_add_test(tc, truncated_file_is_refused_at_attach);
     tcase_add_test(tc, file_truncated_under_an_attached_reader);
     tcase_add_test(tc, zeroed_tail_pages);
