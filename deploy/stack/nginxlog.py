@@ -11,6 +11,7 @@ aimed at its socket, and the demo site whose pages nginx logs to it.
 """
 import json
 import os
+import re
 import shutil
 import socket
 
@@ -29,6 +30,9 @@ def nginxlog_http_extra(socket_path):
     if SNIPPET_SOCKET not in text:
         raise AssertionError(f"{SNIPPET} no longer sends to {SNIPPET_SOCKET}; update deploy/stack/nginxlog.py")
     return text.replace(SNIPPET_SOCKET, f"unix:{socket_path}")
+
+
+_READY = re.compile(rb"^fastprom-nginxlog: \S+ receiving on ", re.M)  # its start-up line, after the set-up
 
 
 def _receiving(path):
@@ -52,8 +56,9 @@ def start_nginxlog(tmp, segment, socket_path=None, config=None, args=(), testcas
     """Starts build/fastprom-nginxlog on a datagram socket in tmp writing to
     segment. config: a dict written as its --config file (the path is kept
     in .config_path for reloads). qlen: the socket's queue limit (see
-    queue_limit_argv; None: this machine's). Waits (5 s) until the socket
-    receives."""
+    queue_limit_argv; None: this machine's). Waits (5 s) until the daemon
+    has logged that it receives (set up, privileges dropped) and the socket
+    takes datagrams."""
     socket_path = socket_path or os.path.join(tmp, f"{name}.sock")
     argv = queue_limit_argv(qlen) + [NGINXLOG, "--socket", socket_path, "--segment", segment]
     config_path = None
@@ -62,14 +67,21 @@ def start_nginxlog(tmp, segment, socket_path=None, config=None, args=(), testcas
         with open(config_path, "w") as f:
             json.dump(config, f)
         argv += ["--config", config_path]
+    log_path = os.path.join(tmp, f"{name}.log")
+    logged_before = os.path.getsize(log_path) if os.path.exists(log_path) else 0  # a restart appends to it
     proc = servers.start_process(argv + list(args), tmp, name, testcase=testcase, env=env)
     proc.socket = socket_path
     proc.config_path = config_path
     if wait:
+        # A datagram socket takes datagrams from its bind on, before the
+        # daemon gives it its mode and owner, drops privileges and opens the
+        # segment; its "receiving on" line comes after all of that.
         def ready():
             if not proc.alive():
                 raise AssertionError(f"fastprom-nginxlog exited with {proc.returncode}:\n{proc.log()}")
-            return _receiving(socket_path)
+            with open(log_path, "rb") as f:
+                f.seek(logged_before)
+                return _READY.search(f.read()) is not None and _receiving(socket_path)
         servers.wait_until(ready, 5, what=f"fastprom-nginxlog on {socket_path}")
     return proc
 
