@@ -11,7 +11,7 @@ stopped by PID: by the returned object's stop(), by a unittest cleanup when a
 bounded.
 
     ROOT, BUILD, WORKER, DEMO, NGINX_SNIPPET, NGINX_EXAMPLE_SITE
-    free_port()                          -> int
+    free_port()                          -> int (a new one at each call)
     wait_until(predicate, timeout, ...)  -> the predicate's truthy value
     start_process(argv, tmp, name, ...)  -> Process (.pid .alive() .stop() .kill() .log())
     start_worker(tmp, segment, ...)      -> Worker (a Process with .socket)
@@ -60,11 +60,25 @@ def _cleanup(testcase, fn, *args):
         testcase.addCleanup(fn, *args)
 
 
+_ports_given = set()
+
+
 def free_port():
-    """Returns a TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """Returns a TCP port on 127.0.0.1 that was free a moment ago, and that
+    this process has not been given before.
+
+    The kernel may hand out a port it just gave back (about one bind(0) in
+    12,000 repeats the last), and a test often picks two ports before the
+    first is bound (a backend's, then nginx's): both servers would then
+    want the same port."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
+    raise AssertionError("no TCP port on 127.0.0.1 that this process was not given before")
 
 
 def wait_until(predicate, timeout, interval=0.05, what="condition"):

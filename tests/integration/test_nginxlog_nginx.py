@@ -71,8 +71,13 @@ class NginxToMetrics(unittest.TestCase):
         cls.silent.bind(("127.0.0.1", 0))
         cls.silent.listen(16)
         cls.addClassCleanup(cls.silent.close)
-        dead = harness.free_port()  # nothing listens there: connection refused
-        site = SITE.format(dead=dead, backend=harness.free_port(), silent=cls.silent.getsockname()[1],
+        # Bound, never listening, held for the class: connecting is refused,
+        # and no server started meanwhile can take the port.
+        cls.dead = socket.socket()
+        cls.dead.bind(("127.0.0.1", 0))
+        cls.addClassCleanup(cls.dead.close)
+        site = SITE.format(dead=cls.dead.getsockname()[1], backend=harness.free_port(),
+                           silent=cls.silent.getsockname()[1],
                            port="{port}", snippet="{snippet}")
         cls.stack = ns.start_stack(cls, site, config=CONFIG)
         cls.port = cls.stack.nginx.port
