@@ -285,7 +285,7 @@ uninstall:
 	  --mandir=$(MANDIR) --sysconfdir=$(SYSCONFDIR) --version=$(VERSION)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-node18 build-node18-asan
 
 # ---- fastprom-nginxlog: nginx's access log into the segment ---------------------
 
@@ -374,15 +374,23 @@ deps:
 # package and the addon in $(LIBDIR)/node_modules/fastprom (deploy/install.py).
 
 NODE ?= node
-NODE_INCLUDE ?= $(firstword $(wildcard /usr/include/node /usr/local/include/node /usr/include/nodejs/src))
+# The first directory with node_api.h: Node's own installs (NodeSource,
+# nodejs.org tarballs) and Debian's libnode-dev all put it in
+# /usr/include/node (Debian also in /usr/include/nodejs/src). Keyed on the
+# header, not the directory, so an empty leftover directory is not taken.
+NODE_INCLUDE ?= $(patsubst %/node_api.h,%,$(firstword $(wildcard \
+  /usr/include/node/node_api.h /usr/local/include/node/node_api.h /usr/include/nodejs/src/node_api.h)))
 NODE_ADDON := $(BUILD)/node/fastprom.node
 NODE_ADDON_OBJS := $(patsubst src/node/addon/%.c,$(BUILD)/obj/node/%.o,$(wildcard src/node/addon/*.c))
 NODE_MODULES_STAMP := src/node/node_modules/.package-lock.json
 
-# Node itself only when missing (this machine's Node 20 stays); headers likewise.
-DEB_PACKAGES += $(if $(shell command -v node),,nodejs npm) $(if $(wildcard /usr/include/node/node_api.h),,libnode-dev)
+# Node itself only when missing (this machine's Node 20 stays); npm and the
+# headers likewise, each on its own (Debian's nodejs comes without npm;
+# NodeSource's bundles npm and its headers, and conflicts with Debian's npm).
+# Debian 12's nodejs is 18.x: `make check-node18` tests the package with it.
+DEB_PACKAGES += $(if $(shell command -v node),,nodejs) $(if $(shell command -v npm),,npm) $(if $(NODE_INCLUDE),,libnode-dev)
 
-.PHONY: node node-deps check-node
+.PHONY: node node-deps check-node check-node18
 # Without Node's headers (before `make deps`) the C parts still build.
 all: $(if $(NODE_INCLUDE),node)
 node: $(NODE_ADDON)
@@ -405,13 +413,23 @@ $(NODE_MODULES_STAMP): src/node/package-lock.json src/node/package.json
 # The addon under ASan+UBSan too: libasan preloaded into node (leak checks off:
 # node itself does not free at exit), the API, parity and thread tests.
 NODE_ASAN_TESTS := test/core.test.js test/parity.test.js test/threads.test.js
+NODE_ASAN_BUILD ?= build-asan
 
 check-node: all node-deps
-	cd src/node && FASTPROM_TEST_BUILD=$(abspath $(BUILD)) $(NODE) --test test/*.test.js
-	$(MAKE) SANITIZE=1 BUILD=build-asan node
+	cd src/node && FASTPROM_TEST_BUILD=$(abspath $(BUILD)) FASTPROM_NODE_ADDON=$(abspath $(NODE_ADDON)) \
+	  $(NODE) --test test/*.test.js
+	$(MAKE) SANITIZE=1 BUILD=$(NODE_ASAN_BUILD) node
 	cd src/node && LD_PRELOAD=$$($(CC) -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 \
-	  FASTPROM_NODE_ADDON=$(abspath build-asan)/node/fastprom.node $(NODE) --test $(NODE_ASAN_TESTS)
-	$(PYTHON) tests/integration/run.py node
+	  FASTPROM_NODE_ADDON=$(abspath $(NODE_ASAN_BUILD))/node/fastprom.node $(NODE) --test $(NODE_ASAN_TESTS)
+	FASTPROM_TEST_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/integration/run.py node
+
+# check-node with Debian 12's Node 18 (what `make deps` installs where node is
+# missing) as node and its libnode-dev headers, without installing it: see
+# tests/tools/debian_node18.sh (root; downloads ~22 MB once). Builds in
+# build-node18*/; not part of `make check`. npm stays this machine's (its
+# node_modules are plain JS), so node-deps runs first, outside.
+check-node18: node-deps
+	tests/tools/debian_node18.sh $(MAKE) BUILD=build-node18 NODE_ASAN_BUILD=build-node18-asan check-node
 
 # tests/bench/bench_node.py compares with prom-client in the same run.
 bench: node-deps
