@@ -52,7 +52,8 @@ START_TEST(defaults_without_a_file)
     ck_assert_uint_eq(cfg->max_series, 2000);
     ck_assert_uint_eq(cfg->max_line_bytes, 16384);
     ck_assert_uint_eq(cfg->nrules, 0);
-    ck_assert_uint_eq(cfg->receive_coalesce_ms, 0);
+    ck_assert_uint_eq(cfg->receive_coalesce_ms, 2);
+    ck_assert_uint_eq(cfg->receive_coalesce_lines, 64);
     nl_config_free(cfg);
 }
 END_TEST
@@ -80,6 +81,8 @@ START_TEST(mistakes_name_the_key_and_the_fix)
     assert_fails("{\"max_series\": 1.5}", NULL, "t.json: \"max_series\" must be an integer");
     assert_fails("{\"receive_coalesce_ms\": 51}", NULL,
                  "t.json: \"receive_coalesce_ms\" must be an integer from 0 to 50");
+    assert_fails("{\"receive_coalesce_lines\": 0}", NULL,
+                 "t.json: \"receive_coalesce_lines\" must be an integer from 1 to 4096, got 0");
     assert_fails("{\"max_line_bytes\": 100}", NULL, "t.json: \"max_line_bytes\" must be an integer from 512");
     assert_fails("{\"tag\": \"a-b\"}", NULL, "t.json: \"tag\" may only hold letters, digits and '_'");
     assert_fails("{\"unmatched_route\": \"\"}", NULL, "t.json: \"unmatched_route\" must not be empty");

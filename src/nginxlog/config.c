@@ -41,6 +41,7 @@ static const config_key_t keys[] = {
     {"tag", K_TAG, AT(tag), 0, 0, C_NONE},
     {"receive_buffer_bytes", K_UINT, AT(receive_buffer_bytes), 4096, 1 << 30, C_SIZE},
     {"receive_coalesce_ms", K_UINT, AT(receive_coalesce_ms), 0, 50, C_UNSIGNED},
+    {"receive_coalesce_lines", K_UINT, AT(receive_coalesce_lines), 1, 4096, C_UNSIGNED},
     {"max_line_bytes", K_UINT, AT(max_line_bytes), 512, 65507, C_SIZE},
     {"max_series", K_UINT, AT(max_series), 1, 1000000, C_UNSIGNED},
     {"unmatched_route", K_ROUTE, AT(unmatched_route), 0, 0, C_NONE},
@@ -330,7 +331,8 @@ static nl_config_t *defaults(const char *origin)
     cfg->tag = strdup(NL_DEFAULT_TAG);
     cfg->receive_buffer_bytes = 4u << 20;
     cfg->max_line_bytes = 16384;
-    cfg->receive_coalesce_ms = 0;
+    cfg->receive_coalesce_ms = 2;
+    cfg->receive_coalesce_lines = 64;
     cfg->max_series = 2000;
     cfg->unmatched_route = strdup(NL_DEFAULT_UNMATCHED);
     cfg->log_malformed_per_minute = 10;

@@ -33,7 +33,8 @@ typedef struct nl_config {
     char *segment_path; /* NULL: the library's default */
     char *tag;          /* "" accepts any syslog tag */
     size_t receive_buffer_bytes;
-    unsigned receive_coalesce_ms; /* nap after each read (0: none), so nginx's sends rarely wake us */
+    unsigned receive_coalesce_ms;    /* longest nap between reads (0: none), so nginx's sends rarely wake us */
+    unsigned receive_coalesce_lines; /* lines a nap should let queue up (pace.h) */
     size_t max_line_bytes;
     unsigned max_series; /* per nginx_http_* family */
     char *unmatched_route;

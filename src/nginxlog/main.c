@@ -24,16 +24,19 @@
 #include "fastprom.h"
 #include "ingest.h"
 #include "log.h"
+#include "pace.h"
 #include "socket.h"
 
 #define EXIT_CONFIG 1
 #define EXIT_USAGE 2
-#define BATCH 32            /* datagrams per recvmmsg */
-#define BATCHES_PER_WAKE 64 /* then look at signals again */
+#define BATCH 64            /* datagrams per recvmmsg */
+#define BATCHES_PER_WAKE 32 /* then look at signals again */
 #define RECOMMENDED_QLEN 512
 #define SEGMENT_CHECK_SECONDS 5.0
-/* Below this queue limit a nap between reads would risk filling the queue. */
+/* Below this queue limit a nap between reads would risk filling the queue;
+ * above it a nap lets at most a quarter of the queue fill. */
 #define COALESCE_MIN_QLEN 128
+#define COALESCE_QLEN_SHARE 4
 
 typedef struct options {
     const char *config_path;
@@ -106,11 +109,16 @@ static int parse_args(int argc, char **argv, options_t *opt)
     return -1;
 }
 
-static double now_seconds(void)
+static double clock_seconds(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(clock, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double now_seconds(void)
+{
+    return clock_seconds(CLOCK_REALTIME);
 }
 
 typedef struct daemon_state {
@@ -120,6 +128,8 @@ typedef struct daemon_state {
     fastprom_t *fp;
     nl_ingest_t ing;
     int sigfd;
+    nl_pace_t pace;
+    double read_ended;      /* monotonic seconds, when the last read ended */
     double segment_checked; /* when fastprom_check last ran */
     int segment_trouble;    /* the last check failed: said once, not every time */
     long qlen;              /* net.unix.max_dgram_qlen, -1 unknown */
@@ -149,6 +159,17 @@ static int alloc_buffers(daemon_t *d, size_t max_line)
     return 0;
 }
 
+/* Pacing as configured, within what the socket's queue can hold. */
+static void configure_pace(daemon_t *d)
+{
+    unsigned ms = d->cfg->receive_coalesce_ms, lines = d->cfg->receive_coalesce_lines;
+    if (d->qlen >= 0 && d->qlen < COALESCE_MIN_QLEN)
+        ms = 0;
+    else if (d->qlen >= 0 && lines > d->qlen / COALESCE_QLEN_SHARE)
+        lines = (unsigned)(d->qlen / COALESCE_QLEN_SHARE);
+    nl_pace_init(&d->pace, ms, lines);
+}
+
 static void reload(daemon_t *d)
 {
     char err[1024], restart[256];
@@ -173,12 +194,16 @@ static void reload(daemon_t *d)
         nl_log("SIGHUP: %s change only on restart", restart);
     nl_config_free(d->cfg);
     d->cfg = fresh;
+    configure_pace(d);
     nl_log("SIGHUP: configuration reloaded from %s (%zu route rules)", fresh->source, fresh->nrules);
 }
 
-/* Reads what is queued, up to BATCHES_PER_WAKE batches. */
-static void drain(daemon_t *d)
+/* Reads what is queued, up to BATCHES_PER_WAKE batches. Returns the number
+ * of datagrams read; *more: the limit stopped it, more may be queued. */
+static unsigned drain(daemon_t *d, int *more)
 {
+    unsigned got = 0;
+    *more = 0;
     for (int b = 0; b < BATCHES_PER_WAKE; b++) {
         for (int i = 0; i < BATCH; i++)
             d->msgs[i].msg_hdr.msg_flags = 0;
@@ -186,8 +211,9 @@ static void drain(daemon_t *d)
         if (n <= 0) {
             if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                 nl_log("receiving from %s failed: %s", d->sock.description, strerror(errno));
-            return;
+            return got;
         }
+        got += (unsigned)n;
         for (int i = 0; i < n; i++) {
             size_t len = d->msgs[i].msg_len;
             int truncated = (d->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) || len > d->cfg->max_line_bytes;
@@ -195,25 +221,29 @@ static void drain(daemon_t *d)
         }
         nl_ingest_tick(&d->ing, now_seconds());
         if (n < BATCH)
-            return;
+            return got;
     }
+    *more = 1;
+    return got;
 }
 
 /*
- * After a read, waits receive_coalesce_ms before waiting on the socket
- * again: lines that arrive meanwhile queue up and are read in one batch,
- * and nginx's send() finds nobody to wake. Waking the daemon for every
- * line costs nginx a context switch (an IPI under virtualisation) per
- * request, measured in `make bench`. Off when the queue is too short to
- * hold what arrives during the nap.
+ * After a read that found lines, naps (pace.h) before reading again, off
+ * the socket's wait queue: lines that arrive meanwhile are read in one
+ * batch, and nginx's send() finds nobody to wake. Waking the daemon every
+ * few lines costs nginx a context switch (an IPI under virtualisation) per
+ * request, measured in `make bench`. Signals wait until the nap ends (at
+ * most receive_coalesce_ms).
  */
-static void coalesce(const daemon_t *d)
+static void pace(daemon_t *d, unsigned got, int more)
 {
-    unsigned ms = d->cfg->receive_coalesce_ms;
-    if (!ms || (d->qlen >= 0 && d->qlen < COALESCE_MIN_QLEN))
-        return;
-    struct timespec nap = {0, (long)ms * 1000000L};
-    nanosleep(&nap, NULL);
+    double now = clock_seconds(CLOCK_MONOTONIC);
+    double nap = nl_pace_next(&d->pace, got, (now - d->read_ended) * 1e6);
+    d->read_ended = now;
+    if (nap > 0 && !more) {
+        struct timespec ts = {(time_t)(nap / 1e6), (long)(nap * 1000) % 1000000000L}; /* nap: µs */
+        nanosleep(&ts, NULL);
+    }
 }
 
 /*
@@ -278,8 +308,9 @@ static void run(daemon_t *d)
             }
         }
         if (pfd[0].revents & (POLLIN | POLLERR)) {
-            drain(d);
-            coalesce(d);
+            int more;
+            unsigned got = drain(d, &more);
+            pace(d, got, more);
         }
         double now = now_seconds();
         nl_ingest_tick(&d->ing, now);
@@ -360,12 +391,19 @@ int main(int argc, char **argv)
         nl_log("net.unix.max_dgram_qlen is %ld: nginx drops log lines once that many wait in the socket; set it to "
                "%d or more (sysctl -w net.unix.max_dgram_qlen=%d, before this socket is created)",
                qlen, RECOMMENDED_QLEN, RECOMMENDED_QLEN);
+    configure_pace(&d);
     if (qlen >= 0 && qlen < COALESCE_MIN_QLEN && d.cfg->receive_coalesce_ms)
         nl_log("receive_coalesce_ms is off: a queue of %ld datagrams cannot hold what arrives while the daemon naps",
                qlen);
+    else if (d.pace.target_lines < d.cfg->receive_coalesce_lines)
+        nl_log("receive_coalesce_lines is %.0f, not %u: a nap may fill at most a quarter of the queue (%ld datagrams)",
+               d.pace.target_lines, d.cfg->receive_coalesce_lines, qlen);
     run(&d);
     nl_log("stopping");
-    drain(&d); /* what is already queued is recorded, not lost */
+    /* What is already queued is recorded, not lost; bounded, since nginx
+     * may keep sending. */
+    for (int more = 1, rounds = 0; more && rounds < 64; rounds++)
+        drain(&d, &more);
     teardown(&d);
     nl_log("stopped");
     return 0;
