@@ -318,6 +318,14 @@ $(BUILD)/bench/bench_nginxlog: tests/bench/bench_nginxlog.c $(NGINXLOG_LIB_OBJS)
 	$(CC) $(CPPFLAGS) -Itests/support $(CFLAGS) $(DEPFLAGS) -O2 -Wno-missing-prototypes -o $@ $< $(NGINXLOG_LIB_OBJS) $(A) $(LDFLAGS) $(LIB_LIBS) $(JSON_LIBS)
 
 # The parser, routes and configuration, with what the configuration reads files with.
+# bench_nginxlog.py preloads it into nginx: a bigger syslog send buffer, as
+# net.core.wmem_default would give, without changing the host's sysctl.
+$(BUILD)/bench/sndbuf_preload.so: tests/bench/sndbuf_preload.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -shared -o $@ $< -ldl
+
+bench-bins: $(BUILD)/bench/sndbuf_preload.so
+
 NGINXLOG_FUZZ_SRCS := tests/fuzz/fuzz_nginxlog_line.c src/nginxlog/line.c src/nginxlog/route.c src/nginxlog/config.c \
   src/service/textfile.c
 $(NGINXLOG_FUZZ): $(NGINXLOG_FUZZ_SRCS) $(wildcard src/nginxlog/*.h src/service/*.h)

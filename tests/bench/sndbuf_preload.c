@@ -1,0 +1,28 @@
+/*
+ * sndbuf_preload.c - LD_PRELOAD'ed into nginx by bench_nginxlog.py: gives
+ * each unix datagram socket nginx connects (its syslog socket) the send
+ * buffer in $FASTPROM_BENCH_SNDBUF, as net.core.wmem_default would give
+ * every new socket of the host. The benchmark measures what a bigger send
+ * buffer does to loss without changing the shared machine's sysctl. Not
+ * part of any program fastprom ships.
+ */
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+__attribute__((visibility("default"))) int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    int (*real)(int, const struct sockaddr *, socklen_t) = (int (*)(int, const struct sockaddr *, socklen_t))dlsym(
+        RTLD_NEXT, "connect");
+    const char *want = getenv("FASTPROM_BENCH_SNDBUF");
+    int type = 0;
+    socklen_t tlen = sizeof type;
+    if (want && addr && addr->sa_family == AF_UNIX && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 &&
+        type == SOCK_DGRAM) {
+        int bytes = atoi(want);
+        /* FORCE passes net.core.wmem_max, as the sysctl's default would. */
+        if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof bytes) != 0)
+            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+    }
+    return real(fd, addr, len);
+}
