@@ -516,7 +516,9 @@ typedef struct fastprom_stat {
     /* Updates of counters, histograms and summaries recorded in their
      * series' shared fallback cells because the writing thread could not get
      * cells of its own (segment full by bytes, or every writer slot taken).
-     * Nothing was lost; non-zero means the segment is too small. */
+     * Nothing was lost; non-zero means the segment is too small. Each series
+     * counts its own (no count is shared between processes); this is their
+     * sum when read, removed series included, and never decreases. */
     uint64_t fallback_updates;
 } fastprom_stat_t;
 

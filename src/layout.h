@@ -27,7 +27,7 @@
 #include "fastprom.h"
 
 #define FP_MAGIC 0x4d4f525054534146ull /* "FASTPROM" in little-endian bytes */
-#define FP_LAYOUT_VERSION 2u
+#define FP_LAYOUT_VERSION 3u
 #define FP_HEADER_REGION 4096u
 #define FP_BLOCK_SIZE 16384u
 #define FP_FAMILY_HASH 8192u /* slots; at most half are used */
@@ -79,9 +79,12 @@ struct fp_header {
     /* Bumped without the lock by whoever is refused. */
     _Alignas(64) _Atomic uint64_t dropped_series;
     _Atomic uint64_t dropped_updates;
-    /* Updates recorded in shared fallback cells (below), bumped after the
-     * cells: readers skip those cells while it is 0. */
-    _Atomic uint64_t fallback_updates;
+    /* 0 until the first update recorded in shared fallback cells (below),
+     * then 1 for good: readers skip those cells while it is 0. Stored once,
+     * loaded by every fallback update (update.c), so it has a line of its
+     * own that stays shared in every cache. The number of such updates is
+     * kept per series, in the cells themselves. */
+    _Alignas(64) _Atomic uint32_t fallback_used;
 };
 
 /* ---- writer slots ----------------------------------------------------- */
@@ -160,15 +163,18 @@ struct fp_series {
  * starting in a full segment) records there, so no update of an existing
  * series is dropped. They are allocated with the record, never folded,
  * moved or freed, and readers add them to the series' value.
- *   COUNTER    u64 integral part, f64 fractional part
+ *   COUNTER    u64 integral part, f64 fractional part, u64 updates
  *   HISTOGRAM  u64 count[nbounds+1] (NOT cumulative), f64 sum
  *   SUMMARY    u64 count, f64 sum (quantile sketches stay per writer)
+ * The updates recorded here (fastprom_stat_t.fallback_updates) are the sum
+ * over series of a counter's third cell and the observation counts: an
+ * update writes only its own series' cells, never a segment-wide count.
  * Exemplars are not kept for updates made here.
  */
 static inline uint32_t fp_shared_size(uint32_t type, uint32_t nbounds)
 {
     switch (type) {
-    case FASTPROM_COUNTER:
+    case FASTPROM_COUNTER: return 24;
     case FASTPROM_SUMMARY: return 16;
     case FASTPROM_HISTOGRAM: return 8 * (nbounds + 2);
     default: return 0; /* gauges are per process; info and stateset have no cells */

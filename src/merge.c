@@ -251,9 +251,23 @@ static int read_folded_list(struct pass *p, uint32_t head)
     return 0;
 }
 
-/* Adds every series' shared fallback cells (layout.h). Their place follows
- * from the record, so there is no offset to trust, only bounds to check. */
-static int merge_shared(struct pass *p)
+/* The updates recorded in shared cells c of a family of this type
+ * (layout.h): a counter's third cell, else the observation counts. */
+static uint64_t shared_updates(const struct fp_family *f, const unsigned char *c)
+{
+    if (f->type == FASTPROM_COUNTER)
+        return load_u64(c + 16);
+    uint32_t n = f->type == FASTPROM_HISTOGRAM ? f->nbounds + 1 : 1;
+    uint64_t updates = 0;
+    for (uint32_t i = 0; i < n; i++)
+        updates += load_u64(c + 8 * i);
+    return updates;
+}
+
+/* Adds every series' shared fallback cells (layout.h), and their updates to
+ * st. Their place follows from the record, so there is no offset to trust,
+ * only bounds to check. */
+static int merge_shared(struct pass *p, fastprom_stat_t *st)
 {
     const fastprom_t *fp = p->fp;
     for (uint32_t id = 1; id < p->nids; id++) {
@@ -277,6 +291,7 @@ static int merge_shared(struct pass *p)
             any |= w;
         }
         p->activity = fp_mix(p->activity, words * (id + 1) + 1);
+        st->fallback_updates += shared_updates(f, c);
         if (p->stat_only || !any || atomic_load_explicit(&s->state, memory_order_acquire) != FP_SERIES_LIVE)
             continue;
         struct acc *a = acc_for(p, id, f);
@@ -321,8 +336,9 @@ int fp_merge_values(struct pass *p, fastprom_stat_t *st)
                        atomic_load_explicit(&s->pid, memory_order_relaxed)))
             return p->rc;
     }
-    /* Nobody ever fell back: skip a pass over every series. */
-    if (atomic_load_explicit(&h->fallback_updates, memory_order_acquire))
-        return merge_shared(p);
+    /* Nobody ever fell back: skip a pass over every series. Acquire: pairs
+     * with the writer's release (update.c, shared_done). */
+    if (atomic_load_explicit(&h->fallback_used, memory_order_acquire))
+        return merge_shared(p, st);
     return 0;
 }

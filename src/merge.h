@@ -57,8 +57,9 @@ int fp_pass_nomem(struct pass *p);
 uint64_t fp_mix(uint64_t h, uint64_t v);
 /* A family record as the reader checks it: every field in range, or NULL. */
 const struct fp_family *fp_family_rec(const fastprom_t *fp, uint32_t off);
-/* Reads the retained totals and every writer slot into p->accs; counts
- * live and dead slots into st. */
+/* Reads the retained totals, every writer slot and, once any writer fell
+ * back, the shared cells into p->accs; counts live and dead slots and the
+ * shared cells' updates into st. */
 int fp_merge_values(struct pass *p, fastprom_stat_t *st);
 
 #endif

@@ -448,7 +448,6 @@ static void header_stat(const fastprom_t *fp, fastprom_stat_t *st)
     st->slots_total = fp->geo.max_slots;
     st->dropped_series = atomic_load(&h->dropped_series);
     st->dropped_updates = atomic_load(&h->dropped_updates);
-    st->fallback_updates = atomic_load(&h->fallback_updates);
     st->folded_slots = atomic_load(&h->folded_slots);
     st->repairs = atomic_load(&h->repairs);
 }

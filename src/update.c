@@ -106,11 +106,32 @@ static void shared_add_f64(acell_f64 *c, double v)
         ;
 }
 
-/* Counted after the cells are written: a reader that sees the count sees
- * the cells (layout.h). */
+/*
+ * After the cells: the mark that tells readers to add shared cells at all
+ * (layout.h). Every process of a full segment comes here on every update,
+ * so this writes nothing the other processes use: it loads the mark, whose
+ * line stays shared in every cache, and stores it only while it is 0 (a
+ * store, even of the same 1, would take the line exclusive each time). How
+ * many updates came this way is counted in the series' own cells.
+ *
+ * Why this ordering suffices. The mark only ever goes 0 -> 1.
+ *  - Nothing is lost: when this returns, the mark is 1 (stored here or
+ *    loaded as 1). A snapshot that this update happens-before loads the
+ *    mark after it, so by coherence sees 1 and adds the cells, in which, by
+ *    coherence again, it sees this update. A snapshot that loads 0 can miss
+ *    only updates concurrent with it; the next snapshot counts them.
+ *  - Nothing counted disappears: the mark never clears, and each cell only
+ *    grows, so a later snapshot never shows less.
+ *  - Release here, acquire in the reader (merge.c): a reader that sees the
+ *    mark also sees the cells of the update that stored it, so the mark
+ *    never announces cells that still look empty. It costs a plain store on
+ *    x86, once per writer that found the mark 0.
+ */
 static int shared_done(const fastprom_series_t *s)
 {
-    atomic_fetch_add_explicit(&s->family->fp->hdr->fallback_updates, 1, memory_order_release);
+    _Atomic uint32_t *used = &s->family->fp->hdr->fallback_used;
+    if (UNLIKELY(!atomic_load_explicit(used, memory_order_relaxed)))
+        atomic_store_explicit(used, 1, memory_order_release);
     return 0;
 }
 
@@ -121,6 +142,7 @@ static int shared_counter_add(const fastprom_series_t *s, double v)
         atomic_fetch_add_explicit(c, (uint64_t)v, memory_order_relaxed);
     else
         shared_add_f64((acell_f64 *)(c + 1), v);
+    atomic_fetch_add_explicit(c + 2, 1, memory_order_relaxed); /* updates (layout.h) */
     return shared_done(s);
 }
 

@@ -8,6 +8,7 @@
  * gunicorn workers in a full segment lost every observation).
  */
 #include <check.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "fastprom.h"
+#include "handle.h"
 #include "support.h"
 
 #define CHILDREN 100
@@ -199,6 +201,75 @@ START_TEST(recycled_processes_in_a_full_segment_count_exactly)
 }
 END_TEST
 
+/* The bytes of the segment file, as a reader would see them. */
+static unsigned char *read_file(size_t size)
+{
+    unsigned char *bytes = malloc(size);
+    int fd = open(g_path, O_RDONLY | O_CLOEXEC);
+    if (!bytes || fd < 0 || pread(fd, bytes, size, 0) != (ssize_t)size)
+        _exit(97);
+    close(fd);
+    return bytes;
+}
+
+/* Whether byte at lies in the shared cells of one of the n series. */
+static int in_shared_cells(const fastprom_t *fp, fastprom_series_t *const *s, int n, size_t at)
+{
+    for (int i = 0; i < n; i++) {
+        size_t off = (size_t)(s[i]->shared - fp->base);
+        if (at >= off && at < off + fp_shared_size(s[i]->type, s[i]->nbounds))
+            return 1;
+    }
+    return 0;
+}
+
+/* Processes in a full segment share no cache line unless they update the
+ * same series: after the first fallback update (which marks the header
+ * once), updates write only their own series' cells. A segment-wide count
+ * bumped on every update made every such process fight over one line. */
+START_TEST(fallback_updates_write_only_their_series_cells)
+{
+    g_path = tmp_segment_path();
+    fastprom_t *fp = open_seg();
+    define(fp);
+    fill(fp);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        fastprom_t *c = open_seg();
+        struct handles h = define(c);
+        fastprom_series_t *mine[] = {h.counter, h.hist, h.summary};
+        if (fastprom_inc(h.counter, 1) || fastprom_observe(h.hist, 0.5) || fastprom_observe(h.summary, 1))
+            _exit(96);
+        size_t size = c->size;
+        unsigned char *before = read_file(size);
+        for (int i = 0; i < 1000; i++)
+            if (fastprom_inc(h.counter, 1) || fastprom_inc(h.counter, 0.25) || fastprom_observe(h.hist, i % 3) ||
+                fastprom_observe(h.summary, i))
+                _exit(96);
+        unsigned char *after = read_file(size);
+        size_t changed = 0;
+        for (size_t at = 0; at < size; at++) {
+            if (before[at] == after[at])
+                continue;
+            if (!in_shared_cells(c, mine, 3, at)) {
+                fprintf(stderr, "byte %zu changed outside the series' shared cells\n", at);
+                _exit(98);
+            }
+            changed++;
+        }
+        _exit(changed ? 0 : 99); /* the updates did land in the cells */
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status 0x%x", status);
+    fastprom_stat_t st;
+    ck_assert_int_eq(fastprom_stat(fp, &st, NULL), 0);
+    ck_assert_uint_eq(st.fallback_updates, 3 + 4 * 1000);
+    fastprom_close(fp);
+}
+END_TEST
+
 START_TEST(shared_cells_vanish_with_a_removed_series)
 {
     g_path = tmp_segment_path();
@@ -241,6 +312,7 @@ static Suite *suite(void)
     tcase_set_timeout(t, 120);
     tcase_add_test(t, recycled_processes_in_a_full_segment_count_exactly);
     tcase_add_test(t, shared_cells_vanish_with_a_removed_series);
+    tcase_add_test(t, fallback_updates_write_only_their_series_cells);
     suite_add_tcase(s, t);
     return s;
 }

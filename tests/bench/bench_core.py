@@ -79,6 +79,15 @@ def main():
           f"= {shared / own:.1f}x (2 threads on one shared cell: "
           f"{got['full_counter_inc_shared_cells_2_threads'][0]:.1f} ns/op)")
 
+    # Processes in a full segment, each counting its own series: they share
+    # no cache line, so two cost what one does; two on one series (which do
+    # share its line) are the anchor that shows what sharing costs here.
+    one = got["full_counter_inc_shared_cells_1_process"][0]
+    two = got["full_counter_inc_shared_cells_2_processes"][0]
+    same = got["full_counter_inc_shared_cells_2_processes_one_series"][0]
+    print(f"full segment, processes through shared cells, ns/op: 1 alone {one:.1f}, 2 on their own series "
+          f"{two:.1f} ({two / one:.2f}x), 2 on one series {same:.1f} ({same / one:.2f}x)")
+
     scrape_ms, hot = anchors()
     ours = got["scrape_16x1000_best"][0]
     print()

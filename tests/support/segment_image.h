@@ -171,7 +171,7 @@ static inline unsigned char *segment_image_build(const char *path, size_t *size)
     /* As if a writer had used shared fallback cells: readers then walk every
      * series' cells (all zero here, so the values stay as written). */
     if (ok)
-        atomic_store(&((struct fp_header *)img)->fallback_updates, 1);
+        atomic_store(&((struct fp_header *)img)->fallback_used, 1);
     if (!ok) {
         free(img);
         return NULL;
@@ -356,7 +356,7 @@ static inline int image_map_build(struct image_map *m, const unsigned char *img,
         {offsetof(struct fp_header, block_floor), 4},    {offsetof(struct fp_header, free_head), 4},
         {offsetof(struct fp_header, free_count), 4},     {offsetof(struct fp_header, nfamilies), 4},
         {offsetof(struct fp_header, next_series_id), 4}, {offsetof(struct fp_header, retired_head), 4},
-        {offsetof(struct fp_header, reclaim_gen), 8},    {offsetof(struct fp_header, fallback_updates), 8},
+        {offsetof(struct fp_header, reclaim_gen), 8},    {offsetof(struct fp_header, fallback_used), 4},
     };
     for (size_t i = 0; i < sizeof header_fields / sizeof *header_fields; i++)
         map_field(m, header_fields[i][0], (unsigned)header_fields[i][1]);
