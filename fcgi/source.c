@@ -91,7 +91,10 @@ static void set_reason(fcgi_source_t *src, const fastprom_error_t *err, const ch
 /* With the lock held exclusively: has mapguard watch the mapping just
  * opened. 0, or -1 when the file at path is no longer the one found before
  * the open (replaced or resized meanwhile: attach again). A mapping that
- * cannot be found is read unguarded, said once in the log. */
+ * cannot be found is read unguarded, said once in the log. Until here
+ * nothing was read through the mapping: a read-only fastprom_open takes the
+ * header by pread (segment.c), so a file truncated during the open cannot
+ * fault before the guard watches it. */
 static int watch_mapping(fcgi_source_t *src, const char *path, const struct stat *before)
 {
     static atomic_int told;

@@ -23,6 +23,7 @@
 #include "wallclock.h"
 #include "error.h"
 #include "segment.h"
+#include "testpoint.h"
 
 /* ---- creation ------------------------------------------------------------- */
 
@@ -120,6 +121,15 @@ static int map_fd(fastprom_t *fp, int fd, fastprom_error_t *err)
     if ((uint64_t)st.st_size < FP_HEADER_REGION)
         return fp_fail(err, FASTPROM_ECORRUPT, "segment %s is %lld bytes, too small to be a fastprom segment", fp->path,
                        (long long)st.st_size);
+    /* The geometry is validated and kept from one private copy of the
+     * header, read with pread, never through the mapping: a file truncated
+     * since the fstat makes pread come up short, where a load from the
+     * mapping would raise SIGBUS. A read-only open touches no mapped byte,
+     * so a reader that guards its loads against a shrinking file (the
+     * worker's mapguard.c, which can only watch the mapping once this
+     * returns) has nothing unguarded to survive. A file changed after the
+     * pread is caught by fastprom_check, which compares the mapped header
+     * and the file's size with what was validated here. */
     struct fp_header h;
     ssize_t n = pread(fd, &h, sizeof h, 0);
     if (n != (ssize_t)sizeof h)
@@ -131,19 +141,13 @@ static int map_fd(fastprom_t *fp, int fd, fastprom_error_t *err)
     void *base = mmap(NULL, (size_t)st.st_size, prot, MAP_SHARED, fd, 0);
     if (base == MAP_FAILED)
         return fp_fail_errno(err, "cannot map segment %s", fp->path);
+    fp_test_point(FP_POINT_ATTACH_MAPPED);
     fp->base = base;
     fp->size = (size_t)st.st_size;
     fp->hdr = base;
     fp->dev = st.st_dev;
     fp->ino = st.st_ino;
-    /* Validate and keep the geometry from one private copy of the header:
-     * shared memory may change under us. */
-    struct fp_header copy;
-    memcpy(&copy, base, sizeof copy);
-    rc = fp_header_validate(&copy, fp->size, err);
-    if (rc)
-        return rc;
-    fp_geometry_load(&copy, &fp->geo);
+    fp_geometry_load(&h, &fp->geo);
     return 0;
 }
 

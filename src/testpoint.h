@@ -17,6 +17,7 @@ enum {
     FP_POINT_FOLD_PUBLISHED, /* fold: published, dead slots not freed */
     FP_POINT_FOLD_RELEASED,  /* fold: slots and old chain freed */
     FP_POINT_READ_RETIRED,   /* reader: retained totals read, slots not yet */
+    FP_POINT_ATTACH_MAPPED,  /* open: segment mapped, header validated from pread */
 };
 
 extern void (*fp_test_hook)(int point);

@@ -21,6 +21,7 @@
 #include "names.h"
 #include "segment_image.h"
 #include "support.h"
+#include "testpoint.h"
 
 static unsigned char *pristine;
 static size_t size;
@@ -464,6 +465,42 @@ START_TEST(file_truncated_under_an_attached_reader)
 }
 END_TEST
 
+/* Truncated after the open's fstat, before anything read the header: a
+ * load from the mapping there would be SIGBUS outside any guard the caller
+ * can set up (the worker learns where the mapping is only once open
+ * returns). The open must not touch the mapping; the next call sees the
+ * truncation and says so. */
+static off_t truncate_at_attach;
+
+static void truncate_when_mapped(int point)
+{
+    if (point == FP_POINT_ATTACH_MAPPED)
+        ck_assert_int_eq(ftruncate(victim_fd, truncate_at_attach), 0);
+}
+
+START_TEST(file_truncated_while_being_attached)
+{
+    static const off_t sizes[] = {0, 100, 4096};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        truncate_at_attach = sizes[i];
+        fp_test_hook = truncate_when_mapped;
+        fastprom_options_t opt = {.path = victim, .flags = FASTPROM_READONLY};
+        fastprom_error_t err;
+        fastprom_t *fp = fastprom_open(&opt, &err);
+        fp_test_hook = NULL;
+        ck_assert_msg(fp != NULL, "%s", err.text);
+        ck_assert_int_eq(fastprom_check(fp, &err), FASTPROM_ECORRUPT);
+        ck_assert_ptr_nonnull(strstr(err.text, "truncated"));
+        fastprom_render_options_t ropt = {.format = FASTPROM_FORMAT_TEXT};
+        fastprom_buf_t buf = {0};
+        ck_assert_int_eq(fastprom_render(fp, &ropt, &buf, &err), FASTPROM_ECORRUPT);
+        fastprom_buf_free(&buf);
+        fastprom_close(fp);
+        ck_assert_int_eq(pwrite(victim_fd, pristine, size, 0), (ssize_t)size);
+    }
+}
+END_TEST
+
 /* Zero pages where the tail of the file was: truncated and regrown. */
 START_TEST(zeroed_tail_pages)
 {
@@ -493,6 +530,7 @@ static Suite *robustness_suite(void)
     tcase_add_test(tc, label_values_missing_or_cut_short);
     tcase_add_test(tc, truncated_file_is_refused_at_attach);
     tcase_add_test(tc, file_truncated_under_an_attached_reader);
+    tcase_add_test(tc, file_truncated_while_being_attached);
     tcase_add_test(tc, zeroed_tail_pages);
     suite_add_tcase(s, tc);
     return s;
