@@ -16,7 +16,10 @@
  *
  * Counters, histograms and summaries add up; gauges follow their mode: live
  * modes drop a dead process's value, sum adds it, max/min/mostrecent keep the
- * winner, all keeps it per pid.
+ * winner, all keeps it per pid. Sum cells (fractional counter increments,
+ * histogram and summary sums) are added exactly (xsum.h) and kept exact in
+ * the retained entries (layout.h): a reader rounds the same total whether a
+ * writer's cell is folded yet or not, so a fold never changes a value.
  *
  * Everything here runs under the segment lock, which lock.c takes (and
  * which runs repair, above this file, when a holder died).
@@ -33,13 +36,18 @@
 #include "sketch.h"
 #include "slots.h"
 #include "testpoint.h"
+#include "xsum.h"
+
+_Static_assert(FP_RETAINED_SUM_BYTES == sizeof(((struct fp_xsum *)0)->w), "retained sums are fp_xsum words");
 
 /* ---- merged values, in process memory --------------------------------- */
 
 struct merged {
-    uint32_t series, pid, size; /* size: entry bytes, header included */
+    uint32_t series, pid, size; /* size: a writer entry's bytes, header included */
     uint32_t type, mode, nbounds;
+    uint32_t sum_cell; /* fp_sum_cell(), 0: none */
     unsigned char *cells;
+    struct fp_xsum sum; /* every merged sum cell, exactly */
 };
 
 struct merge_map {
@@ -117,7 +125,6 @@ static void add_values(struct merged *m, const unsigned char *src)
     switch (m->type) {
     case FASTPROM_COUNTER:
         u[0] += su[0];
-        d[1] += sd[1];
         if (m->size > sizeof(struct fp_entry) + 16)
             keep_newer_exemplar((struct fp_exemplar *)(m->cells + 16), (const struct fp_exemplar *)(src + 16));
         break;
@@ -125,7 +132,6 @@ static void add_values(struct merged *m, const unsigned char *src)
         uint32_t n = m->nbounds + 1;
         for (uint32_t i = 0; i < n; i++)
             u[i] += su[i];
-        d[n] += sd[n];
         size_t ex = 8 * ((size_t)n + 1);
         for (uint32_t i = 0; ex < m->size - sizeof(struct fp_entry) && i < n; i++)
             keep_newer_exemplar((struct fp_exemplar *)(m->cells + ex) + i, (const struct fp_exemplar *)(src + ex) + i);
@@ -133,7 +139,6 @@ static void add_values(struct merged *m, const unsigned char *src)
     }
     case FASTPROM_SUMMARY:
         u[0] += su[0];
-        d[1] += sd[1];
         if (m->nbounds)
             sketch_add_into((struct fp_sketch *)(m->cells + 16), (const struct fp_sketch *)(src + 16));
         break;
@@ -157,14 +162,30 @@ static void add_values(struct merged *m, const unsigned char *src)
     }
 }
 
-/* Merges one entry; entries of removed series and live-mode gauges vanish. */
-static int merge_entry(const fastprom_t *fp, struct merge_map *map, const struct fp_entry *e, fastprom_error_t *err)
+/* Adds the sum cell of src (a writer's cells, or retained ones with their
+ * exact words after them) to m->sum. */
+static void add_sum(struct merged *m, const unsigned char *src, int retained)
+{
+    double x;
+    memcpy(&x, src + 8 * m->sum_cell, sizeof x);
+    fp_xsum_add(&m->sum, x);
+    if (retained) {
+        uint64_t w[FP_XSUM_WORDS];
+        memcpy(w, src + m->size - sizeof(struct fp_entry), sizeof w);
+        fp_xsum_add_fixed(&m->sum, w);
+    }
+}
+
+/* Merges one entry (of the retained chain if `retained`); entries of removed
+ * series and live-mode gauges vanish. */
+static int merge_entry(const fastprom_t *fp, struct merge_map *map, const struct fp_entry *e, int retained,
+                       fastprom_error_t *err)
 {
     const struct fp_series *s = fp_series_rec(fp, e->series);
     if (!s || atomic_load_explicit(&s->state, memory_order_acquire) != FP_SERIES_LIVE)
         return 0;
     const struct fp_family *f = fp_rec(fp, s->family, sizeof *f);
-    if (!f || f->entry_size != e->size)
+    if (!f || e->size != (retained ? fp_retained_size(f->type, f->nbounds, f->entry_size) : f->entry_size))
         return 0;
     if (f->type == FASTPROM_GAUGE && fp_gauge_mode_is_live(f->gauge_mode))
         return 0;
@@ -173,30 +194,33 @@ static int merge_entry(const fastprom_t *fp, struct merge_map *map, const struct
     if (f->type == FASTPROM_GAUGE && f->gauge_mode == FASTPROM_GAUGE_ALL)
         memcpy(&pid, src + 16, sizeof pid);
     struct merged *m = map_slot(map, e->series, pid);
-    if (!m || (!m->size && !(m->cells = fp_malloc(e->size - sizeof *e))))
+    if (!m || (!m->size && !(m->cells = fp_malloc(f->entry_size - sizeof *e))))
         return fp_fail(err, FASTPROM_ENOMEM, "out of memory folding dead writers");
     if (!m->size) {
-        memcpy(m->cells, src, e->size - sizeof *e);
+        memcpy(m->cells, src, f->entry_size - sizeof *e);
         m->series = e->series;
         m->pid = pid;
-        m->size = e->size;
+        m->size = f->entry_size;
         m->type = f->type;
         m->mode = f->gauge_mode;
         m->nbounds = f->nbounds;
+        m->sum_cell = fp_sum_cell(f->type, f->nbounds);
         map->count++;
-        return 0;
+    } else {
+        add_values(m, src);
     }
-    add_values(m, src);
+    if (m->sum_cell)
+        add_sum(m, src, retained);
     return 0;
 }
 
 /* A corrupt chain is an error: folding it would silently drop what it holds. */
-static int merge_chain(const fastprom_t *fp, struct merge_map *map, uint32_t head, fastprom_error_t *err)
+static int merge_chain(const fastprom_t *fp, struct merge_map *map, uint32_t head, int retained, fastprom_error_t *err)
 {
     struct fp_chain c;
     fp_chain_begin(&c, fp, head);
     for (const struct fp_entry *e; (e = fp_chain_next(&c));) {
-        int rc = e->series != FP_ENTRY_FOLDED ? merge_entry(fp, map, e, err) : 0;
+        int rc = e->series != FP_ENTRY_FOLDED ? merge_entry(fp, map, e, retained, err) : 0;
         if (rc)
             return rc;
     }
@@ -283,7 +307,7 @@ uint32_t fp_fold_finish_published(fastprom_t *fp)
 }
 
 /* The new retained chain: which slots it includes, then the merged values. */
-static int write_retired(struct writer *w, const uint32_t *dead, uint32_t ndead, const struct merge_map *map,
+static int write_retired(struct writer *w, const uint32_t *dead, uint32_t ndead, struct merge_map *map,
                          fastprom_error_t *err)
 {
     /* One FOLDED entry per block-full of pairs. */
@@ -304,16 +328,22 @@ static int write_retired(struct writer *w, const uint32_t *dead, uint32_t ndead,
         }
     }
     for (uint32_t i = 0; i < map->cap; i++) {
-        const struct merged *m = &map->items[i];
+        struct merged *m = &map->items[i];
         if (!m->size)
             continue;
-        unsigned char *p = writer_reserve(w, m->size);
+        uint32_t size = fp_retained_size(m->type, m->nbounds, m->size);
+        unsigned char *p = writer_reserve(w, size);
         if (!p)
             goto full;
         struct fp_entry *e = (struct fp_entry *)p;
         e->series = m->series;
-        e->size = m->size;
-        memcpy(e + 1, m->cells, m->size - sizeof *e);
+        e->size = size;
+        unsigned char *cells = memcpy(e + 1, m->cells, m->size - sizeof *e);
+        if (m->sum_cell) {
+            fp_xsum_bound(&m->sum);
+            memcpy(cells + 8 * m->sum_cell, &m->sum.wide, sizeof m->sum.wide);
+            memcpy(cells + m->size - sizeof *e, m->sum.w, sizeof m->sum.w);
+        }
     }
     return 0;
 full:
@@ -343,9 +373,9 @@ int fp_collect_dead_locked(fastprom_t *fp, fastprom_error_t *err)
         goto out;
     }
     uint32_t old = atomic_load(&h->retired_head);
-    rc = merge_chain(fp, &map, old, err);
+    rc = merge_chain(fp, &map, old, 1, err);
     for (uint32_t k = 0; rc == 0 && k < ndead; k++)
-        rc = merge_chain(fp, &map, atomic_load(&fp_slot_at(fp, dead[k])->head), err);
+        rc = merge_chain(fp, &map, atomic_load(&fp_slot_at(fp, dead[k])->head), 0, err);
     if (rc)
         goto out;
     fp_test_point(FP_POINT_FOLD_MERGED);

@@ -27,7 +27,7 @@
 #include "fastprom.h"
 
 #define FP_MAGIC 0x4d4f525054534146ull /* "FASTPROM" in little-endian bytes */
-#define FP_LAYOUT_VERSION 3u
+#define FP_LAYOUT_VERSION 4u           /* 4: retained entries carry exact sums */
 #define FP_HEADER_REGION 4096u
 #define FP_BLOCK_SIZE 16384u
 #define FP_FAMILY_HASH 8192u /* slots; at most half are used */
@@ -220,6 +220,34 @@ struct fp_entry {
  */
 #define FP_COUNTER_CELLS 2u
 #define FP_GAUGE_CELLS 3u
+
+/* The f64 cell that sums fractional increments or observations: counter
+ * fractional part, histogram or summary sum (0: the type has none). */
+static inline uint32_t fp_sum_cell(uint32_t type, uint32_t nbounds)
+{
+    switch (type) {
+    case FASTPROM_COUNTER:
+    case FASTPROM_SUMMARY: return 1;
+    case FASTPROM_HISTOGRAM: return nbounds + 1;
+    default: return 0;
+    }
+}
+
+/*
+ * Retained entries (the chain at retired_head) of types with a sum cell are
+ * the cells above followed by the exact sum of every folded writer's sum
+ * cell: a 256-bit two's-complement fixed-point number in units of 2^-128,
+ * four u64 words, least significant first (xsum.h). Their f64 sum cell holds
+ * only what the fixed point cannot (|x| >= 2^100, inf, NaN); normally 0.
+ * Readers add those words and round once, so folding a writer never changes
+ * a value.
+ */
+#define FP_RETAINED_SUM_BYTES 32u
+
+static inline uint32_t fp_retained_size(uint32_t type, uint32_t nbounds, uint32_t entry_size)
+{
+    return entry_size + (fp_sum_cell(type, nbounds) ? FP_RETAINED_SUM_BYTES : 0);
+}
 
 /* An exemplar, written by the slot's one writer under a sequence count:
  * odd while being written, readers retry or skip. */

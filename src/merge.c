@@ -1,7 +1,9 @@
 /*
  * merge.c - the first half of a read: every writer slot's cells, and the
  * retained totals of dead writers, summed per series id into reader memory
- * (bounds-checked, lock-free).
+ * (bounds-checked, lock-free). Sum cells are added exactly (xsum.h) and
+ * rounded once when the snapshot is built, so the value is the same whether
+ * a dead writer's cells are folded yet or not.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -89,7 +91,7 @@ static struct acc *acc_for(struct pass *p, uint32_t id, const struct fp_family *
     struct acc_more *m = fp_arena_alloc(p->arena, sizeof *m);
     if (!m)
         return NULL;
-    if (f->type == FASTPROM_HISTOGRAM && !(m->counts = fp_arena_alloc(p->arena, 8 * ((size_t)f->nbounds + 2))))
+    if (f->type == FASTPROM_HISTOGRAM && !(m->counts = fp_arena_alloc(p->arena, 8 * ((size_t)f->nbounds + 1))))
         return NULL;
     if (f->type == FASTPROM_SUMMARY && f->nbounds) {
         if (!(m->sketch = fp_arena_alloc(p->arena, sizeof *m->sketch)))
@@ -115,16 +117,30 @@ static double load_f64(const void *p)
     return atomic_load_explicit((_Atomic double *)p, memory_order_relaxed);
 }
 
-/* Adds n bucket counts and the sum that follows them (a writer's histogram
- * cells, or the shared ones) to a; the sum shares the counts' array. */
-static void add_histogram_cells(struct acc *a, const unsigned char *c, uint32_t n)
+/* Adds the sum cell x and, after a retained entry's cells, its exact words
+ * (NULL: none) to a's exact sum, which is made at the first non-zero. */
+static int add_sum(struct pass *p, struct acc *a, double x, const unsigned char *words)
+{
+    uint64_t w[FP_XSUM_WORDS], any = 0;
+    for (int i = 0; words && i < FP_XSUM_WORDS; i++)
+        any |= w[i] = load_u64(words + 8 * i);
+    if (x == 0 && !any)
+        return 0;
+    if (!a->sum && !(a->sum = fp_arena_alloc(p->arena, sizeof *a->sum)))
+        return fp_pass_nomem(p);
+    fp_xsum_add(a->sum, x);
+    if (any)
+        fp_xsum_add_fixed(a->sum, w);
+    return 0;
+}
+
+/* Adds a writer's (or the shared) n bucket counts and sum cell to a. */
+static int add_histogram_cells(struct pass *p, struct acc *a, const unsigned char *c, uint32_t n,
+                               const unsigned char *words)
 {
     for (uint32_t i = 0; i < n; i++)
         a->more->counts[i] += load_u64(c + 8 * i);
-    double sum;
-    memcpy(&sum, &a->more->counts[n], sizeof sum);
-    sum += load_f64(c + 8 * n);
-    memcpy(&a->more->counts[n], &sum, sizeof sum);
+    return add_sum(p, a, load_f64(c + 8 * n), words);
 }
 
 /* The validated family of series record s (NULL s: NULL). A writer's
@@ -142,7 +158,8 @@ static const struct fp_family *family_of(struct pass *p, const struct fp_series 
     return m->fam;
 }
 
-static int accumulate(struct pass *p, const struct fp_entry *e, int live, uint32_t slot_pid)
+/* Adds entry e, of a writer slot (live or not) or of the retained chain. */
+static int accumulate(struct pass *p, const struct fp_entry *e, int retained, int live, uint32_t slot_pid)
 {
     const fastprom_t *fp = p->fp;
     if (e->series == FP_ENTRY_FOLDED)
@@ -155,9 +172,11 @@ static int accumulate(struct pass *p, const struct fp_entry *e, int live, uint32
     const struct fp_family *f = family_of(p, s);
     if (!f)
         return fp_pass_corrupt(p, "a value entry refers to a missing series or family");
-    if (e->size != f->entry_size)
+    if (e->size != (retained ? fp_retained_size(f->type, f->nbounds, f->entry_size) : f->entry_size))
         return fp_pass_corrupt(p, "a value entry's size does not match its family");
     const unsigned char *c = (const unsigned char *)(e + 1);
+    /* A retained entry's exact sum follows its cells (layout.h). */
+    const unsigned char *exact = retained && fp_sum_cell(f->type, f->nbounds) ? c + f->entry_size - sizeof *e : NULL;
     /* Any write changes one of the leading cells (value, count, buckets):
      * their plain sum, mixed once per entry, notices it. */
     uint64_t words = 0;
@@ -174,23 +193,20 @@ static int accumulate(struct pass *p, const struct fp_entry *e, int live, uint32
     switch (f->type) {
     case FASTPROM_COUNTER:
         a->u0 += load_u64(c);
-        a->d0 += load_f64(c + 8);
         if (a->more->ex)
             newest_exemplar(a->more->ex, (const struct fp_exemplar *)(c + 16));
-        break;
+        return add_sum(p, a, load_f64(c + 8), exact);
     case FASTPROM_HISTOGRAM: {
         uint32_t n = f->nbounds + 1;
-        add_histogram_cells(a, c, n);
         for (uint32_t i = 0; a->more->ex && i < n; i++)
             newest_exemplar(&a->more->ex[i], (const struct fp_exemplar *)(c + 8 * (n + 1)) + i);
-        break;
+        return add_histogram_cells(p, a, c, n, exact);
     }
     case FASTPROM_SUMMARY:
         a->u0 += load_u64(c);
-        a->d0 += load_f64(c + 8);
         if (a->more->sketch)
             fp_sketch_merge(a->more->sketch, (const struct fp_sketch *)(c + 16));
-        break;
+        return add_sum(p, a, load_f64(c + 8), exact);
     case FASTPROM_GAUGE: {
         struct gauge_part *g = fp_arena_alloc(p->arena, sizeof *g);
         if (!g)
@@ -209,12 +225,12 @@ static int accumulate(struct pass *p, const struct fp_entry *e, int live, uint32
     return 0;
 }
 
-static int walk_chain(struct pass *p, uint32_t head, int live, uint32_t pid)
+static int walk_chain(struct pass *p, uint32_t head, int retained, int live, uint32_t pid)
 {
     struct fp_chain c;
     fp_chain_begin(&c, p->fp, head);
     for (const struct fp_entry *e; (e = fp_chain_next(&c));)
-        if (accumulate(p, e, live, pid))
+        if (accumulate(p, e, retained, live, pid))
             return p->rc;
     if (c.corrupt)
         return fp_pass_corrupt(p, "a value block chain has a bad offset or size");
@@ -297,12 +313,15 @@ static int merge_shared(struct pass *p, fastprom_stat_t *st)
         struct acc *a = acc_for(p, id, f);
         if (!a)
             return fp_pass_nomem(p);
+        int rc;
         if (f->type == FASTPROM_HISTOGRAM) {
-            add_histogram_cells(a, c, f->nbounds + 1);
+            rc = add_histogram_cells(p, a, c, f->nbounds + 1, NULL);
         } else { /* counter, summary: integral part or count, then a sum */
             a->u0 += load_u64(c);
-            a->d0 += load_f64(c + 8);
+            rc = add_sum(p, a, load_f64(c + 8), NULL);
         }
+        if (rc)
+            return rc;
     }
     return 0;
 }
@@ -312,7 +331,7 @@ int fp_merge_values(struct pass *p, fastprom_stat_t *st)
     fastprom_t *fp = p->fp;
     struct fp_header *h = fp->hdr;
     uint32_t retired = atomic_load_explicit(&h->retired_head, memory_order_acquire);
-    if (read_folded_list(p, retired) || walk_chain(p, retired, 0, 0))
+    if (read_folded_list(p, retired) || walk_chain(p, retired, 1, 0, 0))
         return p->rc;
     fp_test_point(FP_POINT_READ_RETIRED);
     const struct fp_slot *slots = (const struct fp_slot *)(fp->base + fp->geo.slots_off);
@@ -332,7 +351,7 @@ int fp_merge_values(struct pass *p, fastprom_stat_t *st)
             st->slots_dead++;
         }
         p->activity = fp_mix(p->activity, ((uint64_t)i << 32) | gen);
-        if (walk_chain(p, atomic_load_explicit(&s->head, memory_order_acquire), live,
+        if (walk_chain(p, atomic_load_explicit(&s->head, memory_order_acquire), 0, live,
                        atomic_load_explicit(&s->pid, memory_order_relaxed)))
             return p->rc;
     }

@@ -8,6 +8,7 @@
 
 #include "handle.h"
 #include "sketch.h"
+#include "xsum.h"
 
 #define FAM_MEMO 64 /* families whose validated record a pass remembers */
 
@@ -22,15 +23,17 @@ struct gauge_part {
  * flat array (most series are counters), the rest of other types behind
  * `more`. */
 struct acc_more {
-    uint64_t *counts; /* histogram buckets, then the sum as a double */
+    uint64_t *counts; /* histogram buckets */
     struct fp_sketch_merged *sketch;
     struct fp_exemplar *ex; /* newest exemplar per slot of the series */
     struct gauge_part *gauges;
 };
 
 struct acc {
-    uint64_t u0;           /* counter integral part, summary count */
-    double d0;             /* counter fractional part, summary sum */
+    uint64_t u0; /* counter integral part, summary count */
+    /* Every sum cell (counter fractional part, histogram or summary sum),
+     * added exactly; NULL while they are all 0 (most counters). */
+    struct fp_xsum *sum;
     struct acc_more *more; /* NULL: not seen; counters without exemplars share none_more */
 };
 

@@ -205,6 +205,21 @@ static int build_exemplars(struct pass *p, const fp_snap_family_t *fam, const st
     return 0;
 }
 
+/* A counter's integral and fractional parts, rounded once, together. */
+static double counter_value(const struct acc *a)
+{
+    if (!a->sum)
+        return (double)a->u0;
+    struct fp_xsum t = *a->sum;
+    fp_xsum_add_u64(&t, a->u0);
+    return fp_xsum_value(&t);
+}
+
+static double sum_value(const struct acc *a)
+{
+    return a->sum ? fp_xsum_value(a->sum) : 0.0;
+}
+
 static int build_series(struct pass *p, const fp_snap_family_t *fam, const struct fp_series *s, fp_str_t *labels,
                         fp_snap_series_t *out)
 {
@@ -215,7 +230,7 @@ static int build_series(struct pass *p, const fp_snap_family_t *fam, const struc
     const struct acc *a = s->id < p->nids && p->accs[s->id].more ? &p->accs[s->id] : NULL;
     switch (fam->type) {
     case FASTPROM_COUNTER:
-        out->value = a ? (double)a->u0 + a->d0 : 0.0;
+        out->value = a ? counter_value(a) : 0.0;
         out->has_value = 1;
         break;
     case FASTPROM_GAUGE: return combine_gauge(p, fam, a, out);
@@ -226,12 +241,11 @@ static int build_series(struct pass *p, const fp_snap_family_t *fam, const struc
             out->buckets[i] = a->more->counts[i];
             out->count += a->more->counts[i];
         }
-        if (a)
-            memcpy(&out->sum, &a->more->counts[fam->nbounds + 1], sizeof out->sum);
+        out->sum = a ? sum_value(a) : 0.0;
         break;
     case FASTPROM_SUMMARY:
         out->count = a ? a->u0 : 0;
-        out->sum = a ? a->d0 : 0.0;
+        out->sum = a ? sum_value(a) : 0.0;
         if (fam->nbounds && !(out->quantiles = fp_arena_alloc(p->arena, fam->nbounds * sizeof(double))))
             return fp_pass_nomem(p);
         for (size_t i = 0; i < fam->nbounds; i++)

@@ -42,4 +42,8 @@ double json_number(json_t *v);
 /* json_number of member `key` of obj; the test fails if it is missing. */
 double json_member_number(json_t *obj, const char *key);
 
+/* The correctly rounded sum of x[0..n), whatever their order (an oracle
+ * written independently of the library; fails the test past 128 partials). */
+double exact_sum(const double *x, size_t n);
+
 #endif
