@@ -117,30 +117,36 @@ static double load_f64(const void *p)
     return atomic_load_explicit((_Atomic double *)p, memory_order_relaxed);
 }
 
-/* Adds the sum cell x and, after a retained entry's cells, its exact words
- * (NULL: none) to a's exact sum, which is made at the first non-zero. */
-static int add_sum(struct pass *p, struct acc *a, double x, const unsigned char *words)
+/* Adds sum cell x and, when `exact` is not NULL (a retained entry), the
+ * exact words that follow its cells to a's exact sum, made at first use. */
+static __attribute__((noinline)) int add_sum_exactly(struct pass *p, struct acc *a, double x,
+                                                     const unsigned char *exact)
 {
-    uint64_t w[FP_XSUM_WORDS], any = 0;
-    for (int i = 0; words && i < FP_XSUM_WORDS; i++)
-        any |= w[i] = load_u64(words + 8 * i);
-    if (x == 0 && !any)
-        return 0;
     if (!a->sum && !(a->sum = fp_arena_alloc(p->arena, sizeof *a->sum)))
         return fp_pass_nomem(p);
     fp_xsum_add(a->sum, x);
-    if (any)
+    if (exact) {
+        uint64_t w[FP_XSUM_WORDS];
+        for (int i = 0; i < FP_XSUM_WORDS; i++)
+            w[i] = load_u64(exact + 8 * i);
         fp_xsum_add_fixed(a->sum, w);
+    }
     return 0;
 }
 
+/* Most counters never have a fractional part: their sum cells stay 0. */
+static inline int add_sum(struct pass *p, struct acc *a, double x, const unsigned char *exact)
+{
+    return x == 0 && !exact ? 0 : add_sum_exactly(p, a, x, exact);
+}
+
 /* Adds a writer's (or the shared) n bucket counts and sum cell to a. */
-static int add_histogram_cells(struct pass *p, struct acc *a, const unsigned char *c, uint32_t n,
-                               const unsigned char *words)
+static inline int add_histogram_cells(struct pass *p, struct acc *a, const unsigned char *c, uint32_t n,
+                                      const unsigned char *exact)
 {
     for (uint32_t i = 0; i < n; i++)
         a->more->counts[i] += load_u64(c + 8 * i);
-    return add_sum(p, a, load_f64(c + 8 * n), words);
+    return add_sum(p, a, load_f64(c + 8 * n), exact);
 }
 
 /* The validated family of series record s (NULL s: NULL). A writer's

@@ -1,8 +1,6 @@
 /*
  * xsum.c - rounding an exact fixed-point sum to a double (xsum.h).
  */
-#include <math.h>
-
 #include "xsum.h"
 
 /* The fixed-point part rounded to the nearest double, ties to even. */
@@ -33,9 +31,12 @@ static double fixed_value(const struct fp_xsum *s)
             sticky |= a[j];
     }
     top |= sticky != 0;
-    /* One rounding (the conversion); ldexp is exact this far from the
-     * subnormal range. */
-    double v = ldexp((double)top, 64 * i - lz - 128);
+    /* One rounding (the conversion), then an exact scaling by a power of
+     * two (2^-191 .. 2^64: normal doubles). */
+    uint64_t scale_bits = (uint64_t)(1023 + 64 * i - lz - 128) << 52;
+    double scale;
+    memcpy(&scale, &scale_bits, sizeof scale);
+    double v = (double)top * scale;
     return neg ? -v : v;
 }
 

@@ -35,23 +35,34 @@ struct fp_xsum {
     double wide;               /* the values the fixed point does not hold */
 };
 
-/* Adds the 256-bit magnitude t to s (neg: subtracts it). */
-static inline void fp_xsum_add_words_signed(struct fp_xsum *s, const uint64_t *t, int neg)
+typedef unsigned __int128 fp_u128;
+
+/* Adds (neg: subtracts) the 256-bit number whose halves are tl (low) and
+ * th (high) to s. */
+static inline void fp_xsum_add256(struct fp_xsum *s, fp_u128 tl, fp_u128 th, int neg)
 {
-    unsigned char carry = 0;
-    for (int i = 0; i < FP_XSUM_WORDS; i++) {
-        uint64_t a = s->w[i], b = t[i], r;
-        if (neg) {
-            unsigned char borrow = __builtin_sub_overflow(a, b, &r);
-            borrow |= __builtin_sub_overflow(r, (uint64_t)carry, &r);
-            carry = borrow;
-        } else {
-            unsigned char c = __builtin_add_overflow(a, b, &r);
-            c |= __builtin_add_overflow(r, (uint64_t)carry, &r);
-            carry = c;
-        }
-        s->w[i] = r;
+    fp_u128 lo = (fp_u128)s->w[1] << 64 | s->w[0];
+    fp_u128 hi = (fp_u128)s->w[3] << 64 | s->w[2];
+    if (neg) {
+        fp_u128 r = lo - tl;
+        hi -= th + (r > lo);
+        lo = r;
+    } else {
+        fp_u128 r = lo + tl;
+        hi += th + (r < lo);
+        lo = r;
     }
+    s->w[0] = (uint64_t)lo, s->w[1] = (uint64_t)(lo >> 64);
+    s->w[2] = (uint64_t)hi, s->w[3] = (uint64_t)(hi >> 64);
+}
+
+/* Rounds m * 2^-r (r > 0) to an integer, ties to even. */
+static inline uint64_t fp_xsum_round_right(uint64_t m, int r)
+{
+    if (r >= 64)
+        return 0; /* m < 2^53: below one half */
+    uint64_t q = m >> r, rest = m & ((1ull << r) - 1), half = 1ull << (r - 1);
+    return q + (rest > half || (rest == half && (q & 1)));
 }
 
 /* s += x, exactly when 2^-76 <= |x| < 2^100 (see above). */
@@ -73,34 +84,34 @@ static inline void fp_xsum_add(struct fp_xsum *s, double x)
         m |= 1ull << 52;
     }
     /* |x| = m * 2^(e - 1075) = m * 2^(e - 947) units of 2^-128. */
-    uint64_t t[FP_XSUM_WORDS] = {0};
     int shift = (int)e - 947;
-    if (shift >= 0) {
-        int q = shift / 64, b = shift % 64;
-        t[q] = m << b;
-        if (b)
-            t[q + 1] = m >> (64 - b); /* shift <= 175, so q + 1 <= 3 */
-    } else {
-        int r = -shift; /* below the last unit: round to nearest, ties to even */
-        if (r < 64) {
-            uint64_t q = m >> r, rest = m & ((1ull << r) - 1), half = 1ull << (r - 1);
-            t[0] = q + (rest > half || (rest == half && (q & 1)));
+    fp_u128 tl = 0, th = 0;
+    if (shift >= 128)
+        th = (fp_u128)m << (shift - 128); /* shift <= 175: fits */
+    else if (shift >= 0) {
+        fp_u128 v = (fp_u128)m << (shift & 63);
+        if (shift >= 64) {
+            tl = v << 64;
+            th = v >> 64;
+        } else {
+            tl = v;
         }
+    } else {
+        tl = fp_xsum_round_right(m, -shift);
     }
-    fp_xsum_add_words_signed(s, t, (int)(bits >> 63));
+    fp_xsum_add256(s, tl, th, (int)(bits >> 63));
 }
 
 /* s += an integer (a counter's integral part). */
 static inline void fp_xsum_add_u64(struct fp_xsum *s, uint64_t v)
 {
-    uint64_t t[FP_XSUM_WORDS] = {0, 0, v, 0};
-    fp_xsum_add_words_signed(s, t, 0);
+    fp_xsum_add256(s, 0, v, 0);
 }
 
 /* s += the fixed-point words w (another sum's, as kept in the segment). */
 static inline void fp_xsum_add_fixed(struct fp_xsum *s, const uint64_t *w)
 {
-    fp_xsum_add_words_signed(s, w, 0);
+    fp_xsum_add256(s, (fp_u128)w[1] << 64 | w[0], (fp_u128)w[3] << 64 | w[2], 0);
 }
 
 /* The sum rounded once to the nearest double (ties to even), then plus

@@ -121,6 +121,20 @@ static double read_total(fastprom_t *fp, const char *family, const char *label)
     return v;
 }
 
+/* A histogram's or summary's _sum, or a counter's value, bit for bit. */
+static uint64_t read_sum_bits(fastprom_t *fp, const char *family, const char *label)
+{
+    fp_snapshot_t snap;
+    fastprom_error_t err;
+    ck_assert_msg(fp_snapshot_take(fp, NULL, &snap, &err) == 0, "snapshot: %s", err.text);
+    const fp_snap_series_t *s = find(&snap, family, label);
+    double v = !s ? 0.0 : s->buckets || s->count ? s->sum : s->value;
+    fp_snapshot_free(fp, &snap);
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    return bits;
+}
+
 static void wait_ok(pid_t pid)
 {
     int status;
@@ -435,7 +449,7 @@ static void kill_self_at(int point)
 
 /* A writer that folds dead slots gets killed at each step of the fold; the
  * values must stay exact for readers at once, and after the next writer
- * repairs. */
+ * repairs: counts, and fractional sums to the bit. */
 START_TEST(a_folder_killed_at_any_step_loses_and_doubles_nothing)
 {
     int points[] = {FP_POINT_FOLD_MERGED, FP_POINT_FOLD_WRITTEN, FP_POINT_FOLD_PUBLISHED};
@@ -443,6 +457,7 @@ START_TEST(a_folder_killed_at_any_step_loses_and_doubles_nothing)
         make_path();
         fastprom_t *fp = open_rw();
         double expect = 0;
+        uint64_t last_frac = 0, last_sum = 0;
         for (int round = 0; round < 3; round++) {
             /* Three writers die, leaving values in unfolded slots. */
             for (int w = 0; w < 3; w++) {
@@ -450,12 +465,16 @@ START_TEST(a_folder_killed_at_any_step_loses_and_doubles_nothing)
                 if (pid == 0) {
                     fastprom_t *c = open_rw();
                     fastprom_inc(series(c, FASTPROM_COUNTER, "kf_total", "a", 0), 10 + w);
-                    fastprom_observe(series(c, FASTPROM_HISTOGRAM, "kf_seconds", "a", 0), 0.1 * w);
+                    fastprom_inc(series(c, FASTPROM_COUNTER, "kf_frac_total", "a", 0), 1e15 / 3 + 0.1 * w);
+                    fastprom_observe(series(c, FASTPROM_HISTOGRAM, "kf_seconds", "a", 0), 0.1 * w + 1.0 / 3);
                     _exit(0);
                 }
                 wait_ok(pid);
                 expect += 10 + w;
             }
+            fastprom_t *before = open_ro();
+            uint64_t frac = read_sum_bits(before, "kf_frac", "a"), sum = read_sum_bits(before, "kf_seconds", "a");
+            fastprom_close(before);
             /* The next writer folds them and is killed at the chosen step. */
             pid_t folder = fork();
             if (folder == 0) {
@@ -473,7 +492,10 @@ START_TEST(a_folder_killed_at_any_step_loses_and_doubles_nothing)
             fastprom_t *ro = open_ro();
             ck_assert_double_eq(read_total(ro, "kf", "a"), expect);
             ck_assert_double_eq(read_total(ro, "kf_seconds", "a"), 3.0 * (round + 1));
+            ck_assert_uint_eq(read_sum_bits(ro, "kf_frac", "a"), frac);
+            ck_assert_uint_eq(read_sum_bits(ro, "kf_seconds", "a"), sum);
             fastprom_close(ro);
+            last_frac = frac, last_sum = sum;
         }
         /* A writer takes the lock (repair: the killer held it) and folds. */
         fastprom_t *after = open_rw();
@@ -482,6 +504,8 @@ START_TEST(a_folder_killed_at_any_step_loses_and_doubles_nothing)
         ck_assert_uint_ge(st.repairs, 3);
         ck_assert_uint_eq(st.slots_dead, 0);
         ck_assert_double_eq(read_total(after, "kf", "a"), expect);
+        ck_assert_uint_eq(read_sum_bits(after, "kf_frac", "a"), last_frac);
+        ck_assert_uint_eq(read_sum_bits(after, "kf_seconds", "a"), last_sum);
         fastprom_close(after);
         fastprom_close(fp);
         remove_path();

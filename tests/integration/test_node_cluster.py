@@ -11,8 +11,9 @@ by a real Prometheus.
  - test_sigkilled_worker_keeps_totals: a request is held in a worker (the
    in-progress gauge shows it), the worker is SIGKILLed, cluster replaces it;
    the gauge drops back to 0, 3,000 more requests are sent while /metrics is
-   scraped all along: no counter ever decreases and the final totals are
-   exact (the killed request is not counted: it never finished).
+   scraped all along: no counter (nor a fractional one, nor a _sum) ever
+   decreases, not even by an ulp, and the final totals are exact (the killed
+   request is not counted: it never finished).
 """
 import collections
 import os
@@ -115,14 +116,13 @@ class NodeClusterTest(unittest.TestCase):
                     continue
                 scrapes.append(1)
                 for key, v in m.items():
-                    # nodejs_active_*_total are gauges (prom-client's names)
-                    counter = key[0].endswith(("_total", "_count", "_bucket")) and not key[0].startswith("nodejs_active")
-                    # Fractional counters (CPU seconds) sum a floating-point
-                    # cell per writer; folding a dead writer's cell into the
-                    # retained total re-associates that sum, which can move it
-                    # by an ulp either way (a known core limitation, see the
-                    # README). Anything beyond rounding is a real decrease.
-                    if counter and v < last.get(key, 0) - 1e-9 * abs(last.get(key, 0)):
+                    # nodejs_active_*_total are gauges (prom-client's names).
+                    # Fractional counters (CPU seconds) and the _sum of
+                    # histograms of durations count up too, exactly: folding
+                    # the killed worker's cells must not lower them by an ulp.
+                    counter = key[0].endswith(("_total", "_count", "_bucket", "_sum")) and \
+                        not key[0].startswith("nodejs_active")
+                    if counter and v < last.get(key, 0):
                         decreases.append((key, last[key], v))
                     last[key] = v
                 time.sleep(0.02)
