@@ -191,8 +191,8 @@ START_TEST(a_file_that_is_not_a_segment_is_refused)
 }
 END_TEST
 
-/* A newer version, and the older one (version 2 kept retained sums as one
- * rounded double: read as version 3 it would lose their exact words). */
+/* A newer version, and the older one (version 3 kept retained sums as one
+ * rounded double: read as version 4 it would lose their exact words). */
 START_TEST(another_layout_version_is_refused_by_name)
 {
     uint32_t versions[] = {FP_LAYOUT_VERSION + 1, FP_LAYOUT_VERSION - 1};
