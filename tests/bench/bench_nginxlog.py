@@ -255,10 +255,11 @@ def main():
     print(f"\nhost: load average {os.getloadavg()[0]:.1f}; a thread sleeping 1 ms overslept by up to "
           f"{worst * 1e3:.0f} ms, {pauses} times by more than 20 ms in 3 s (a paused vCPU: the daemon cannot "
           f"read then)")
-    print(f"nginx under wrk (1 worker, -t1 -c{CONNECTIONS}, {SECONDS}s, {ROUNDS} rounds, medians). of off and "
-          f"+us/req (1/rate - 1/anchor's rate):\n  against the anchor of the same round; nginx, daemon: CPU us per "
-          f"request; preempt: nginx's involuntary context\n  switches, wakes: the daemon's sleeps, per 1,000 "
-          f"requests; lost: nginx's count (stub_status) - recorded")
+    print(f"nginx under wrk (1 worker, -t1 -c{CONNECTIONS}, {SECONDS}s, {ROUNDS} rounds, medians). Against the anchor "
+          f"of the same round:\n  of off; +us/req: 1/rate - 1/anchor's rate; +cpu: nginx's and the daemon's CPU us per "
+          f"request - nginx's in the anchor.\n  nginx, daemon: CPU us per request; per 1,000 requests, preempt: nginx's "
+          f"involuntary context switches,\n  wakes: the daemon's sleeps; lost: nginx's count (stub_status) - recorded "
+          f"(after the daemon's SIGTERM drain)")
     runs = {m[0]: [] for m in MODES}
     for _ in range(ROUNDS):
         for mode in MODES:
@@ -266,7 +267,7 @@ def main():
     slowdown = {}
     for location, _, title in LOCATIONS:
         print(f"  {title}:")
-        print(f"    {'':42s} {'req/s':>7s} {'of off':>6s} {'+us/req':>7s} {'nginx':>6s} {'daemon':>6s} "
+        print(f"    {'':42s} {'req/s':>7s} {'of off':>6s} {'+us/req':>7s} {'+cpu':>5s} {'nginx':>5s} {'daemon':>6s} "
               f"{'preempt':>7s} {'wakes':>5s}  lost")
         anchor = runs["off" if location == "return" else "proxy-off"]
         for name, loc, _, _, _, _, label in MODES:
@@ -275,6 +276,7 @@ def main():
             rs = runs[name]
             ratio = statistics.median(r["rps"] / a["rps"] for r, a in zip(rs, anchor))
             added = statistics.median(1e6 / r["rps"] - 1e6 / a["rps"] for r, a in zip(rs, anchor))
+            added_cpu = statistics.median(r["nginx_us"] + r["daemon_us"] - a["nginx_us"] for r, a in zip(rs, anchor))
             loss = ""
             if "loss" in rs[0]:
                 served = sum(r["loss"][0] for r in rs)
@@ -283,7 +285,7 @@ def main():
                        " ".join(f"{r['loss'][0] - r['loss'][1]:.0f}" for r in rs)
             med = {k: statistics.median(r[k] for r in rs) for k in ("rps", "nginx_us", "daemon_us", "preempted",
                                                                      "wakeups")}
-            print(f"    {label:42s} {med['rps']:>7,.0f} {ratio:>6.1%} {added:>7.1f} {med['nginx_us']:>6.1f} "
+            print(f"    {label:42s} {med['rps']:>7,.0f} {ratio:>6.1%} {added:>7.1f} {added_cpu:>5.1f} {med['nginx_us']:>5.1f} "
                   f"{med['daemon_us']:>6.1f} {med['preempted']:>7.0f} {med['wakeups']:>5.0f}  {loss}")
             if name.endswith("paced"):
                 slowdown[location] = 1 - ratio
