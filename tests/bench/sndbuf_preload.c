@@ -10,19 +10,27 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
+static int sndbuf;
+
+/* Read at load time, in nginx's master: nginx gives its workers an
+ * environment of their own, without this variable. */
+__attribute__((constructor)) static void read_size(void)
+{
+    const char *want = getenv("FASTPROM_BENCH_SNDBUF");
+    sndbuf = want ? atoi(want) : 0;
+}
+
 __attribute__((visibility("default"))) int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
     int (*real)(int, const struct sockaddr *, socklen_t) = (int (*)(int, const struct sockaddr *, socklen_t))dlsym(
         RTLD_NEXT, "connect");
-    const char *want = getenv("FASTPROM_BENCH_SNDBUF");
     int type = 0;
     socklen_t tlen = sizeof type;
-    if (want && addr && addr->sa_family == AF_UNIX && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 &&
+    if (sndbuf > 0 && addr && addr->sa_family == AF_UNIX && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 &&
         type == SOCK_DGRAM) {
-        int bytes = atoi(want);
         /* FORCE passes net.core.wmem_max, as the sysctl's default would. */
-        if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof bytes) != 0)
-            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+        if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf) != 0)
+            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     }
     return real(fd, addr, len);
 }
