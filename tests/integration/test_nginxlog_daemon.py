@@ -5,6 +5,8 @@
   - SIGHUP applies new rules, and a bad file keeps the running ones;
   - SIGTERM exits 0 and removes its socket; a second daemon on a live
     socket is refused; a stale socket file is replaced;
+  - every line delivered to the socket before SIGTERM is recorded, the ones
+    still queued while the daemon naps between reads included;
   - the socket gets the configured mode and group, and as root the daemon
     runs as the configured user;
   - a segment removed under it is made again and written to;
@@ -92,6 +94,27 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(daemon.stop(signal.SIGTERM), 0)
         self.assertFalse(os.path.exists(daemon.socket))
         self.assertIn("stopped", daemon.log())
+
+    def test_lines_queued_at_sigterm_are_recorded(self):
+        tmp = harness.make_temp_dir(self)
+        segment = os.path.join(tmp, "segment")
+        # Long naps, so that SIGTERM finds lines queued.
+        daemon = ns.start_nginxlog(tmp, segment, testcase=self,
+                                   config={"receive_coalesce_ms": 50, "receive_coalesce_lines": 128})
+        line = b"<190>Dec  6 19:48:30 fastprom: fp1\tq.test\tGET\t200\t0.001\t-\t-\t10\t10\t1.0\t/q\t/q"
+        sent = 0
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as c:
+            c.connect(daemon.socket)
+            for burst in range(20):  # bursts of 100 with pauses: the daemon reads, naps, reads
+                for _ in range(100):
+                    c.send(line)  # blocking: a full queue waits, nothing is dropped
+                    sent += 1
+                time.sleep(0.01 * (burst % 3))
+        self.assertEqual(daemon.stop(signal.SIGTERM), 0)
+        dump = run([os.path.join(harness.BUILD, "fastprom"), "--path", segment, "dump"]).stdout
+        recorded = sum(float(l.split()[-1]) for l in dump.splitlines() if l.startswith("nginxlog_lines_recorded_total"))
+        requests = sum(float(l.split()[-1]) for l in dump.splitlines() if l.startswith("nginx_http_requests_total{"))
+        self.assertEqual((recorded, requests), (sent, sent), dump[-2000:])
 
     def test_a_stale_socket_file_is_replaced(self):
         tmp = harness.make_temp_dir(self)
