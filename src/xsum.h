@@ -21,6 +21,12 @@
  * to 2^27 such values cannot overflow. |x| >= 2^100, infinities and NaN are
  * summed beside it in plain floating point (`wide`): no counter gets there,
  * and NaN or an infinity must still show.
+ *
+ * Guarantee: while every term lies in [2^-76, 2^100) in magnitude (wide is
+ * then 0), fp_xsum_value() is the exact sum rounded once to the nearest
+ * double, ties to even: bit for bit the same for any order or grouping of
+ * the same terms, and never smaller after any term grows. Smaller terms keep
+ * both properties (each is rounded alone first, by at most 2^-129).
  */
 #ifndef FASTPROM_XSUM_H
 #define FASTPROM_XSUM_H

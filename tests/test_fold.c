@@ -10,7 +10,9 @@
  * spike of the whole value. Here writers with awkward increments (0.1, 1e-3,
  * 1/3, 1e15 + 0.5, negatives for observations) die and are folded one by one
  * in several orders, and every rendered value must stay the same, bit for
- * bit, and equal the correctly rounded sum of the writers' cells.
+ * bit, and equal the correctly rounded sum of the writers' cells. Also with
+ * a segment short of writer slots, where the last writers (and the parent)
+ * record in the series' shared fallback cells.
  */
 #include <check.h>
 #include <signal.h>
@@ -89,12 +91,10 @@ static void record(fastprom_series_t *s, enum kind k, int w)
     }
 }
 
-/* What writer w's cells hold: its integral increments in one integer, the
- * rest summed left to right in one double, as update.c does. */
-static void cells_of(enum kind k, int w, double *integral, double *fractional)
+/* Adds writer w's updates to cells as update.c does: integral increments to
+ * one integer, the rest left to right to one double. */
+static void add_to_cells(enum kind k, int w, double *integral, double *fractional)
 {
-    *integral = 0;
-    *fractional = 0;
     for (int i = 0; i < updates_of(w); i++) {
         double v = update_value(k, w, i);
         if (k == COUNTER && v < 9007199254740992.0 && v == (double)(uint64_t)v)
@@ -105,16 +105,18 @@ static void cells_of(enum kind k, int w, double *integral, double *fractional)
 }
 
 /* The value the reader must show: the correctly rounded sum of every
- * writer's cells (the integral parts are small integers, exact in a double). */
-static double expected(enum kind k)
+ * writer's cells (the integral parts are small integers, exact in a double).
+ * Writers from `own` on found no slot: they, one after the other, and then
+ * the parent updated the shared cells. */
+static double expected(enum kind k, int own)
 {
-    double terms[2 * (WRITERS + 1)];
+    double terms[2 * (WRITERS + 2)] = {0};
     size_t n = 0;
-    for (int w = 0; w <= WRITERS; w++) {
-        cells_of(k, w, &terms[n], &terms[n + 1]);
-        n += 2;
-    }
-    return exact_sum(terms, n);
+    for (int w = 0; w < own; w++, n += 2)
+        add_to_cells(k, w, &terms[n], &terms[n + 1]);
+    for (int w = own; w <= WRITERS; w++)
+        add_to_cells(k, w, &terms[n], &terms[n + 1]);
+    return exact_sum(terms, n + 2);
 }
 
 /* The sample line of the counter's total or the _sum, as rendered. */
@@ -151,10 +153,12 @@ static void kill_and_reap(pid_t pid)
  * killed; the parent records as writer WRITERS and stays live. Then they die in `order`, and each is
  * folded on its own: before the fold (a dead, unfolded slot), after it, and
  * at every step the line must be exactly what it was with all live. */
-static void run_order(enum kind k, const int *order)
+static void run_order(enum kind k, const int *order, uint32_t slots)
 {
-    const char *path;
-    fastprom_t *fp = open_tmp_segment(0, &path);
+    fastprom_options_t opt = {.path = tmp_segment_path(), .size = FASTPROM_MIN_SIZE, .max_slots = slots};
+    fastprom_error_t err;
+    fastprom_t *fp = fastprom_open(&opt, &err);
+    ck_assert_msg(fp, "open: %s", err.text);
     fastprom_series_t *s = define(fp, k);
     int ready[2], hold[2];
     ck_assert_int_eq(pipe(ready), 0);
@@ -179,27 +183,36 @@ static void run_order(enum kind k, const int *order)
 
     char first[256], line[256];
     rendered_line(fp, k, first, sizeof first);
-    double want = expected(k), got = line_value(first);
+    int own = slots && slots < WRITERS ? (int)slots : WRITERS;
+    double want = expected(k, own), got = line_value(first);
     ck_assert_msg(memcmp(&got, &want, sizeof got) == 0, "all live: %s, the exact sum of the cells is %.17g", first,
                   want);
     for (int j = 0; j < WRITERS; j++) {
         kill_and_reap(pids[order[j]]);
         rendered_line(fp, k, line, sizeof line);
         ck_assert_msg(!strcmp(line, first), "writer %d dead, not folded: %s, was %s", order[j], line, first);
-        fastprom_error_t err;
-        ck_assert_msg(fastprom_collect_dead(fp, &err) == 1, "fold: %s", err.text);
+        int folded = fastprom_collect_dead(fp, &err);
+        ck_assert_msg(folded == (order[j] < own), "fold of writer %d: %d (%s)", order[j], folded, err.text);
         rendered_line(fp, k, line, sizeof line);
         ck_assert_msg(!strcmp(line, first), "writer %d folded (step %d): %s, was %s", order[j], j, line, first);
     }
+    fastprom_stat_t st;
+    ck_assert_int_eq(fastprom_stat(fp, &st, &err), 0);
+    ck_assert_msg((st.fallback_updates > 0) == (own < WRITERS), "fallback updates: %llu",
+                  (unsigned long long)st.fallback_updates);
     close(ready[0]), close(ready[1]), close(hold[0]), close(hold[1]);
     fastprom_close(fp);
-    unlink(path);
+    unlink(opt.path);
 }
 
+/* Every order with a slot for everyone, then with slots for only three
+ * writers (the others and the parent use the shared fallback cells). */
 static void run_all_orders(enum kind k)
 {
-    for (int o = 0; o < ORDERS; o++)
-        run_order(k, orders[o]);
+    for (int o = 0; o < ORDERS; o++) {
+        run_order(k, orders[o], 0);
+        run_order(k, orders[o], 3);
+    }
 }
 
 START_TEST(fold_does_not_lower_fractional_counter)
