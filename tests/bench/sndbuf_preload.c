@@ -24,8 +24,8 @@ __attribute__((constructor)) static void read_size(void)
 
 __attribute__((visibility("default"))) int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-    int (*real)(int, const struct sockaddr *, socklen_t) = (int (*)(int, const struct sockaddr *, socklen_t))dlsym(
-        RTLD_NEXT, "connect");
+    int (*real)(int, const struct sockaddr *, socklen_t) =
+        (int (*)(int, const struct sockaddr *, socklen_t))dlsym(RTLD_NEXT, "connect");
     int type = 0;
     socklen_t tlen = sizeof type;
     if (sndbuf > 0 && addr && addr->sa_family == AF_UNIX && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 &&
