@@ -10,7 +10,8 @@
    as real sites do. Each with the access log off (the anchor), and to
    fastprom-nginxlog reading on every wakeup (receive_coalesce_ms 0) and
    with its default pacing; for `return 200` also to a file, to a socket
-   nobody reads (what a dropped line costs nginx) and to the daemon behind
+   nobody reads (what a dropped line costs nginx), to a socket that does
+   not exist (the daemon gone, its socket removed) and to the daemon behind
    the kernel's default queue of 10. For each: requests/s, the ratio to
    the anchor of the same round, the time each request gained (1/rate
    minus the anchor's), the CPU that nginx's worker and the daemon spent
@@ -78,6 +79,7 @@ MODES = (
     ("off", "return", "off", None, None, None, "access_log off (anchor)"),
     ("file", "return", "file", None, None, None, "access_log to a file"),
     ("unread", "return", "unread", None, 512, None, "syslog to a socket nobody reads"),
+    ("missing", "return", "missing", None, None, None, "syslog to a socket that does not exist"),
     ("wake", "return", "daemon", {"receive_coalesce_ms": 0}, 512, None, "fastprom-nginxlog, receive_coalesce_ms 0"),
     ("paced", "return", "daemon", {}, 512, None, "fastprom-nginxlog, default pacing"),
     ("bigbuf", "return", "daemon", {}, 8192, BIG_SNDBUF, "the same, nginx sndbuf 4 MiB, queue 8192"),
