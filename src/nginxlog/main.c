@@ -6,7 +6,9 @@
  * the configured owner and mode) -> privilege drop -> segment -> families.
  * One thread: poll(2) on the socket and a signalfd, so SIGHUP (reload) and
  * SIGTERM/SIGINT (stop) are ordinary code between two batches, never in a
- * signal handler, and a batch is never interrupted half-recorded.
+ * signal handler, and a batch is never interrupted half-recorded. While
+ * lines keep arriving, the thread naps between batches instead of polling
+ * (pace.h), so that nginx's sends do not have to wake it.
  */
 #include <errno.h>
 #include <getopt.h>
