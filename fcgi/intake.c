@@ -19,6 +19,12 @@
  * earlier ones' deadlines. The list's head is also the one evicted when the
  * bound on open connections is reached. Connections that passed wait in a
  * queue for the serving threads (fcgi_intake_next).
+ *
+ * A connection closed while handling one batch of events (evicted to admit
+ * a new one) may still have its own event later in that batch, naming its
+ * conn_t: so a refused conn_t is only marked closed and freed after the
+ * batch. Freeing it at once was a use-after-free that killed the worker
+ * with "double free" when accept hit EMFILE under idle connections.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +50,7 @@
 typedef struct conn {
     int fd;
     int hung_up;
+    int closed; /* refused; freed after the current batch of events */
     double accepted;
     double deadline;
     struct conn *prev, *next; /* waiting list, or the ready queue (next only) */
@@ -61,7 +68,8 @@ struct fcgi_intake {
     pthread_t thread;
     int started;
     unsigned max_open;
-    list_t waiting; /* intake thread only */
+    list_t waiting;  /* intake thread only */
+    conn_t *refused; /* closed during this batch of events (intake thread only) */
     atomic_uint nwaiting;
     int listening;    /* listen_fd is in the epoll set */
     double resume_at; /* when a paused accept is retried; INFINITY: when room is made */
@@ -133,7 +141,9 @@ static void refuse(fcgi_intake_t *in, conn_t *c, fcgi_guard_verdict_t v)
      * shares the open file (a dup, a fork): then events would name c. */
     epoll_ctl(in->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
-    free(c);
+    c->closed = 1;
+    c->next = in->refused;
+    in->refused = c;
     closed_one(in);
     in->ops.refused(in->ops.ctx, v, in->detail);
 }
@@ -311,6 +321,15 @@ static void expire(fcgi_intake_t *in)
     }
 }
 
+static void free_refused(fcgi_intake_t *in)
+{
+    while (in->refused) {
+        conn_t *next = in->refused->next;
+        free(in->refused);
+        in->refused = next;
+    }
+}
+
 static void *run(void *arg)
 {
     fcgi_intake_t *in = arg;
@@ -334,11 +353,12 @@ static void *run(void *arg)
                     set_listening(in, 1);
             } else if (tag == &tag_listen) {
                 accept_all(in);
-            } else {
+            } else if (!((conn_t *)tag)->closed) {
                 examine(in, tag, events[i].events);
             }
         }
         expire(in);
+        free_refused(in);
     }
 }
 
@@ -448,6 +468,7 @@ void fcgi_intake_stop(fcgi_intake_t *in)
         in->started = 0;
     }
     /* The thread is gone: what it watched and queued is closed here. */
+    free_refused(in);
     close_list(in->waiting.head);
     in->waiting.head = in->waiting.tail = NULL;
     pthread_mutex_lock(&in->lock);

@@ -4,7 +4,9 @@
  * connections sit idle, idle ones are closed at the I/O timeout, at the
  * bound on open connections the longest-waiting incomplete one makes room,
  * and when every place is taken by requests being served, accepting waits
- * until one is done.
+ * until one is done. A connection evicted while its own readiness waits in
+ * the same batch of events is never touched again (regression: the worker
+ * died of "double free" under EMFILE).
  */
 #include <check.h>
 #include <poll.h>
@@ -25,17 +27,26 @@ static struct sockaddr_un addr;
 static fcgi_intake_t *intake;
 static atomic_int refused[FCGI_GUARD_EVICTED + 1];
 static double io_seconds = 30;
+static double first_io_seconds; /* when > 0, the first connection's timeout */
+static atomic_int io_calls;
+/* When armed, the first timeout refusal holds the intake thread until opened. */
+static atomic_int gate_armed, gate_held, gate_open;
 
 static double io_timeout(void *ctx)
 {
     (void)ctx;
-    return io_seconds;
+    return atomic_fetch_add(&io_calls, 1) == 0 && first_io_seconds > 0 ? first_io_seconds : io_seconds;
 }
 
 static void on_refused(void *ctx, fcgi_guard_verdict_t v, const char *detail)
 {
     (void)ctx, (void)detail;
     atomic_fetch_add(&refused[v], 1);
+    if (v == FCGI_GUARD_TIMEOUT && atomic_exchange(&gate_armed, 0)) {
+        atomic_store(&gate_held, 1);
+        for (int i = 0; i < 10000 && !atomic_load(&gate_open); i++)
+            usleep(1000);
+    }
 }
 
 static void on_accept_failed(void *ctx, int error)
@@ -66,6 +77,11 @@ static void teardown(void)
     close(listener);
     unlink(addr.sun_path);
     io_seconds = 30;
+    first_io_seconds = 0;
+    atomic_store(&io_calls, 0);
+    atomic_store(&gate_armed, 0);
+    atomic_store(&gate_held, 0);
+    atomic_store(&gate_open, 0);
 }
 
 static int client(void)
@@ -228,6 +244,48 @@ START_TEST(when_all_places_are_served_accepting_waits_for_one_done)
 }
 END_TEST
 
+/* The intake thread is held (in the refusal callback of an expiring
+ * connection) while three things become ready in this order: a connection
+ * added at the bound, a new connection in the listen backlog, and bytes from
+ * the oldest waiting connection D. The next wait returns them as one batch:
+ * accepting the new connection evicts D, whose event is still in the batch. */
+START_TEST(a_connection_evicted_with_its_event_pending_is_not_touched_again)
+{
+    first_io_seconds = 0.2;
+    atomic_store(&gate_armed, 1);
+    start(2);
+    int expiring = client();
+    wait_waiting(1);
+    int d = client();
+    wait_waiting(2);
+    for (int i = 0; i < 5000 && !atomic_load(&gate_held); i++)
+        usleep(1000);
+    ck_assert_msg(atomic_load(&gate_held), "the first connection never timed out");
+    int pair[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+    ck_assert_int_eq(fcgi_intake_add(intake, pair[0]), 0); /* back at the bound */
+    int newcomer = client();
+    ck_assert_int_eq(write(d, request, 8), 8); /* part of a request: D is readable */
+    atomic_store(&gate_open, 1);
+    ck_assert(closed_within(d, 5000));
+    wait_waiting(2); /* the added one and the newcomer */
+    for (int i = 0; i < 1000 && atomic_load(&refused[FCGI_GUARD_EVICTED]) < 1; i++)
+        usleep(1000);
+    ck_assert_int_eq(atomic_load(&refused[FCGI_GUARD_EVICTED]), 1);
+    ck_assert_int_eq(atomic_load(&refused[FCGI_GUARD_TRUNCATED]), 0); /* D was not examined after its close */
+    int c = requesting_client();                                      /* still serving: evicts the added one */
+    int fd = next_within(5000);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    fcgi_intake_done(intake);
+    close(c);
+    close(newcomer);
+    close(pair[1]);
+    close(d);
+    close(expiring);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fcgi_intake");
@@ -238,6 +296,7 @@ int main(void)
     tcase_add_test(tc, idle_connections_are_closed_at_the_io_timeout);
     tcase_add_test(tc, at_the_bound_the_longest_waiting_makes_room);
     tcase_add_test(tc, when_all_places_are_served_accepting_waits_for_one_done);
+    tcase_add_test(tc, a_connection_evicted_with_its_event_pending_is_not_touched_again);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
