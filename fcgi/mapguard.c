@@ -36,6 +36,7 @@
  * if no handler were installed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -57,6 +58,9 @@ typedef struct region {
 
 static region_t regions[FCGI_MAPGUARD_REGIONS];
 static uintptr_t page_size = 4096;
+/* /proc/self/maps, opened by install: a worker out of descriptors (EMFILE
+ * under a flood of connections) must still find a new mapping to guard. */
+static atomic_int self_maps = -1;
 
 /* Zero pages from the faulting page to the end of the region: one signal
  * per shrink rather than one per page read. */
@@ -104,7 +108,11 @@ int fcgi_mapguard_install(char *err, size_t errlen)
         snprintf(err, errlen, "cannot install the SIGBUS handler that guards the segment mapping: %s", strerror(errno));
         return -1;
     }
-    return 0;
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    int none = -1;
+    if (fd >= 0 && !atomic_compare_exchange_strong(&self_maps, &none, fd))
+        close(fd); /* installed twice: one descriptor is enough */
+    return 0;      /* without /proc, watch_file says so when it is needed */
 }
 
 int fcgi_mapguard_watch(const void *base, size_t len)
@@ -123,28 +131,73 @@ int fcgi_mapguard_watch(const void *base, size_t len)
     return -1;
 }
 
+/* Start of the line's mapping when it maps the whole file (dev, ino) from
+ * offset 0 over want bytes; 0 otherwise. */
+static uintptr_t mapping_of(const char *line, dev_t dev, ino_t ino, size_t want)
+{
+    uintptr_t start, end;
+    unsigned long long offset, inode;
+    unsigned maj, min;
+    char perms[8];
+    if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " %7s %llx %x:%x %llu", &start, &end, perms, &offset, &maj, &min,
+               &inode) == 7 &&
+        maj == major(dev) && min == minor(dev) && inode == (unsigned long long)ino && offset == 0 &&
+        end - start == want)
+        return start;
+    return 0;
+}
+
+/* Scans /proc/self/maps read from fd at offset 0 (the kernel regenerates it
+ * for each read from 0). 0 when not found; -1 with errno on a read error. */
+static int find_mapping(int fd, dev_t dev, ino_t ino, size_t want, uintptr_t *found)
+{
+    char buf[8192];
+    size_t have = 0;
+    off_t pos = 0;
+    *found = 0;
+    for (;;) {
+        ssize_t n = pread(fd, buf + have, sizeof buf - 1 - have, pos);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        pos += n;
+        have += (size_t)n;
+        buf[have] = '\0';
+        char *line = buf, *nl;
+        while ((nl = memchr(line, '\n', have - (size_t)(line - buf))) || (n == 0 && *line)) {
+            if (nl)
+                *nl = '\0';
+            if ((*found = mapping_of(line, dev, ino, want)))
+                return 0;
+            line = nl ? nl + 1 : buf + have;
+        }
+        if (n == 0)
+            return 0;
+        have -= (size_t)(line - buf);
+        memmove(buf, line, have);
+        if (have == sizeof buf - 1)
+            have = 0; /* a line longer than the buffer (a long path): not a match worth its tail */
+    }
+}
+
 int fcgi_mapguard_watch_file(dev_t dev, ino_t ino, size_t len, char *err, size_t errlen)
 {
-    FILE *maps = fopen("/proc/self/maps", "re");
-    if (!maps) {
+    int fd = atomic_load(&self_maps);
+    int own = fd < 0;
+    if (own && (fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC)) < 0) {
         snprintf(err, errlen, "cannot read /proc/self/maps to find the segment's mapping: %s", strerror(errno));
         return -1;
     }
-    char line[512];
-    uintptr_t found = 0;
-    size_t want = (len + page_size - 1) & ~(page_size - 1);
-    while (!found && fgets(line, sizeof line, maps)) {
-        uintptr_t start, end;
-        unsigned long long offset, inode;
-        unsigned maj, min;
-        char perms[8];
-        if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " %7s %llx %x:%x %llu", &start, &end, perms, &offset, &maj, &min,
-                   &inode) == 7 &&
-            maj == major(dev) && min == minor(dev) && inode == (unsigned long long)ino && offset == 0 &&
-            end - start == want)
-            found = start;
+    uintptr_t found;
+    int rc = find_mapping(fd, dev, ino, (len + page_size - 1) & ~(page_size - 1), &found);
+    int read_errno = errno;
+    if (own)
+        close(fd);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot read /proc/self/maps to find the segment's mapping: %s", strerror(read_errno));
+        return -1;
     }
-    fclose(maps);
     if (!found) {
         snprintf(err, errlen, "no mapping of the segment (device %u:%u, inode %llu, %zu bytes) in /proc/self/maps",
                  major(dev), minor(dev), (unsigned long long)ino, len);

@@ -6,11 +6,13 @@
  * kills the process, as it would without the guard.
  */
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -90,6 +92,36 @@ START_TEST(the_mapping_of_a_file_is_found_by_device_and_inode)
 }
 END_TEST
 
+/* Regression: a worker out of descriptors (accept at EMFILE) attached the
+ * segment unguarded, as finding the mapping opened /proc/self/maps. The
+ * mapping also sits behind hundreds of others, past the first read's chunk. */
+START_TEST(the_mapping_is_found_with_no_descriptor_left)
+{
+    void *others[400];
+    for (int i = 0; i < 400; i++) { /* distinct protections keep them from merging */
+        others[i] =
+            mmap(NULL, (size_t)page, i % 2 ? PROT_READ : PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        ck_assert_ptr_ne(others[i], MAP_FAILED);
+    }
+    const volatile unsigned char *m = map_file();
+    struct rlimit lim = {64, 64};
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+    int spare;
+    while ((spare = open("/dev/null", O_RDONLY)) >= 0)
+        ;
+    ck_assert_int_eq(errno, EMFILE);
+    struct stat st;
+    char err[256];
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    int id = fcgi_mapguard_watch_file(st.st_dev, st.st_ino, (size_t)st.st_size, err, sizeof err);
+    ck_assert_msg(id >= 0, "%s", err);
+    ck_assert_int_eq(ftruncate(fd, page), 0);
+    ck_assert_int_eq(m[3 * page], 0);
+    ck_assert_int_eq(fcgi_mapguard_faulted(id), 1);
+    fcgi_mapguard_forget(id);
+}
+END_TEST
+
 START_TEST(regions_run_out_and_come_back)
 {
     int ids[FCGI_MAPGUARD_REGIONS];
@@ -154,6 +186,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, a_read_past_a_shrunk_end_reads_zeros_and_is_flagged);
     tcase_add_test(tc, the_mapping_of_a_file_is_found_by_device_and_inode);
+    tcase_add_test(tc, the_mapping_is_found_with_no_descriptor_left);
     tcase_add_test(tc, regions_run_out_and_come_back);
     tcase_add_test(tc, other_sigbus_still_kill);
     suite_add_tcase(s, tc);
