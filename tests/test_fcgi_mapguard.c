@@ -73,18 +73,26 @@ START_TEST(a_read_past_a_shrunk_end_reads_zeros_and_is_flagged)
 }
 END_TEST
 
-START_TEST(the_mapping_of_a_file_is_found_by_device_and_inode)
+/* Finds m (the file's mapping) by the file's identity and checks that
+ * truncating the file under it is caught. */
+static void found_and_guarded(const volatile unsigned char *m, struct stat *st)
 {
-    const volatile unsigned char *m = map_file();
-    struct stat st;
     char err[256];
-    ck_assert_int_eq(fstat(fd, &st), 0);
-    int id = fcgi_mapguard_watch_file(st.st_dev, st.st_ino, (size_t)st.st_size, err, sizeof err);
+    ck_assert_int_eq(fstat(fd, st), 0);
+    int id = fcgi_mapguard_watch_file(st->st_dev, st->st_ino, (size_t)st->st_size, err, sizeof err);
     ck_assert_msg(id >= 0, "%s", err);
     ck_assert_int_eq(ftruncate(fd, page), 0);
     ck_assert_int_eq(m[3 * page], 0);
     ck_assert_int_eq(fcgi_mapguard_faulted(id), 1);
     fcgi_mapguard_forget(id);
+}
+
+START_TEST(the_mapping_of_a_file_is_found_by_device_and_inode)
+{
+    const volatile unsigned char *m = map_file();
+    struct stat st;
+    char err[256];
+    found_and_guarded(m, &st);
     munmap((void *)m, (size_t)page * PAGES);
     /* a length that matches no mapping is an error naming the file */
     ck_assert_int_lt(fcgi_mapguard_watch_file(st.st_dev, st.st_ino, (size_t)page * 3, err, sizeof err), 0);
@@ -111,14 +119,7 @@ START_TEST(the_mapping_is_found_with_no_descriptor_left)
         ;
     ck_assert_int_eq(errno, EMFILE);
     struct stat st;
-    char err[256];
-    ck_assert_int_eq(fstat(fd, &st), 0);
-    int id = fcgi_mapguard_watch_file(st.st_dev, st.st_ino, (size_t)st.st_size, err, sizeof err);
-    ck_assert_msg(id >= 0, "%s", err);
-    ck_assert_int_eq(ftruncate(fd, page), 0);
-    ck_assert_int_eq(m[3 * page], 0);
-    ck_assert_int_eq(fcgi_mapguard_faulted(id), 1);
-    fcgi_mapguard_forget(id);
+    found_and_guarded(m, &st);
 }
 END_TEST
 
