@@ -205,12 +205,27 @@ static void evict_oldest(fcgi_intake_t *in)
     refuse(in, in->waiting.head, FCGI_GUARD_EVICTED);
 }
 
+/* Accepting is retried after a delay that doubles at each failure in a row. */
+static void back_off(fcgi_intake_t *in)
+{
+    in->backoff = in->backoff ? fmin(in->backoff * 2, BACKOFF_MAX_S) : BACKOFF_MIN_S;
+    in->resume_at = fcgi_monotonic_seconds() + in->backoff;
+}
+
+/* Watching the listening socket again can fail (ENOMEM, or ENOSPC past
+ * fs.epoll.max_user_watches): it is then retried like a failed accept.
+ * Taking it as watched anyway stopped accepting for good. */
 static void set_listening(fcgi_intake_t *in, int on)
 {
     if (in->listen_fd < 0 || in->listening == on)
         return;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &tag_listen};
-    epoll_ctl(in->epoll_fd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, in->listen_fd, &ev);
+    if (epoll_ctl(in->epoll_fd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, in->listen_fd, &ev) != 0 && on &&
+        errno != EEXIST) {
+        in->ops.accept_failed(in->ops.ctx, errno);
+        back_off(in);
+        return;
+    }
     in->listening = on;
 }
 
@@ -275,8 +290,7 @@ static void accept_all(fcgi_intake_t *in)
             evict_oldest(in); /* its descriptor for the new one */
             continue;
         }
-        in->backoff = in->backoff ? fmin(in->backoff * 2, BACKOFF_MAX_S) : BACKOFF_MIN_S;
-        in->resume_at = fcgi_monotonic_seconds() + in->backoff;
+        back_off(in);
         set_listening(in, 0);
         return;
     }

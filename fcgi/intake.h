@@ -27,8 +27,9 @@ typedef struct fcgi_intake_ops {
     /* A connection was closed unread (its fd is gone): the guard's verdict,
      * FCGI_GUARD_TIMEOUT, or FCGI_GUARD_EVICTED; detail is one line. */
     void (*refused)(void *ctx, fcgi_guard_verdict_t verdict, const char *detail);
-    /* accept(2) failed with error (EMFILE, ENFILE, ENOMEM...): the intake
-     * closes its oldest waiting connection, or pauses accepting a while. */
+    /* accept(2) failed with error (EMFILE, ENFILE, ENOMEM...), or epoll
+     * could not watch the listening socket again: the intake closes its
+     * oldest waiting connection, or pauses accepting a while. */
     void (*accept_failed)(void *ctx, int error);
 } fcgi_intake_ops_t;
 

@@ -6,16 +6,21 @@
  * and when every place is taken by requests being served, accepting waits
  * until one is done. A connection evicted while its own readiness waits in
  * the same batch of events is never touched again (regression: the worker
- * died of "double free" under EMFILE).
+ * died of "double free" under EMFILE). When epoll cannot watch the
+ * listening socket again (ENOMEM, ENOSPC), accepting resumes after a backoff
+ * (regression: the intake took it as watched and never accepted again).
  */
 #include <check.h>
+#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -31,6 +36,20 @@ static double first_io_seconds; /* when > 0, the first connection's timeout */
 static atomic_int io_calls;
 /* When armed, the first timeout refusal holds the intake thread until opened. */
 static atomic_int gate_armed, gate_held, gate_open;
+static atomic_int accept_failures;
+/* The next this many EPOLL_CTL_ADDs of the listening socket fail (ENOMEM). */
+static atomic_int listen_add_failures;
+
+/* Replaces libc's for the intake linked into this program: fault injection. */
+int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+    if (op == EPOLL_CTL_ADD && fd == listener && atomic_load(&listen_add_failures) > 0) {
+        atomic_fetch_sub(&listen_add_failures, 1);
+        errno = ENOMEM;
+        return -1;
+    }
+    return (int)syscall(SYS_epoll_ctl, epfd, op, fd, ev);
+}
 
 static double io_timeout(void *ctx)
 {
@@ -52,6 +71,7 @@ static void on_refused(void *ctx, fcgi_guard_verdict_t v, const char *detail)
 static void on_accept_failed(void *ctx, int error)
 {
     (void)ctx, (void)error;
+    atomic_fetch_add(&accept_failures, 1);
 }
 
 static void start(unsigned max_connections)
@@ -82,6 +102,8 @@ static void teardown(void)
     atomic_store(&gate_armed, 0);
     atomic_store(&gate_held, 0);
     atomic_store(&gate_open, 0);
+    atomic_store(&accept_failures, 0);
+    atomic_store(&listen_add_failures, 0);
 }
 
 static int client(void)
@@ -286,6 +308,44 @@ START_TEST(a_connection_evicted_with_its_event_pending_is_not_touched_again)
 }
 END_TEST
 
+START_TEST(accepting_starts_after_epoll_first_refused_the_listening_socket)
+{
+    atomic_store(&listen_add_failures, 2);
+    start(4);
+    int c = requesting_client();
+    int fd = next_within(5000);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(atomic_load(&listen_add_failures), 0);
+    ck_assert_int_eq(atomic_load(&accept_failures), 2); /* each said, for the log */
+    close(fd);
+    fcgi_intake_done(intake);
+    close(c);
+}
+END_TEST
+
+/* Accepting paused with every place served; when one is done, watching the
+ * listening socket again fails once. */
+START_TEST(accepting_resumes_after_epoll_refused_the_listening_socket_once)
+{
+    start(1);
+    int c1 = requesting_client();
+    int f1 = next_within(5000);
+    ck_assert_int_ge(f1, 0);
+    int c2 = requesting_client(); /* pauses accepting: no place */
+    usleep(200 * 1000);
+    atomic_store(&listen_add_failures, 1);
+    close(f1);
+    fcgi_intake_done(intake);
+    int f2 = next_within(5000);
+    ck_assert_int_ge(f2, 0);
+    ck_assert_int_eq(atomic_load(&listen_add_failures), 0);
+    close(f2);
+    fcgi_intake_done(intake);
+    close(c1);
+    close(c2);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fcgi_intake");
@@ -297,6 +357,8 @@ int main(void)
     tcase_add_test(tc, at_the_bound_the_longest_waiting_makes_room);
     tcase_add_test(tc, when_all_places_are_served_accepting_waits_for_one_done);
     tcase_add_test(tc, a_connection_evicted_with_its_event_pending_is_not_touched_again);
+    tcase_add_test(tc, accepting_starts_after_epoll_first_refused_the_listening_socket);
+    tcase_add_test(tc, accepting_resumes_after_epoll_refused_the_listening_socket_once);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
