@@ -156,7 +156,11 @@ static void watch(fcgi_intake_t *in, conn_t *c)
     /* Adding reports bytes already queued once, so nothing is missed. */
     struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = c};
     if (epoll_ctl(in->epoll_fd, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
-        snprintf(in->detail, sizeof in->detail, "cannot wait for the request: %s", strerror(errno));
+        /* Out of kernel memory or epoll watches: said like a failed accept,
+         * since the refusal alone is counted as a peer's, never logged. */
+        int error = errno;
+        in->ops.accept_failed(in->ops.ctx, error);
+        snprintf(in->detail, sizeof in->detail, "cannot wait for the request: %s", strerror(error));
         refuse(in, c, FCGI_GUARD_TRUNCATED);
     }
 }

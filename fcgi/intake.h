@@ -27,9 +27,10 @@ typedef struct fcgi_intake_ops {
     /* A connection was closed unread (its fd is gone): the guard's verdict,
      * FCGI_GUARD_TIMEOUT, or FCGI_GUARD_EVICTED; detail is one line. */
     void (*refused)(void *ctx, fcgi_guard_verdict_t verdict, const char *detail);
-    /* accept(2) failed with error (EMFILE, ENFILE, ENOMEM...), or epoll
-     * could not watch the listening socket again: the intake closes its
-     * oldest waiting connection, or pauses accepting a while. */
+    /* accept(2) failed with error (EMFILE, ENFILE, ENOMEM...): the intake
+     * closes its oldest waiting connection, or pauses accepting a while.
+     * Also when epoll cannot watch the listening socket (accepting pauses)
+     * or a new connection (it is refused, FCGI_GUARD_TRUNCATED). */
     void (*accept_failed)(void *ctx, int error);
 } fcgi_intake_ops_t;
 

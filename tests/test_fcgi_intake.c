@@ -37,14 +37,20 @@ static atomic_int io_calls;
 /* When armed, the first timeout refusal holds the intake thread until opened. */
 static atomic_int gate_armed, gate_held, gate_open;
 static atomic_int accept_failures;
-/* The next this many EPOLL_CTL_ADDs of the listening socket fail (ENOMEM). */
-static atomic_int listen_add_failures;
+/* The next this many EPOLL_CTL_ADDs of the listening socket, or of a
+ * connection, fail (ENOMEM). */
+static atomic_int listen_add_failures, conn_add_failures;
 
 /* Replaces libc's for the intake linked into this program: fault injection. */
 int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
     if (op == EPOLL_CTL_ADD && fd == listener && atomic_load(&listen_add_failures) > 0) {
         atomic_fetch_sub(&listen_add_failures, 1);
+        errno = ENOMEM;
+        return -1;
+    }
+    if (op == EPOLL_CTL_ADD && fd != listener && ev && ev->data.ptr && atomic_load(&conn_add_failures) > 0) {
+        atomic_fetch_sub(&conn_add_failures, 1);
         errno = ENOMEM;
         return -1;
     }
@@ -104,6 +110,7 @@ static void teardown(void)
     atomic_store(&gate_open, 0);
     atomic_store(&accept_failures, 0);
     atomic_store(&listen_add_failures, 0);
+    atomic_store(&conn_add_failures, 0);
 }
 
 static int client(void)
@@ -346,6 +353,28 @@ START_TEST(accepting_resumes_after_epoll_refused_the_listening_socket_once)
 }
 END_TEST
 
+/* Regression: such a connection was counted as a peer's truncated request
+ * and the kernel's refusal never reached the log. */
+START_TEST(a_connection_epoll_cannot_watch_is_refused_and_said)
+{
+    start(4);
+    atomic_store(&conn_add_failures, 1);
+    int a = client();
+    ck_assert(closed_within(a, 5000));
+    for (int i = 0; i < 1000 && atomic_load(&refused[FCGI_GUARD_TRUNCATED]) < 1; i++)
+        usleep(1000);
+    ck_assert_int_eq(atomic_load(&refused[FCGI_GUARD_TRUNCATED]), 1);
+    ck_assert_int_eq(atomic_load(&accept_failures), 1);
+    int c = requesting_client(); /* the next one is watched */
+    int fd = next_within(5000);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    fcgi_intake_done(intake);
+    close(c);
+    close(a);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fcgi_intake");
@@ -359,6 +388,7 @@ int main(void)
     tcase_add_test(tc, a_connection_evicted_with_its_event_pending_is_not_touched_again);
     tcase_add_test(tc, accepting_starts_after_epoll_first_refused_the_listening_socket);
     tcase_add_test(tc, accepting_resumes_after_epoll_refused_the_listening_socket_once);
+    tcase_add_test(tc, a_connection_epoll_cannot_watch_is_refused_and_said);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
