@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -260,6 +261,16 @@ static void take_evicted_place(fcgi_intake_t *in)
     pthread_mutex_unlock(&in->lock);
 }
 
+/* accept(2) takes a descriptor before it looks for a connection: its
+ * EMFILE says nothing about one waiting. Evicting on it alone closed a
+ * waiting connection each time the last descriptor was taken, often the
+ * request that had just taken it. */
+static int connection_pending(fcgi_intake_t *in)
+{
+    struct pollfd p = {in->listen_fd, POLLIN, 0};
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
 static void accept_all(fcgi_intake_t *in)
 {
     for (;;) {
@@ -289,8 +300,11 @@ static void accept_all(fcgi_intake_t *in)
             return;
         if (error == EINTR || error == ECONNABORTED || error == EPROTO)
             continue;
+        int no_fd = error == EMFILE || error == ENFILE;
+        if (no_fd && !connection_pending(in))
+            return; /* the table is full, and nothing to admit */
         in->ops.accept_failed(in->ops.ctx, error);
-        if ((error == EMFILE || error == ENFILE) && in->waiting.head) {
+        if (no_fd && in->waiting.head) {
             evict_oldest(in); /* its descriptor for the new one */
             continue;
         }

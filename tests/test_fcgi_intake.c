@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -375,6 +376,43 @@ START_TEST(a_connection_epoll_cannot_watch_is_refused_and_said)
 }
 END_TEST
 
+/* Regression: accept(2) takes a descriptor before it looks for a
+ * connection, so with the table full it fails with EMFILE even when none
+ * waits. Having just taken the last descriptor for a request, the intake
+ * took that EMFILE for another connection and evicted the oldest waiting
+ * one, which was the request itself: at one free descriptor, nothing was
+ * ever served. */
+START_TEST(a_request_taking_the_last_descriptor_is_not_evicted)
+{
+    start(16);
+    struct rlimit was, lim;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &was), 0);
+    lim = was;
+    lim.rlim_cur = 256;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+    int filler[256], nfill = 0;
+    while (nfill < 256 && (filler[nfill] = dup(0)) >= 0)
+        nfill++;
+    ck_assert_int_eq(errno, EMFILE);
+    close(filler[--nfill]); /* for the client's end */
+    int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(c, 0);
+    close(filler[--nfill]); /* the intake's last descriptor */
+    ck_assert_int_eq(connect(c, (struct sockaddr *)&addr, sizeof addr), 0);
+    ck_assert_int_eq(send(c, request, sizeof request, MSG_NOSIGNAL), (ssize_t)sizeof request);
+    int fd = next_within(5000);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(atomic_load(&refused[FCGI_GUARD_EVICTED]), 0);
+    ck_assert_int_eq(atomic_load(&accept_failures), 0); /* a full table with nothing to accept is no failure */
+    close(fd);
+    fcgi_intake_done(intake);
+    close(c);
+    while (nfill > 0)
+        close(filler[--nfill]);
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &was), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fcgi_intake");
@@ -389,6 +427,7 @@ int main(void)
     tcase_add_test(tc, accepting_starts_after_epoll_first_refused_the_listening_socket);
     tcase_add_test(tc, accepting_resumes_after_epoll_refused_the_listening_socket_once);
     tcase_add_test(tc, a_connection_epoll_cannot_watch_is_refused_and_said);
+    tcase_add_test(tc, a_request_taking_the_last_descriptor_is_not_evicted);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
