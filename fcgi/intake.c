@@ -225,8 +225,7 @@ static void set_listening(fcgi_intake_t *in, int on)
     if (in->listen_fd < 0 || in->listening == on)
         return;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &tag_listen};
-    if (epoll_ctl(in->epoll_fd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, in->listen_fd, &ev) != 0 && on &&
-        errno != EEXIST) {
+    if (epoll_ctl(in->epoll_fd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, in->listen_fd, &ev) != 0 && on && errno != EEXIST) {
         in->ops.accept_failed(in->ops.ctx, errno);
         back_off(in);
         return;

@@ -96,6 +96,7 @@ struct fcgi_server {
     double last_accept_log;
     double last_refusal_log;
     double last_cut_log;
+    double last_unguarded_log;
 };
 
 /* 1 when a line of the kind last stands for is due: one per LOG_EVERY_SECONDS,
@@ -243,20 +244,28 @@ static void count_refusal(void *ctx, fcgi_guard_verdict_t verdict, const char *d
  * for the answer to be made and io_timeout for it to be sent; a connection
  * that waited for a free thread is not cut for the time it waited.
  */
+/*
+ * Without a descriptor for the watchdog (EMFILE: the intake admitted this
+ * connection with the last one), the connection is still served, bounded by
+ * its I/O timeouts only. Closing it unanswered meant that idle peers filling
+ * the descriptor table locked the web server out after all.
+ */
 static void handle_connection(worker_t *w, FCGX_Request *req, int fd)
 {
     fcgi_server_t *srv = w->srv;
     int handle = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (handle < 0) { /* no descriptor for the watchdog: as if accept had failed */
-        log_accept_error(srv, errno);
-        close(fd);
-        return;
-    }
+    if (handle < 0 && log_due(srv, &srv->last_unguarded_log))
+        fcgi_log("no descriptor left to bound a connection's total time (%s): served with its I/O timeouts only "
+                 "(raise the open-files limit, e.g. LimitNOFILE=)",
+                 strerror(errno));
     double io, render;
     connection_timeouts(srv->app, &io, &render);
-    fcgi_watchdog_arm(srv->watchdog, w->index, handle, fcgi_monotonic_seconds() + 2 * io + render);
+    if (handle >= 0)
+        fcgi_watchdog_arm(srv->watchdog, w->index, handle, fcgi_monotonic_seconds() + 2 * io + render);
     set_timeouts(fd, io);
     serve_connection(w, req, fd);
+    if (handle < 0)
+        return;
     if (fcgi_watchdog_disarm(srv->watchdog, w->index)) {
         fcgi_selfmetrics_connection_dropped(srv->app->self, "deadline");
         if (log_due(srv, &srv->last_cut_log))
@@ -313,7 +322,7 @@ fcgi_server_t *fcgi_server_start(fcgi_app_t *app, int listen_fd, unsigned thread
     }
     srv->app = app;
     srv->nworkers = threads;
-    srv->last_accept_log = srv->last_refusal_log = srv->last_cut_log = -LOG_EVERY_SECONDS;
+    srv->last_accept_log = srv->last_refusal_log = srv->last_cut_log = srv->last_unguarded_log = -LOG_EVERY_SECONDS;
     pthread_mutex_init(&srv->log_lock, NULL);
     srv->wake_fd = eventfd(0, EFD_CLOEXEC);
     if (srv->wake_fd < 0) {

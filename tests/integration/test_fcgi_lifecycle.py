@@ -229,10 +229,12 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(result.returncode, 1)
         self.assertIn("never a public address", result.stderr)
 
-    def test_accept_errors_back_off_and_recover(self):
+    def _descriptor_limited_worker(self, io_timeout_seconds):
+        """A worker whose open-files limit leaves two descriptors beyond what
+        it needs once the segment is open; returns it and its socket path."""
         config = os.path.join(self.tmp, "fastprom.json")
         with open(config, "w") as f:
-            json.dump({"threads": 2, "io_timeout_seconds": 1}, f)
+            json.dump({"threads": 2, "io_timeout_seconds": io_timeout_seconds}, f)
         args = ["--config", config]
         # How many descriptors a running worker needs once the segment is open...
         probe = harness.start_worker(self.tmp, self.segment, args=args, testcase=self, name="probe")
@@ -252,6 +254,10 @@ class Lifecycle(unittest.TestCase):
                                         "--segment", self.segment, *args], self.tmp, "limited", testcase=self)
         # /metrics, like the probe: the segment's descriptor is open from now on
         harness.wait_until(lambda: harness.fastcgi_request(path, GET_METRICS)[0] == 200, 5, what="limited worker")
+        return worker, path, limit
+
+    def test_accept_errors_back_off_and_recover(self):
+        worker, path, _ = self._descriptor_limited_worker(1)
         held = []
         try:
             for _ in range(3):  # silent peers: each holds a descriptor until the I/O timeout
@@ -268,6 +274,31 @@ class Lifecycle(unittest.TestCase):
                            what="service after the descriptors came back")
         self.assertTrue(worker.alive())
         self.assertEqual(worker.log().count("accept failed"), 1, "the error is logged once, not per retry")
+
+    def test_a_request_is_answered_while_idle_peers_fill_the_descriptor_table(self):
+        # Regression: the intake admitted the request by closing an idle
+        # peer, but the serving thread then found no descriptor for the
+        # watchdog's copy of it and closed it unanswered, so idle peers
+        # filling the table locked the web server out.
+        worker, path, limit = self._descriptor_limited_worker(10)
+        held = []
+
+        def one_more_idle_peer_fills_the_table():
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(path)
+            held.append(s)
+            time.sleep(0.05)  # past the spare ones, each new peer evicts the oldest
+            return len(os.listdir(f"/proc/{worker.pid}/fd")) >= limit
+
+        try:
+            harness.wait_until(one_more_idle_peer_fills_the_table, 5, what="a full descriptor table")
+            for _ in range(3):
+                self.assertEqual(harness.fastcgi_request(path, GET_LIVE, timeout=5)[0], 200)
+        finally:
+            for s in held:
+                s.close()
+        self.assertIn("served with its I/O timeouts only", worker.log())
+        self.assertTrue(worker.alive())
 
     def test_a_client_that_never_stops_sending_neither_pins_a_thread_nor_delays_sigterm(self):
         # libfcgi drains a connection it closes while bytes keep arriving; a
