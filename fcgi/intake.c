@@ -16,8 +16,9 @@
  * Waiting connections sit in a list in the order they were accepted, which
  * is the order of their deadlines (accepted + io_timeout) unless a reload
  * shortened the timeout: then a later connection waits at most until the
- * earlier ones' deadlines. The list's head is also the one evicted when the
- * bound on open connections is reached. Connections that passed wait in a
+ * earlier ones' deadlines. When the bound on open connections is reached,
+ * or descriptors run out, the oldest one whose request has not all arrived
+ * is evicted. Connections that passed wait in a
  * queue for the serving threads (fcgi_intake_next).
  *
  * A connection closed while handling one batch of events (evicted to admit
@@ -201,13 +202,31 @@ static void examine(fcgi_intake_t *in, conn_t *c, uint32_t events)
         refuse(in, c, v);
 }
 
-static void evict_oldest(fcgi_intake_t *in)
+/* 1 when the start of c's request has all arrived: its own event, in this
+ * batch or the next, hands it over. Such a connection is not one to evict:
+ * the oldest waiting one often is a request accepted in this batch. */
+static int whole(fcgi_intake_t *in, conn_t *c)
+{
+    ssize_t n = recv(c->fd, in->buf, sizeof in->buf, MSG_PEEK | MSG_DONTWAIT);
+    return n > 0 && fcgi_guard_scan(in->buf, (size_t)n, in->detail, sizeof in->detail) == FCGI_GUARD_OK;
+}
+
+/* The longest-waiting connection without a whole request, or NULL. */
+static conn_t *eviction_victim(fcgi_intake_t *in)
+{
+    conn_t *c = in->waiting.head;
+    while (c && whole(in, c))
+        c = c->next;
+    return c;
+}
+
+static void evict(fcgi_intake_t *in, conn_t *c)
 {
     snprintf(in->detail, sizeof in->detail,
              "the longest waiting of %u connections without a whole request, closed to admit a new one "
              "(%u connections open at most)",
              atomic_load(&in->nwaiting), in->max_open);
-    refuse(in, in->waiting.head, FCGI_GUARD_EVICTED);
+    refuse(in, c, FCGI_GUARD_EVICTED);
 }
 
 /* Accepting is retried after a delay that doubles at each failure in a row. */
@@ -254,7 +273,8 @@ static int find_place(fcgi_intake_t *in)
 
 static void take_evicted_place(fcgi_intake_t *in)
 {
-    evict_oldest(in);
+    conn_t *victim = eviction_victim(in);
+    evict(in, victim ? victim : in->waiting.head);
     pthread_mutex_lock(&in->lock);
     in->open++;
     pthread_mutex_unlock(&in->lock);
@@ -303,8 +323,9 @@ static void accept_all(fcgi_intake_t *in)
         if (no_fd && !connection_pending(in))
             return; /* the table is full, and nothing to admit */
         in->ops.accept_failed(in->ops.ctx, error);
-        if (no_fd && in->waiting.head) {
-            evict_oldest(in); /* its descriptor for the new one */
+        conn_t *victim = no_fd ? eviction_victim(in) : NULL;
+        if (victim) {
+            evict(in, victim); /* its descriptor for the new one */
             continue;
         }
         back_off(in);

@@ -413,6 +413,57 @@ START_TEST(a_request_taking_the_last_descriptor_is_not_evicted)
 }
 END_TEST
 
+/* Regression: two requests arrive together at one free descriptor. The
+ * first takes it; accepting the second failed with EMFILE and evicted the
+ * oldest waiting connection, the first, whose request was whole but not yet
+ * looked at: in a burst at a full table only the last request survived. A
+ * whole request is never evicted; the second waits for a descriptor. */
+START_TEST(a_whole_request_is_not_evicted_for_a_newcomer_at_emfile)
+{
+    first_io_seconds = 0.2;
+    atomic_store(&gate_armed, 1);
+    start(16);
+    int expiring = client();
+    for (int i = 0; i < 5000 && !atomic_load(&gate_held); i++)
+        usleep(1000);
+    ck_assert_msg(atomic_load(&gate_held), "the first connection never timed out");
+    struct rlimit was, lim;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &was), 0);
+    lim = was;
+    lim.rlim_cur = 256;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+    int filler[256], nfill = 0;
+    while (nfill < 256 && (filler[nfill] = dup(0)) >= 0)
+        nfill++;
+    ck_assert_int_eq(errno, EMFILE);
+    close(filler[--nfill]);
+    close(filler[--nfill]);
+    int r1 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), r2 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(r2, 0);
+    close(filler[--nfill]); /* the intake's last descriptor */
+    ck_assert_int_eq(connect(r1, (struct sockaddr *)&addr, sizeof addr), 0);
+    ck_assert_int_eq(send(r1, request, sizeof request, MSG_NOSIGNAL), (ssize_t)sizeof request);
+    ck_assert_int_eq(connect(r2, (struct sockaddr *)&addr, sizeof addr), 0);
+    ck_assert_int_eq(send(r2, request, sizeof request, MSG_NOSIGNAL), (ssize_t)sizeof request);
+    atomic_store(&gate_open, 1); /* both wait in the backlog: one batch accepts them */
+    int f1 = next_within(5000);
+    ck_assert_int_ge(f1, 0);
+    close(f1); /* a descriptor for the second */
+    fcgi_intake_done(intake);
+    int f2 = next_within(5000);
+    ck_assert_int_ge(f2, 0);
+    ck_assert_int_eq(atomic_load(&refused[FCGI_GUARD_EVICTED]), 0);
+    close(f2);
+    fcgi_intake_done(intake);
+    close(r1);
+    close(r2);
+    close(expiring);
+    while (nfill > 0)
+        close(filler[--nfill]);
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &was), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fcgi_intake");
@@ -428,6 +479,7 @@ int main(void)
     tcase_add_test(tc, accepting_resumes_after_epoll_refused_the_listening_socket_once);
     tcase_add_test(tc, a_connection_epoll_cannot_watch_is_refused_and_said);
     tcase_add_test(tc, a_request_taking_the_last_descriptor_is_not_evicted);
+    tcase_add_test(tc, a_whole_request_is_not_evicted_for_a_newcomer_at_emfile);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
