@@ -32,7 +32,8 @@
  * Every served connection has two descriptors: the one libfcgi reads,
  * writes and may close, and a dup() the watchdog holds until the connection
  * is over, so the watchdog never shuts down a descriptor number libfcgi
- * closed and another thread reused.
+ * closed and another thread reused (with none left for the dup, only the
+ * I/O timeouts bound it: see handle_connection).
  *
  * Descriptors are bounded: the soft RLIMIT_NOFILE is raised to the hard one,
  * and the intake keeps at most what that leaves (up to MAX_CONNECTIONS)
