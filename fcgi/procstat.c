@@ -45,11 +45,13 @@ static double boot_time(void)
     return result;
 }
 
+/* -1 without a descriptor to count with (EMFILE): reading 0 then would
+ * say the worker holds none just when it has run out. */
 static double count_open_fds(void)
 {
     DIR *dir = opendir("/proc/self/fd");
     if (!dir)
-        return 0;
+        return -1;
     double n = 0;
     for (struct dirent *d; (d = readdir(dir)) != NULL;)
         if (d->d_name[0] != '.')
@@ -85,6 +87,10 @@ int fcgi_procstat_read(fcgi_procstat_t *ps)
     ps->virtual_bytes = (double)field[23];
     ps->resident_bytes = (double)field[24] * page;
     ps->open_fds = count_open_fds();
+    if (ps->open_fds < 0) {
+        memset(ps, 0, sizeof *ps);
+        return -1;
+    }
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
         ps->max_fds = rl.rlim_cur == RLIM_INFINITY ? 0 : (double)rl.rlim_cur;

@@ -1,9 +1,14 @@
 /*
  * test_fcgi_procstat.c - the process_* readings describe this very process:
  * it started moments ago, uses CPU and memory, holds the descriptors it
- * opened, and reports its own open-files limit.
+ * opened, and reports its own open-files limit. Without a descriptor to
+ * count descriptors with, there is no reading (regression: it read 0 open
+ * descriptors just when the worker had run out).
  */
 #include <check.h>
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -55,6 +60,33 @@ START_TEST(cpu_time_grows_with_work)
 }
 END_TEST
 
+static int opendir_fails;
+
+/* Replaces libc's for the procstat linked into this program: fault injection. */
+DIR *opendir(const char *name)
+{
+    static DIR *(*real)(const char *);
+    if (opendir_fails) {
+        errno = EMFILE;
+        return NULL;
+    }
+    if (!real)
+        real = (DIR * (*)(const char *)) dlsym(RTLD_NEXT, "opendir");
+    return real(name);
+}
+
+START_TEST(no_descriptor_to_count_with_is_no_reading)
+{
+    fcgi_procstat_t ps;
+    opendir_fails = 1;
+    int rc = fcgi_procstat_read(&ps);
+    opendir_fails = 0;
+    ck_assert_int_eq(rc, -1);
+    ck_assert_int_eq(fcgi_procstat_read(&ps), 0);
+    ck_assert_double_gt(ps.open_fds, 2);
+}
+END_TEST
+
 static Suite *procstat_suite(void)
 {
     Suite *s = suite_create("fcgi_procstat");
@@ -62,6 +94,7 @@ static Suite *procstat_suite(void)
     tcase_add_test(tc, readings_describe_this_process);
     tcase_add_test(tc, open_descriptors_are_counted);
     tcase_add_test(tc, cpu_time_grows_with_work);
+    tcase_add_test(tc, no_descriptor_to_count_with_is_no_reading);
     suite_add_tcase(s, tc);
     return s;
 }
