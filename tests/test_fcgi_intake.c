@@ -150,6 +150,15 @@ static int closed_within(int fd, int ms)
     return poll(&p, 1, ms) == 1 && recv(fd, &byte, 1, MSG_DONTWAIT) <= 0;
 }
 
+/* Waits until the armed gate holds the intake thread (the first connection
+ * timed out and its refusal is being reported). */
+static void wait_held(void)
+{
+    for (int i = 0; i < 5000 && !atomic_load(&gate_held); i++)
+        usleep(1000);
+    ck_assert_msg(atomic_load(&gate_held), "the first connection never timed out");
+}
+
 typedef struct taken {
     atomic_int fd;
 } taken_t;
@@ -288,9 +297,7 @@ START_TEST(a_connection_evicted_with_its_event_pending_is_not_touched_again)
     wait_waiting(1);
     int d = client();
     wait_waiting(2);
-    for (int i = 0; i < 5000 && !atomic_load(&gate_held); i++)
-        usleep(1000);
-    ck_assert_msg(atomic_load(&gate_held), "the first connection never timed out");
+    wait_held();
     int pair[2];
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
     ck_assert_int_eq(fcgi_intake_add(intake, pair[0]), 0); /* back at the bound */
@@ -424,9 +431,7 @@ START_TEST(a_whole_request_is_not_evicted_for_a_newcomer_at_emfile)
     atomic_store(&gate_armed, 1);
     start(16);
     int expiring = client();
-    for (int i = 0; i < 5000 && !atomic_load(&gate_held); i++)
-        usleep(1000);
-    ck_assert_msg(atomic_load(&gate_held), "the first connection never timed out");
+    wait_held();
     struct rlimit was, lim;
     ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &was), 0);
     lim = was;
