@@ -383,6 +383,36 @@ START_TEST(a_connection_epoll_cannot_watch_is_refused_and_said)
 }
 END_TEST
 
+/* The descriptor table filled to a limit of 256, to free one at a time. */
+typedef struct full_table {
+    struct rlimit was;
+    int fd[256], n;
+} full_table_t;
+
+static void fill_table(full_table_t *t)
+{
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &t->was), 0);
+    struct rlimit lim = t->was;
+    lim.rlim_cur = 256;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+    t->n = 0;
+    while (t->n < 256 && (t->fd[t->n] = dup(0)) >= 0)
+        t->n++;
+    ck_assert_int_eq(errno, EMFILE);
+}
+
+static void spare_one(full_table_t *t)
+{
+    close(t->fd[--t->n]);
+}
+
+static void empty_table(full_table_t *t)
+{
+    while (t->n > 0)
+        spare_one(t);
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &t->was), 0);
+}
+
 /* Regression: accept(2) takes a descriptor before it looks for a
  * connection, so with the table full it fails with EMFILE even when none
  * waits. Having just taken the last descriptor for a request, the intake
@@ -392,19 +422,12 @@ END_TEST
 START_TEST(a_request_taking_the_last_descriptor_is_not_evicted)
 {
     start(16);
-    struct rlimit was, lim;
-    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &was), 0);
-    lim = was;
-    lim.rlim_cur = 256;
-    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
-    int filler[256], nfill = 0;
-    while (nfill < 256 && (filler[nfill] = dup(0)) >= 0)
-        nfill++;
-    ck_assert_int_eq(errno, EMFILE);
-    close(filler[--nfill]); /* for the client's end */
+    full_table_t table;
+    fill_table(&table);
+    spare_one(&table); /* for the client's end */
     int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     ck_assert_int_ge(c, 0);
-    close(filler[--nfill]); /* the intake's last descriptor */
+    spare_one(&table); /* the intake's last descriptor */
     ck_assert_int_eq(connect(c, (struct sockaddr *)&addr, sizeof addr), 0);
     ck_assert_int_eq(send(c, request, sizeof request, MSG_NOSIGNAL), (ssize_t)sizeof request);
     int fd = next_within(5000);
@@ -414,9 +437,7 @@ START_TEST(a_request_taking_the_last_descriptor_is_not_evicted)
     close(fd);
     fcgi_intake_done(intake);
     close(c);
-    while (nfill > 0)
-        close(filler[--nfill]);
-    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &was), 0);
+    empty_table(&table);
 }
 END_TEST
 
@@ -432,20 +453,13 @@ START_TEST(a_whole_request_is_not_evicted_for_a_newcomer_at_emfile)
     start(16);
     int expiring = client();
     wait_held();
-    struct rlimit was, lim;
-    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &was), 0);
-    lim = was;
-    lim.rlim_cur = 256;
-    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
-    int filler[256], nfill = 0;
-    while (nfill < 256 && (filler[nfill] = dup(0)) >= 0)
-        nfill++;
-    ck_assert_int_eq(errno, EMFILE);
-    close(filler[--nfill]);
-    close(filler[--nfill]);
+    full_table_t table;
+    fill_table(&table);
+    spare_one(&table);
+    spare_one(&table);
     int r1 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), r2 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     ck_assert_int_ge(r2, 0);
-    close(filler[--nfill]); /* the intake's last descriptor */
+    spare_one(&table); /* the intake's last descriptor */
     ck_assert_int_eq(connect(r1, (struct sockaddr *)&addr, sizeof addr), 0);
     ck_assert_int_eq(send(r1, request, sizeof request, MSG_NOSIGNAL), (ssize_t)sizeof request);
     ck_assert_int_eq(connect(r2, (struct sockaddr *)&addr, sizeof addr), 0);
@@ -463,9 +477,7 @@ START_TEST(a_whole_request_is_not_evicted_for_a_newcomer_at_emfile)
     close(r1);
     close(r2);
     close(expiring);
-    while (nfill > 0)
-        close(filler[--nfill]);
-    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &was), 0);
+    empty_table(&table);
 }
 END_TEST
 
