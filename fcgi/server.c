@@ -244,8 +244,7 @@ static void count_refusal(void *ctx, fcgi_guard_verdict_t verdict, const char *d
  * wait before), leaves io_timeout for the rest of the request, render_deadline
  * for the answer to be made and io_timeout for it to be sent; a connection
  * that waited for a free thread is not cut for the time it waited.
- */
-/*
+ *
  * Without a descriptor for the watchdog (EMFILE: the intake admitted this
  * connection with the last one), the connection is still served, bounded by
  * its I/O timeouts only. Closing it unanswered meant that idle peers filling
