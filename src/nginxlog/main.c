@@ -394,7 +394,7 @@ int main(int argc, char **argv)
                "%d or more (sysctl -w net.unix.max_dgram_qlen=%d, before this socket is created)",
                qlen, RECOMMENDED_QLEN, RECOMMENDED_QLEN);
     configure_pace(&d);
-    if (qlen >= 0 && qlen < COALESCE_MIN_QLEN && d.cfg->receive_coalesce_ms)
+    if (d.pace.max_us <= 0 && d.cfg->receive_coalesce_ms)
         nl_log("receive_coalesce_ms is off: a queue of %ld datagrams cannot hold what arrives while the daemon naps",
                qlen);
     else if (d.pace.target_lines < d.cfg->receive_coalesce_lines)
